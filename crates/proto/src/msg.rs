@@ -1,0 +1,163 @@
+//! Payloads: the typed control-plane messages and the bulk kinds.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DecodeError, Kind};
+
+/// A packet's payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A typed message (JSON on the wire).
+    Msg(Msg),
+    /// A whole legacy CTDB packet forwarded between gateways (raw bytes).
+    Legacy(Vec<u8>),
+    /// Link liveness; no payload.
+    Keepalive,
+}
+
+impl Body {
+    /// The [`Kind`] this body is encoded as.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Msg(_) => Kind::MSG,
+            Body::Legacy(_) => Kind::LEGACY,
+            Body::Keepalive => Kind::KEEPALIVE,
+        }
+    }
+
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
+        match self {
+            Body::Msg(m) => {
+                // Serialising a plain data enum into a Vec cannot fail: no
+                // map keys that are not strings, no I/O.
+                if let Err(e) = serde_json::to_writer(&mut *out, m) {
+                    debug_assert!(false, "serialising Msg failed: {e}");
+                }
+            }
+            Body::Legacy(b) => out.extend_from_slice(b),
+            Body::Keepalive => {}
+        }
+    }
+
+    pub(crate) fn decode_payload(
+        kind: Kind,
+        version: u16,
+        payload: &[u8],
+    ) -> Result<Body, DecodeError> {
+        if version != kind.payload_version() {
+            return Err(DecodeError::BadPayloadVersion {
+                kind: kind.0,
+                version,
+            });
+        }
+        match kind {
+            Kind::MSG => serde_json::from_slice(payload)
+                .map(Body::Msg)
+                .map_err(|e| DecodeError::Malformed(e.to_string())),
+            Kind::LEGACY => Ok(Body::Legacy(payload.to_vec())),
+            Kind::KEEPALIVE => Ok(Body::Keepalive),
+            Kind(other) => Err(DecodeError::UnknownKind(other)),
+        }
+    }
+}
+
+/// Control-plane messages between services. Requests and their replies share
+/// the header's reqid; a reply carries [`crate::Flags::REPLY`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum Msg {
+    /// First packet on a node link, both ways: who is speaking.
+    Hello {
+        /// The sender's pnn.
+        pnn: u32,
+        /// Software version, for logs and mixed-version checks.
+        version: String,
+    },
+    /// transport → clusterd: the link to `pnn` is up.
+    PeerUp {
+        /// The peer.
+        pnn: u32,
+    },
+    /// transport → clusterd: the link to `pnn` is down.
+    PeerDown {
+        /// The peer.
+        pnn: u32,
+    },
+    /// clusterd → local services: the cluster as this node sees it. Sent on
+    /// every change; receivers keep the latest.
+    ClusterState(ClusterState),
+    /// gateway → clusterd: change a tunable (SET_TUNABLE).
+    SetTunable {
+        /// Name as the client typed it (case-insensitive).
+        name: String,
+        /// New value.
+        value: u32,
+    },
+    /// Reply with a legacy-style status: 0 ok, 1 obsolete, −1 unknown.
+    Status {
+        /// The status.
+        status: i32,
+    },
+    /// gateway → transport: send your counters.
+    StatsRequest,
+    /// transport → gateway: the counters.
+    Stats(TransportStats),
+    /// gateway → transport: zero the counters (STATISTICS_RESET).
+    StatsReset,
+    /// gateway → masterd: stop the daemon (SHUTDOWN).
+    Shutdown,
+}
+
+/// One node as clusterd sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Node number.
+    pub pnn: u32,
+    /// Address from the nodes file; `None` for a deleted slot.
+    pub addr: Option<IpAddr>,
+    /// Legacy node flags (DISCONNECTED, UNHEALTHY, …).
+    pub flags: u32,
+}
+
+/// The cluster as clusterd sees it; what the gateway answers reads from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// This node.
+    pub pnn: u32,
+    /// Every slot of the nodes file, deleted ones included.
+    pub nodes: Vec<NodeInfo>,
+    /// Runstate (legacy numbering, 6.3).
+    pub runstate: u32,
+    /// Capabilities bits of this node.
+    pub capabilities: u32,
+    /// vnnmap generation; 1 = INVALID (no recovery has happened yet).
+    pub generation: u32,
+    /// lmaster for each hash slot.
+    pub vnnmap: Vec<u32>,
+    /// 0 NORMAL, 1 ACTIVE.
+    pub recmode: u32,
+    /// Current leader, if any.
+    pub leader: Option<u32>,
+    /// Every tunable value, in struct (slot) order.
+    pub tunables: Vec<u32>,
+    /// Configured cluster lock, as written in ctdb.conf.
+    pub cluster_lock: Option<String>,
+    /// When the last recovery started/finished (unix seconds, micros); zero
+    /// when none has run.
+    pub last_recovery: (i64, i64, i64, i64),
+}
+
+/// Counters kept by the transport (STATISTICS node_* fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportStats {
+    /// Packets sent to other nodes.
+    pub node_packets_sent: u32,
+    /// Packets received from other nodes.
+    pub node_packets_recv: u32,
+    /// Keepalives sent.
+    pub keepalive_packets_sent: u32,
+    /// Keepalives received.
+    pub keepalive_packets_recv: u32,
+}
