@@ -10,7 +10,7 @@
 //! ctdb-local DIR print-log PNN
 //! ```
 //!
-//! Node N (from 0) gets address 127.0.0.(N+1) and the directory
+//! Node N (from 0) gets address 127.0.0.(N+1) (or `--base-addr` + N) and the directory
 //! `DIR/node.N`, used as its `CTDB_BASE` in test mode, so its socket is
 //! `DIR/node.N/run/ctdbd.socket` and its log `DIR/node.N/log.ctdb`. The
 //! cluster lock is the file `DIR/shared/cluster.lock`.
@@ -23,10 +23,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "ctdb-local",
-    about = "Run a local ctdb-rs cluster on 127.0.0.x"
-)]
+#[command(name = "ctdb-local", about = "Run a local ctdb-rs cluster on 127.0.0.x")]
 struct Cli {
     /// Directory holding the cluster's configuration and state.
     dir: PathBuf,
@@ -47,6 +44,10 @@ enum Cmd {
         /// Leave `cluster lock` unset.
         #[arg(long)]
         no_cluster_lock: bool,
+        /// Address of node 0; node N gets this address plus N
+        /// (default 127.0.0.1). Lets several clusters share one machine.
+        #[arg(long, default_value = "127.0.0.1")]
+        base_addr: std::net::Ipv4Addr,
     },
     /// Start the daemon of one node, or all of them.
     Start {
@@ -101,13 +102,8 @@ fn socket(dir: &Path, pnn: u32) -> PathBuf {
 }
 
 fn num_nodes(dir: &Path) -> Result<u32> {
-    let text = std::fs::read_to_string(dir.join("nodes")).with_context(|| {
-        format!(
-            "{} is not set up (run `ctdb-local {} setup`)",
-            dir.display(),
-            dir.display()
-        )
-    })?;
+    let text = std::fs::read_to_string(dir.join("nodes"))
+        .with_context(|| format!("{} is not set up (run `ctdb-local {} setup`)", dir.display(), dir.display()))?;
     Ok(text.lines().filter(|l| !l.trim().is_empty()).count() as u32)
 }
 
@@ -118,9 +114,7 @@ fn which_nodes(dir: &Path, which: &str) -> Result<Vec<u32>> {
     }
     let mut out = Vec::new();
     for part in which.split(',') {
-        let p: u32 = part
-            .parse()
-            .with_context(|| format!("bad node {part:?}: expected all or a pnn"))?;
+        let p: u32 = part.parse().with_context(|| format!("bad node {part:?}: expected all or a pnn"))?;
         if p >= n {
             bail!("node {p} does not exist (cluster has {n} nodes)");
         }
@@ -132,10 +126,7 @@ fn which_nodes(dir: &Path, which: &str) -> Result<Vec<u32>> {
 /// Directory of this executable: `ctdbd` and `ctdb` are looked up there
 /// first, so a cluster built by cargo uses the binaries built with it.
 fn bin_dir() -> Option<PathBuf> {
-    std::env::current_exe()
-        .ok()?
-        .parent()
-        .map(Path::to_path_buf)
+    std::env::current_exe().ok()?.parent().map(Path::to_path_buf)
 }
 
 fn path_with_bin_dir() -> std::ffi::OsString {
@@ -158,16 +149,12 @@ fn node_command(dir: &Path, pnn: u32, program: &str) -> Command {
 fn run(cli: Cli) -> Result<u8> {
     let dir = std::path::absolute(&cli.dir).context("resolving DIR")?;
     match cli.cmd {
-        Cmd::Setup {
-            nodes,
-            tunables,
-            no_cluster_lock,
-        } => setup(&dir, nodes, &tunables, no_cluster_lock).map(|_| 0),
+        Cmd::Setup { nodes, tunables, no_cluster_lock, base_addr } => {
+            setup(&dir, nodes, &tunables, no_cluster_lock, base_addr).map(|_| 0)
+        }
         Cmd::Start { which } => {
             for pnn in which_nodes(&dir, &which)? {
-                let status = node_command(&dir, pnn, "ctdbd")
-                    .status()
-                    .context("running ctdbd")?;
+                let status = node_command(&dir, pnn, "ctdbd").status().context("running ctdbd")?;
                 if !status.success() {
                     bail!(
                         "ctdbd for node {pnn} failed to start ({status}); see {}",
@@ -183,11 +170,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Cmd::Onnode {
-            which,
-            verbose,
-            command,
-        } => {
+        Cmd::Onnode { which, verbose, command } => {
             let mut rc = 0u8;
             for pnn in which_nodes(&dir, &which)? {
                 if verbose {
@@ -210,8 +193,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::PrintLog { which } => {
             for pnn in which_nodes(&dir, &which)? {
                 let log = node_dir(&dir, pnn).join("log.ctdb");
-                let text = std::fs::read_to_string(&log)
-                    .with_context(|| format!("reading {}", log.display()))?;
+                let text = std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
                 print!("{text}");
             }
             Ok(0)
@@ -219,11 +201,13 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-fn setup(dir: &Path, n: u32, tunables: &[String], no_cluster_lock: bool) -> Result<()> {
-    if n == 0 || n > 254 {
-        bail!("number of nodes must be 1..=254");
+fn setup(dir: &Path, n: u32, tunables: &[String], no_cluster_lock: bool, base: std::net::Ipv4Addr) -> Result<()> {
+    let first = base.octets()[3];
+    if n == 0 || u32::from(first) + n > 255 {
+        bail!("{n} nodes do not fit after {base}");
     }
-    let nodes: String = (0..n).map(|i| format!("127.0.0.{}\n", i + 1)).collect();
+    let addr = |pnn: u32| std::net::Ipv4Addr::from(u32::from(base) + pnn);
+    let nodes: String = (0..n).map(|i| format!("{}\n", addr(i))).collect();
     std::fs::create_dir_all(dir.join("shared"))?;
     std::fs::write(dir.join("nodes"), &nodes)?;
     for tunable in tunables {
@@ -240,17 +224,14 @@ fn setup(dir: &Path, n: u32, tunables: &[String], no_cluster_lock: bool) -> Resu
         let lock = if no_cluster_lock {
             String::new()
         } else {
-            format!(
-                "\tcluster lock = {}\n",
-                dir.join("shared/cluster.lock").display()
-            )
+            format!("\tcluster lock = {}\n", dir.join("shared/cluster.lock").display())
         };
         let conf = format!(
-            "[logging]\n\tlocation = file:{log}\n\tlog level = NOTICE\n\n[cluster]\n{lock}\tnode address = 127.0.0.{addr}\n\n\
+            "[logging]\n\tlocation = file:{log}\n\tlog level = NOTICE\n\n[cluster]\n{lock}\tnode address = {addr}\n\n\
              [database]\n\tvolatile database directory = {v}\n\tpersistent database directory = {p}\n\tstate database directory = {s}\n\n\
              [failover]\n\tdisabled = true\n",
             log = nd.join("log.ctdb").display(),
-            addr = pnn + 1,
+            addr = addr(pnn),
             v = nd.join("var/volatile").display(),
             p = nd.join("var/persistent").display(),
             s = nd.join("var/state").display(),

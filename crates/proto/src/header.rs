@@ -170,10 +170,7 @@ impl Header {
     /// total length.
     pub(crate) fn check_prefix(buf: &[u8]) -> Result<usize, DecodeError> {
         if buf.len() < 12 {
-            return Err(DecodeError::Truncated {
-                have: buf.len(),
-                need: 12,
-            });
+            return Err(DecodeError::Truncated { have: buf.len(), need: 12 });
         }
         let length = be_u32(buf, 0);
         let magic = be_u32(buf, 4);
@@ -193,10 +190,7 @@ impl Header {
     pub(crate) fn decode(buf: &[u8]) -> Result<Header, DecodeError> {
         let length = Header::check_prefix(buf)?;
         if buf.len() < HEADER_LEN {
-            return Err(DecodeError::Truncated {
-                have: buf.len(),
-                need: HEADER_LEN,
-            });
+            return Err(DecodeError::Truncated { have: buf.len(), need: HEADER_LEN });
         }
         Ok(Header {
             length: length as u32,
@@ -205,9 +199,7 @@ impl Header {
             src: Endpoint::new(be_u32(buf, 18), ServiceId(be_u16(buf, 22))),
             flags: Flags(be_u16(buf, 24)),
             kind: Kind(be_u16(buf, 26)),
-            reqid: u64::from_be_bytes([
-                buf[28], buf[29], buf[30], buf[31], buf[32], buf[33], buf[34], buf[35],
-            ]),
+            reqid: u64::from_be_bytes([buf[28], buf[29], buf[30], buf[31], buf[32], buf[33], buf[34], buf[35]]),
         })
     }
 }

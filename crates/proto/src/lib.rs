@@ -18,9 +18,7 @@
 mod header;
 mod msg;
 
-pub use header::{
-    Endpoint, Flags, Header, Kind, ServiceId, HEADER_LEN, MAGIC, MAX_PACKET_LEN, PROTOCOL_VERSION,
-};
+pub use header::{Endpoint, Flags, Header, Kind, ServiceId, HEADER_LEN, MAGIC, MAX_PACKET_LEN, PROTOCOL_VERSION};
 pub use msg::{Body, ClusterState, Msg, NodeInfo, TransportStats};
 
 use thiserror::Error;
@@ -95,10 +93,7 @@ impl Packet {
     pub fn decode(buf: &[u8]) -> Result<Packet, DecodeError> {
         let header = Header::decode(buf)?;
         if header.length as usize != buf.len() {
-            return Err(DecodeError::Truncated {
-                have: buf.len(),
-                need: header.length as usize,
-            });
+            return Err(DecodeError::Truncated { have: buf.len(), need: header.length as usize });
         }
         let body = Body::decode_payload(header.kind, header.payload_version, &buf[HEADER_LEN..])?;
         Ok(Packet { header, body })

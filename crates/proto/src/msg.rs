@@ -41,21 +41,14 @@ impl Body {
         }
     }
 
-    pub(crate) fn decode_payload(
-        kind: Kind,
-        version: u16,
-        payload: &[u8],
-    ) -> Result<Body, DecodeError> {
+    pub(crate) fn decode_payload(kind: Kind, version: u16, payload: &[u8]) -> Result<Body, DecodeError> {
         if version != kind.payload_version() {
-            return Err(DecodeError::BadPayloadVersion {
-                kind: kind.0,
-                version,
-            });
+            return Err(DecodeError::BadPayloadVersion { kind: kind.0, version });
         }
         match kind {
-            Kind::MSG => serde_json::from_slice(payload)
-                .map(Body::Msg)
-                .map_err(|e| DecodeError::Malformed(e.to_string())),
+            Kind::MSG => {
+                serde_json::from_slice(payload).map(Body::Msg).map_err(|e| DecodeError::Malformed(e.to_string()))
+            }
             Kind::LEGACY => Ok(Body::Legacy(payload.to_vec())),
             Kind::KEEPALIVE => Ok(Body::Keepalive),
             Kind(other) => Err(DecodeError::UnknownKind(other)),

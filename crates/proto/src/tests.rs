@@ -40,21 +40,10 @@ fn wrong_magic_version_and_length_are_rejected() {
 
 #[test]
 fn msg_payload_is_readable_json() {
-    let p = Packet::new(
-        ep(0, 1),
-        ep(0, 6),
-        7,
-        Body::Msg(Msg::SetTunable {
-            name: "KeepaliveLimit".into(),
-            value: 3,
-        }),
-    );
+    let p = Packet::new(ep(0, 1), ep(0, 6), 7, Body::Msg(Msg::SetTunable { name: "KeepaliveLimit".into(), value: 3 }));
     let b = p.encode();
     let text = std::str::from_utf8(&b[HEADER_LEN..]).unwrap();
-    assert_eq!(
-        text,
-        r#"{"msg":"set_tunable","name":"KeepaliveLimit","value":3}"#
-    );
+    assert_eq!(text, r#"{"msg":"set_tunable","name":"KeepaliveLimit","value":3}"#);
 }
 
 #[test]

@@ -107,10 +107,7 @@ pub trait Service: Send + 'static {
 }
 
 /// Send everything the service has queued.
-pub fn drain(
-    svc: &mut dyn Service,
-    outbox: &mpsc::UnboundedSender<Packet>,
-) -> Result<(), ServiceError> {
+pub fn drain(svc: &mut dyn Service, outbox: &mpsc::UnboundedSender<Packet>) -> Result<(), ServiceError> {
     while let Some(p) = svc.poll_output() {
         outbox.send(p).map_err(|_| ServiceError::TransportClosed)?;
     }

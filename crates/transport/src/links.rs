@@ -133,35 +133,18 @@ pub struct Links {
 impl Links {
     /// Links of node `pnn` to every other non-deleted node of `nodes`
     /// (index = pnn, `None` = deleted).
-    pub fn new(
-        now: Instant,
-        pnn: u32,
-        nodes: &[Option<IpAddr>],
-        interval: u32,
-        limit: u32,
-    ) -> Links {
+    pub fn new(now: Instant, pnn: u32, nodes: &[Option<IpAddr>], interval: u32, limit: u32) -> Links {
         let peers = nodes
             .iter()
             .enumerate()
             .filter_map(|(i, a)| Some((i as u32, (*a)?)))
             .filter(|(p, _)| *p != pnn)
             .map(|(p, addr)| {
-                let peer = Peer {
-                    addr,
-                    state: State::Down { retry_at: now },
-                    last_rx: now,
-                    last_tx: now,
-                };
+                let peer = Peer { addr, state: State::Down { retry_at: now }, last_rx: now, last_tx: now };
                 (p, peer)
             })
             .collect();
-        let mut links = Links {
-            pnn,
-            peers,
-            interval: Duration::ZERO,
-            limit: 1,
-            actions: VecDeque::new(),
-        };
+        let mut links = Links { pnn, peers, interval: Duration::ZERO, limit: 1, actions: VecDeque::new() };
         links.set_keepalive(interval, limit);
         links
     }
@@ -181,25 +164,17 @@ impl Links {
 
     /// The pnn that owns `addr`, if any.
     pub fn pnn_of(&self, addr: IpAddr) -> Option<u32> {
-        self.peers
-            .iter()
-            .find(|(_, p)| p.addr == addr)
-            .map(|(pnn, _)| *pnn)
+        self.peers.iter().find(|(_, p)| p.addr == addr).map(|(pnn, _)| *pnn)
     }
 
     /// Whether the link to `pnn` is up.
     pub fn is_up(&self, pnn: u32) -> bool {
-        self.peers
-            .get(&pnn)
-            .is_some_and(|p| matches!(p.state, State::Up { .. }))
+        self.peers.get(&pnn).is_some_and(|p| matches!(p.state, State::Up { .. }))
     }
 
     /// Every peer whose link is up.
     pub fn up_peers(&self) -> impl Iterator<Item = u32> + '_ {
-        self.peers
-            .iter()
-            .filter(|(_, p)| matches!(p.state, State::Up { .. }))
-            .map(|(pnn, _)| *pnn)
+        self.peers.iter().filter(|(_, p)| matches!(p.state, State::Up { .. })).map(|(pnn, _)| *pnn)
     }
 
     /// Feed one input.
@@ -214,11 +189,7 @@ impl Links {
                 if let State::Up { link: old } = peer.state {
                     // The peer reconnected before we noticed it went away
                     // (it restarted): the old connection is dead.
-                    self.actions.push_back(Action::Close {
-                        pnn,
-                        link: old,
-                        reason: "replaced by a new connection",
-                    });
+                    self.actions.push_back(Action::Close { pnn, link: old, reason: "replaced by a new connection" });
                     self.actions.push_back(Action::PeerDown { pnn });
                 }
                 peer.state = State::Up { link };
@@ -238,9 +209,7 @@ impl Links {
             Input::DialFailed { pnn } => {
                 if let Some(peer) = self.peers.get_mut(&pnn) {
                     if peer.state == State::Dialing {
-                        peer.state = State::Down {
-                            retry_at: now + DIAL_RETRY,
-                        };
+                        peer.state = State::Down { retry_at: now + DIAL_RETRY };
                     }
                 }
             }
@@ -264,19 +233,12 @@ impl Links {
             match peer.state {
                 State::Down { retry_at } if pnn > self.pnn && now >= retry_at => {
                     peer.state = State::Dialing;
-                    self.actions.push_back(Action::Dial {
-                        pnn,
-                        addr: peer.addr,
-                    });
+                    self.actions.push_back(Action::Dial { pnn, addr: peer.addr });
                 }
                 State::Up { link } => {
                     if now.duration_since(peer.last_rx) >= dead_after {
                         peer.state = State::Down { retry_at: now };
-                        self.actions.push_back(Action::Close {
-                            pnn,
-                            link,
-                            reason: "keepalive timeout",
-                        });
+                        self.actions.push_back(Action::Close { pnn, link, reason: "keepalive timeout" });
                         self.actions.push_back(Action::PeerDown { pnn });
                     } else if now.duration_since(peer.last_tx) >= self.interval {
                         peer.last_tx = now;
@@ -324,22 +286,10 @@ mod tests {
         let t0 = Instant::now();
         let mut l = Links::new(t0, 1, &[ip(1), ip(2), None, ip(4)], 5, 5);
         l.handle(t0, Input::Tick);
-        assert_eq!(
-            drain(&mut l),
-            vec![Action::Dial {
-                pnn: 3,
-                addr: IpAddr::from([127, 0, 0, 4])
-            }]
-        );
+        assert_eq!(drain(&mut l), vec![Action::Dial { pnn: 3, addr: IpAddr::from([127, 0, 0, 4]) }]);
         assert!(l.accepts(0, IpAddr::from([127, 0, 0, 1])));
-        assert!(
-            !l.accepts(0, IpAddr::from([127, 0, 0, 9])),
-            "address must match the nodes file"
-        );
-        assert!(
-            !l.accepts(3, IpAddr::from([127, 0, 0, 4])),
-            "higher pnns are dialled, never accepted"
-        );
+        assert!(!l.accepts(0, IpAddr::from([127, 0, 0, 9])), "address must match the nodes file");
+        assert!(!l.accepts(3, IpAddr::from([127, 0, 0, 4])), "higher pnns are dialled, never accepted");
     }
 
     #[test]
@@ -358,21 +308,11 @@ mod tests {
         l.handle(t0 + Duration::from_secs(3), Input::Tick);
         assert_eq!(
             drain(&mut l),
-            vec![
-                Action::Close {
-                    pnn: 1,
-                    link: 7,
-                    reason: "keepalive timeout"
-                },
-                Action::PeerDown { pnn: 1 }
-            ]
+            vec![Action::Close { pnn: 1, link: 7, reason: "keepalive timeout" }, Action::PeerDown { pnn: 1 }]
         );
         // … and it is redialled.
         l.handle(t0 + Duration::from_secs(3), Input::Tick);
-        assert!(matches!(
-            drain(&mut l).as_slice(),
-            [Action::Dial { pnn: 1, .. }]
-        ));
+        assert!(matches!(drain(&mut l).as_slice(), [Action::Dial { pnn: 1, .. }]));
     }
 
     #[test]
@@ -400,11 +340,7 @@ mod tests {
         assert_eq!(
             drain(&mut l),
             vec![
-                Action::Close {
-                    pnn: 0,
-                    link: 1,
-                    reason: "replaced by a new connection"
-                },
+                Action::Close { pnn: 0, link: 1, reason: "replaced by a new connection" },
                 Action::PeerDown { pnn: 0 },
                 Action::PeerUp { pnn: 0 }
             ]
@@ -424,9 +360,6 @@ mod tests {
         assert_eq!(drain(&mut l), vec![]);
         assert_eq!(l.poll_timeout(), Some(t0 + DIAL_RETRY));
         l.handle(t0 + DIAL_RETRY, Input::Tick);
-        assert!(matches!(
-            drain(&mut l).as_slice(),
-            [Action::Dial { pnn: 1, .. }]
-        ));
+        assert!(matches!(drain(&mut l).as_slice(), [Action::Dial { pnn: 1, .. }]));
     }
 }

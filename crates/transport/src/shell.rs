@@ -91,12 +91,7 @@ impl Transport {
     pub fn register(&mut self, id: ServiceId) -> ServiceIo {
         let (tx, rx) = mpsc::unbounded_channel();
         self.mailboxes.insert(id, tx);
-        ServiceIo {
-            pnn: self.cfg.pnn,
-            inbox: rx,
-            outbox: self.out_tx.clone(),
-            shutdown: self.shutdown.clone(),
-        }
+        ServiceIo { pnn: self.cfg.pnn, inbox: rx, outbox: self.out_tx.clone(), shutdown: self.shutdown.clone() }
     }
 
     /// Bind the node port on this node's address. Done before the daemon
@@ -104,37 +99,24 @@ impl Transport {
     pub async fn bind(&mut self) -> Result<SocketAddr, ServiceError> {
         let ip = self.own_addr()?;
         let addr = SocketAddr::new(ip, self.cfg.port);
-        let io_err = |context: String, source| ServiceError::Io {
-            service: "transport",
-            context,
-            source,
-        };
+        let io_err = |context: String, source| ServiceError::Io { service: "transport", context, source };
         let sock = match ip {
             IpAddr::V4(_) => TcpSocket::new_v4(),
             IpAddr::V6(_) => TcpSocket::new_v6(),
         }
         .map_err(|e| io_err("socket".into(), e))?;
-        sock.set_reuseaddr(true)
-            .map_err(|e| io_err("SO_REUSEADDR".into(), e))?;
-        sock.bind(addr)
-            .map_err(|e| io_err(format!("bind {addr}"), e))?;
-        let listener = sock
-            .listen(128)
-            .map_err(|e| io_err(format!("listen {addr}"), e))?;
+        sock.set_reuseaddr(true).map_err(|e| io_err("SO_REUSEADDR".into(), e))?;
+        sock.bind(addr).map_err(|e| io_err(format!("bind {addr}"), e))?;
+        let listener = sock.listen(128).map_err(|e| io_err(format!("listen {addr}"), e))?;
         self.listener = Some(listener);
         Ok(addr)
     }
 
     fn own_addr(&self) -> Result<IpAddr, ServiceError> {
-        self.cfg
-            .nodes
-            .get(self.cfg.pnn as usize)
-            .copied()
-            .flatten()
-            .ok_or_else(|| ServiceError::Config {
-                service: "transport",
-                message: format!("pnn {} has no address in the nodes file", self.cfg.pnn),
-            })
+        self.cfg.nodes.get(self.cfg.pnn as usize).copied().flatten().ok_or_else(|| ServiceError::Config {
+            service: "transport",
+            message: format!("pnn {} has no address in the nodes file", self.cfg.pnn),
+        })
     }
 
     async fn run_inner(mut self) -> Result<(), ServiceError> {
@@ -148,13 +130,7 @@ impl Transport {
         let own_ip = self.own_addr()?;
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
         let now = Instant::now();
-        let mut core = Links::new(
-            now,
-            self.cfg.pnn,
-            &self.cfg.nodes,
-            self.keepalive.0,
-            self.keepalive.1,
-        );
+        let mut core = Links::new(now, self.cfg.pnn, &self.cfg.nodes, self.keepalive.0, self.keepalive.1);
         core.handle(now, Input::Tick);
         let mut shutdown = self.shutdown.clone();
         loop {
@@ -210,8 +186,7 @@ impl Transport {
                         Body::Keepalive,
                     );
                     if self.send_link(pnn, &p) {
-                        self.stats.keepalive_packets_sent =
-                            self.stats.keepalive_packets_sent.wrapping_add(1);
+                        self.stats.keepalive_packets_sent = self.stats.keepalive_packets_sent.wrapping_add(1);
                     }
                 }
                 Action::Close { pnn, link, reason } => {
@@ -271,14 +246,7 @@ impl Transport {
                     let reason = loop {
                         match read_packet(&mut rd).await {
                             Ok(Some(packet)) => {
-                                if ev_tx
-                                    .send(Event::Packet {
-                                        pnn,
-                                        link: id,
-                                        packet,
-                                    })
-                                    .is_err()
-                                {
+                                if ev_tx.send(Event::Packet { pnn, link: id, packet }).is_err() {
                                     return;
                                 }
                             }
@@ -286,11 +254,7 @@ impl Transport {
                             Err(e) => break format!("{e}"),
                         }
                     };
-                    let _ = ev_tx.send(Event::Closed {
-                        pnn,
-                        link: id,
-                        reason,
-                    });
+                    let _ = ev_tx.send(Event::Closed { pnn, link: id, reason });
                 });
                 if let Some(old) = self.links.insert(pnn, LinkHandle { id, tx, reader }) {
                     old.reader.abort();
@@ -308,20 +272,14 @@ impl Transport {
                 core.handle(now, Input::Received { pnn });
                 self.stats.node_packets_recv = self.stats.node_packets_recv.wrapping_add(1);
                 if packet.body == Body::Keepalive {
-                    self.stats.keepalive_packets_recv =
-                        self.stats.keepalive_packets_recv.wrapping_add(1);
+                    self.stats.keepalive_packets_recv = self.stats.keepalive_packets_recv.wrapping_add(1);
                     return;
                 }
                 let dst = packet.header.dst.node;
-                if dst == self.cfg.pnn
-                    || dst == Endpoint::BROADCAST_CONNECTED
-                    || dst == Endpoint::BROADCAST_OTHERS
-                {
+                if dst == self.cfg.pnn || dst == Endpoint::BROADCAST_CONNECTED || dst == Endpoint::BROADCAST_OTHERS {
                     self.local(packet);
                 } else {
-                    warn!(
-                        "transport: node {pnn} sent a packet for node {dst}; dropped (no relaying)"
-                    );
+                    warn!("transport: node {pnn} sent a packet for node {dst}; dropped (no relaying)");
                 }
             }
             Event::Closed { pnn, link, reason } => {
@@ -334,13 +292,7 @@ impl Transport {
         }
     }
 
-    fn accept(
-        &self,
-        core: &Links,
-        stream: TcpStream,
-        peer: SocketAddr,
-        ev_tx: mpsc::UnboundedSender<Event>,
-    ) {
+    fn accept(&self, core: &Links, stream: TcpStream, peer: SocketAddr, ev_tx: mpsc::UnboundedSender<Event>) {
         let ip = canonical(peer.ip());
         let Some(pnn) = core.pnn_of(ip).filter(|&p| core.accepts(p, ip)) else {
             warn!("transport: refusing connection from {peer}: not a lower-numbered node of the nodes file");
@@ -377,10 +329,7 @@ impl Transport {
                 core.handle(Instant::now(), Input::Sent { pnn: dst });
             }
         } else {
-            debug!(
-                "transport: node {dst} is not connected; dropping packet for {}",
-                p.header.dst.service.name()
-            );
+            debug!("transport: node {dst} is not connected; dropping packet for {}", p.header.dst.service.name());
         }
     }
 
@@ -411,10 +360,7 @@ impl Transport {
                     debug!("transport: {} has stopped; packet dropped", svc.name());
                 }
             }
-            None => debug!(
-                "transport: no service {} on this node; packet dropped",
-                svc.name()
-            ),
+            None => debug!("transport: no service {} on this node; packet dropped", svc.name()),
         }
     }
 
@@ -437,19 +383,13 @@ impl Service for Transport {
         match msg {
             Msg::ClusterState(st) => {
                 let get = |slot: usize| st.tunables.get(slot).copied();
-                if let (Some(i), Some(l)) =
-                    (get(SLOT_KEEPALIVE_INTERVAL), get(SLOT_KEEPALIVE_LIMIT))
-                {
+                if let (Some(i), Some(l)) = (get(SLOT_KEEPALIVE_INTERVAL), get(SLOT_KEEPALIVE_LIMIT)) {
                     self.keepalive = (i, l);
                 }
             }
             Msg::StatsRequest => {
-                let mut reply = Packet::new(
-                    p.header.src,
-                    p.header.dst,
-                    p.header.reqid,
-                    Body::Msg(Msg::Stats(self.stats)),
-                );
+                let mut reply =
+                    Packet::new(p.header.src, p.header.dst, p.header.reqid, Body::Msg(Msg::Stats(self.stats)));
                 reply.header.flags = Flags::REPLY;
                 self.pending_out.push(reply);
             }
@@ -480,10 +420,7 @@ fn hello(me: u32, to: u32) -> Vec<u8> {
         Endpoint::new(to, ServiceId::TRANSPORT),
         Endpoint::new(me, ServiceId::TRANSPORT),
         0,
-        Body::Msg(Msg::Hello {
-            pnn: me,
-            version: env!("CARGO_PKG_VERSION").into(),
-        }),
+        Body::Msg(Msg::Hello { pnn: me, version: env!("CARGO_PKG_VERSION").into() }),
     )
     .encode()
 }
@@ -496,9 +433,7 @@ async fn expect_hello(stream: &mut TcpStream, from: u32) -> Result<(), String> {
         .ok_or("closed before hello")?;
     match p.body {
         Body::Msg(Msg::Hello { pnn, .. }) if pnn == from => Ok(()),
-        Body::Msg(Msg::Hello { pnn, .. }) => Err(format!(
-            "says it is node {pnn}, address belongs to node {from}"
-        )),
+        Body::Msg(Msg::Hello { pnn, .. }) => Err(format!("says it is node {pnn}, address belongs to node {from}")),
         _ => Err("first packet is not a hello".into()),
     }
 }
@@ -511,25 +446,18 @@ async fn dial(me: u32, pnn: u32, own_ip: IpAddr, to: SocketAddr) -> Result<TcpSt
     .map_err(|e| e.to_string())?;
     // Bind to our node address so the peer can tell who we are by the
     // source address (it only accepts addresses from the nodes file).
-    sock.bind(SocketAddr::new(own_ip, 0))
-        .map_err(|e| format!("bind {own_ip}: {e}"))?;
+    sock.bind(SocketAddr::new(own_ip, 0)).map_err(|e| format!("bind {own_ip}: {e}"))?;
     let mut stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, sock.connect(to))
         .await
         .map_err(|_| "connect timed out".to_string())?
         .map_err(|e| e.to_string())?;
-    stream
-        .write_all(&hello(me, pnn))
-        .await
-        .map_err(|e| e.to_string())?;
+    stream.write_all(&hello(me, pnn)).await.map_err(|e| e.to_string())?;
     expect_hello(&mut stream, pnn).await?;
     Ok(stream)
 }
 
 async fn handshake_accept(me: u32, pnn: u32, mut stream: TcpStream) -> Result<TcpStream, String> {
     expect_hello(&mut stream, pnn).await?;
-    stream
-        .write_all(&hello(me, pnn))
-        .await
-        .map_err(|e| e.to_string())?;
+    stream.write_all(&hello(me, pnn)).await.map_err(|e| e.to_string())?;
     Ok(stream)
 }

@@ -26,11 +26,7 @@ pub async fn read_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Packe
     while got < prefix.len() {
         let n = r.read(&mut prefix[got..]).await?;
         if n == 0 {
-            return if got == 0 {
-                Ok(None)
-            } else {
-                Err(ReadError::Truncated)
-            };
+            return if got == 0 { Ok(None) } else { Err(ReadError::Truncated) };
         }
         got += n;
     }
@@ -38,11 +34,9 @@ pub async fn read_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Packe
     let len = peek_len(&prefix)?.ok_or(ReadError::Truncated)?;
     let mut buf = vec![0u8; len];
     buf[..12].copy_from_slice(&prefix);
-    r.read_exact(&mut buf[12..])
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => ReadError::Truncated,
-            _ => ReadError::Io(e),
-        })?;
+    r.read_exact(&mut buf[12..]).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => ReadError::Truncated,
+        _ => ReadError::Io(e),
+    })?;
     Ok(Some(Packet::decode(&buf)?))
 }
