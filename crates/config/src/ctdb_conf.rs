@@ -103,9 +103,7 @@ pub struct LegacyConf {
 }
 
 /// The sections, in the order `ctdb-config dump` prints them.
-const SECTIONS: [&str; 6] = [
-    "logging", "cluster", "database", "event", "failover", "legacy",
-];
+const SECTIONS: [&str; 6] = ["logging", "cluster", "database", "event", "failover", "legacy"];
 
 /// Why one option could not be applied.
 enum Rejection {
@@ -123,10 +121,7 @@ impl CtdbConf {
     /// there too).
     pub fn defaults(paths: &Paths) -> CtdbConf {
         CtdbConf {
-            logging: LoggingConf {
-                location: LogLocation::default(),
-                level: DebugLevel::NOTICE,
-            },
+            logging: LoggingConf { location: LogLocation::default(), level: DebugLevel::NOTICE },
             cluster: ClusterConf {
                 transport: "tcp".into(),
                 node_address: None,
@@ -159,10 +154,7 @@ impl CtdbConf {
         match fs::read(path) {
             Ok(bytes) => CtdbConf::parse(&String::from_utf8_lossy(&bytes), path, paths),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(CtdbConf::defaults(paths)),
-            Err(source) => Err(ConfigError::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
+            Err(source) => Err(ConfigError::Io { path: path.to_path_buf(), source }),
         }
     }
 
@@ -172,30 +164,19 @@ impl CtdbConf {
         let mut conf = CtdbConf::defaults(paths);
         let mut section: Option<&'static str> = None;
         for item in ini::lex(text) {
-            let item = item.map_err(|e| ConfigError::Syntax {
-                path: path.to_path_buf(),
-                line: e.line,
-                message: e.message,
-            })?;
+            let item =
+                item.map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), line: e.line, message: e.message })?;
             match item {
                 IniLine::Section { line, name } => {
                     let known = SECTIONS.iter().find(|s| s.eq_ignore_ascii_case(&name));
                     let Some(known) = known else {
-                        return Err(ConfigError::UnknownSection {
-                            path: path.to_path_buf(),
-                            line,
-                            section: name,
-                        });
+                        return Err(ConfigError::UnknownSection { path: path.to_path_buf(), line, section: name });
                     };
                     section = Some(known);
                 }
                 IniLine::Param { line, key, value } => {
                     let Some(sect) = section else {
-                        return Err(ConfigError::NoSection {
-                            path: path.to_path_buf(),
-                            line,
-                            key,
-                        });
+                        return Err(ConfigError::NoSection { path: path.to_path_buf(), line, key });
                     };
                     match conf.apply(sect, &key, &value) {
                         Ok(()) => {}
@@ -236,9 +217,8 @@ impl CtdbConf {
         }
         match (section, key) {
             ("logging", "location") => {
-                self.logging.location = LogLocation::parse(value).ok_or_else(|| {
-                    Rejection::Invalid(format!("invalid log location \"{value}\""))
-                })?;
+                self.logging.location = LogLocation::parse(value)
+                    .ok_or_else(|| Rejection::Invalid(format!("invalid log location \"{value}\"")))?;
             }
             ("logging", "log level") => self.logging.level = debug_level(value)?,
             ("cluster", "transport") => {
@@ -260,25 +240,17 @@ impl CtdbConf {
             ("cluster", "leader timeout") => {
                 let n = integer(value)?;
                 if n <= 0 {
-                    return Err(Rejection::Invalid(format!(
-                        "invalid value \"{value}\": must be greater than 0"
-                    )));
+                    return Err(Rejection::Invalid(format!("invalid value \"{value}\": must be greater than 0")));
                 }
                 // integer() bounds n to i32, so it fits in u32 once positive.
-                self.cluster.leader_timeout = u32::try_from(n)
-                    .map_err(|_| Rejection::Invalid(format!("integer \"{value}\" out of range")))?;
+                self.cluster.leader_timeout =
+                    u32::try_from(n).map_err(|_| Rejection::Invalid(format!("integer \"{value}\" out of range")))?;
             }
             ("cluster", "leader capability") => self.cluster.leader_capability = boolean(value)?,
-            ("database", "volatile database directory") => {
-                self.database.volatile_dir = value.into()
-            }
-            ("database", "persistent database directory") => {
-                self.database.persistent_dir = value.into()
-            }
+            ("database", "volatile database directory") => self.database.volatile_dir = value.into(),
+            ("database", "persistent database directory") => self.database.persistent_dir = value.into(),
             ("database", "state database directory") => self.database.state_dir = value.into(),
-            ("database", "lock debug script") => {
-                self.database.lock_debug_script = Some(value.into())
-            }
+            ("database", "lock debug script") => self.database.lock_debug_script = Some(value.into()),
             ("database", "tdb mutexes") => self.database.tdb_mutexes = boolean(value)?,
             ("event", "debug script") => self.event.debug_script = Some(value.into()),
             ("failover", "disabled") => self.failover.disabled = boolean(value)?,
@@ -297,10 +269,7 @@ impl CtdbConf {
     pub fn validate_dirs(&self) -> Result<(), ConfigError> {
         let dirs = [
             ("volatile database directory", &self.database.volatile_dir),
-            (
-                "persistent database directory",
-                &self.database.persistent_dir,
-            ),
+            ("persistent database directory", &self.database.persistent_dir),
             ("state database directory", &self.database.state_dir),
         ];
         for (what, dir) in dirs {
@@ -341,17 +310,11 @@ impl CtdbConf {
             let Some(script) = script else { continue };
             let problem = match fs::metadata(&script) {
                 Err(_) => Some("does not exist"),
-                Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => {
-                    Some("is not executable")
-                }
+                Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => Some("is not executable"),
                 Ok(_) => None,
             };
             if let Some(problem) = problem {
-                return Err(ConfigError::BadPath {
-                    what: what.into(),
-                    path: script,
-                    problem: problem.into(),
-                });
+                return Err(ConfigError::BadPath { what: what.into(), path: script, problem: problem.into() });
             }
         }
         Ok(())
@@ -360,18 +323,12 @@ impl CtdbConf {
     /// `[database] lock debug script` resolved as ctdbd does: its basename
     /// in etcdir (an absolute path is not honoured).
     pub fn lock_debug_script_path(&self, paths: &Paths) -> Option<PathBuf> {
-        self.database
-            .lock_debug_script
-            .as_deref()
-            .map(|s| in_etcdir(s, paths))
+        self.database.lock_debug_script.as_deref().map(|s| in_etcdir(s, paths))
     }
 
     /// `[event] debug script` resolved as ctdbd does: its basename in etcdir.
     pub fn event_debug_script_path(&self, paths: &Paths) -> Option<PathBuf> {
-        self.event
-            .debug_script
-            .as_deref()
-            .map(|s| in_etcdir(s, paths))
+        self.event.debug_script.as_deref().map(|s| in_etcdir(s, paths))
     }
 }
 
@@ -379,31 +336,21 @@ impl ClusterConf {
     /// The cluster lock to use: `cluster lock`, else the deprecated
     /// `recovery lock`.
     pub fn effective_cluster_lock(&self) -> Option<&str> {
-        self.cluster_lock
-            .as_deref()
-            .or(self.recovery_lock.as_deref())
+        self.cluster_lock.as_deref().or(self.recovery_lock.as_deref())
     }
 }
 
 fn in_etcdir(script: &str, paths: &Paths) -> PathBuf {
-    let base = Path::new(script)
-        .file_name()
-        .map(Path::new)
-        .unwrap_or(Path::new(script));
+    let base = Path::new(script).file_name().map(Path::new).unwrap_or(Path::new(script));
     paths.etcdir.join(base)
 }
 
 fn is_known(section: &str, key: &str) -> bool {
     let keys: &[&str] = match section {
         "logging" => &["location", "log level"],
-        "cluster" => &[
-            "transport",
-            "node address",
-            "cluster lock",
-            "recovery lock",
-            "leader timeout",
-            "leader capability",
-        ],
+        "cluster" => {
+            &["transport", "node address", "cluster lock", "recovery lock", "leader timeout", "leader capability"]
+        }
         "database" => &[
             "volatile database directory",
             "persistent database directory",
@@ -413,21 +360,16 @@ fn is_known(section: &str, key: &str) -> bool {
         ],
         "event" => &["debug script"],
         "failover" => &["disabled"],
-        "legacy" => &[
-            "realtime scheduling",
-            "lmaster capability",
-            "start as stopped",
-            "start as disabled",
-            "script log level",
-        ],
+        "legacy" => {
+            &["realtime scheduling", "lmaster capability", "start as stopped", "start as disabled", "script log level"]
+        }
         _ => &[],
     };
     keys.contains(&key)
 }
 
 fn debug_level(value: &str) -> Result<DebugLevel, Rejection> {
-    DebugLevel::parse(value)
-        .ok_or_else(|| Rejection::Invalid(format!("invalid log level \"{value}\"")))
+    DebugLevel::parse(value).ok_or_else(|| Rejection::Invalid(format!("invalid log level \"{value}\"")))
 }
 
 fn boolean(value: &str) -> Result<bool, Rejection> {
@@ -446,9 +388,7 @@ fn integer(value: &str) -> Result<i64, Rejection> {
     let invalid = || Rejection::Invalid(format!("invalid integer \"{value}\""));
     let n = parse_c_integer(value).ok_or_else(invalid)?;
     if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) {
-        return Err(Rejection::Invalid(format!(
-            "integer \"{value}\" out of range"
-        )));
+        return Err(Rejection::Invalid(format!("integer \"{value}\" out of range")));
     }
     Ok(n)
 }
@@ -461,10 +401,7 @@ pub(crate) fn parse_c_integer(s: &str) -> Option<i64> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let (radix, digits) = if let Some(hex) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
+    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
         (16, hex)
     } else if digits.len() > 1 && digits.starts_with('0') {
         (8, &digits[1..])
@@ -495,10 +432,7 @@ mod tests {
         // `ctdb-config dump` of 4.17 (log level there is the tool's ERROR;
         // ctdbd's own default is NOTICE).
         let c = CtdbConf::defaults(&paths());
-        assert_eq!(
-            c.logging.location,
-            LogLocation::File("/var/log/ctdb/log.ctdb".into())
-        );
+        assert_eq!(c.logging.location, LogLocation::File("/var/log/ctdb/log.ctdb".into()));
         assert_eq!(c.logging.level, DebugLevel::NOTICE);
         assert_eq!(c.cluster.transport, "tcp");
         assert_eq!(c.cluster.node_address, None);
@@ -506,14 +440,8 @@ mod tests {
         assert_eq!(c.cluster.recovery_lock, None);
         assert_eq!(c.cluster.leader_timeout, 5);
         assert!(c.cluster.leader_capability);
-        assert_eq!(
-            c.database.volatile_dir,
-            PathBuf::from("/var/lib/ctdb/volatile")
-        );
-        assert_eq!(
-            c.database.persistent_dir,
-            PathBuf::from("/var/lib/ctdb/persistent")
-        );
+        assert_eq!(c.database.volatile_dir, PathBuf::from("/var/lib/ctdb/volatile"));
+        assert_eq!(c.database.persistent_dir, PathBuf::from("/var/lib/ctdb/persistent"));
         assert_eq!(c.database.state_dir, PathBuf::from("/var/lib/ctdb/state"));
         assert_eq!(c.database.lock_debug_script, None);
         assert!(c.database.tdb_mutexes);
@@ -535,10 +463,7 @@ mod tests {
         })
         .unwrap();
         let c = CtdbConf::defaults(&p);
-        assert_eq!(
-            c.database.volatile_dir,
-            PathBuf::from("/tmp/n0/var/volatile")
-        );
+        assert_eq!(c.database.volatile_dir, PathBuf::from("/tmp/n0/var/volatile"));
     }
 
     #[test]
@@ -572,35 +497,20 @@ mod tests {
     script log level = warn
 ";
         let c = parse(text).unwrap();
-        assert_eq!(
-            c.logging.location,
-            LogLocation::Syslog(crate::SyslogMode::Udp)
-        );
+        assert_eq!(c.logging.location, LogLocation::Syslog(crate::SyslogMode::Udp));
         assert_eq!(c.logging.level, DebugLevel::INFO);
         assert_eq!(c.cluster.node_address, "fd00::1".parse().ok());
-        assert_eq!(
-            c.cluster.cluster_lock.as_deref(),
-            Some("!/usr/bin/helper arg")
-        );
+        assert_eq!(c.cluster.cluster_lock.as_deref(), Some("!/usr/bin/helper arg"));
         assert_eq!(c.cluster.recovery_lock.as_deref(), Some("/cluster/reclock"));
-        assert_eq!(
-            c.cluster.effective_cluster_lock(),
-            Some("!/usr/bin/helper arg")
-        );
+        assert_eq!(c.cluster.effective_cluster_lock(), Some("!/usr/bin/helper arg"));
         assert_eq!(c.cluster.leader_timeout, 31);
         assert!(!c.cluster.leader_capability);
         assert_eq!(c.database.volatile_dir, PathBuf::from("/v"));
         assert_eq!(c.database.persistent_dir, PathBuf::from("/p"));
         assert_eq!(c.database.state_dir, PathBuf::from("/s"));
-        assert_eq!(
-            c.database.lock_debug_script.as_deref(),
-            Some("debug_locks.sh")
-        );
+        assert_eq!(c.database.lock_debug_script.as_deref(), Some("debug_locks.sh"));
         assert!(!c.database.tdb_mutexes);
-        assert_eq!(
-            c.event.debug_script.as_deref(),
-            Some("debug-hung-script.sh")
-        );
+        assert_eq!(c.event.debug_script.as_deref(), Some("debug-hung-script.sh"));
         assert!(c.failover.disabled);
         assert!(!c.legacy.realtime_scheduling);
         assert!(!c.legacy.lmaster_capability);
@@ -619,21 +529,13 @@ mod tests {
     fn debian_shipped_file_parses() {
         let text = "# See ctdb.conf(5) for documentation\n#\n[logging]\n\t# Enable logging to syslog\n\tlocation = syslog\n\n\t# Default log level\n\tlog level = NOTICE\n\n[cluster]\n\t# cluster lock = !/bin/false CLUSTER LOCK NOT CONFIGURED\n";
         let c = parse(text).unwrap();
-        assert_eq!(
-            c.logging.location,
-            LogLocation::Syslog(crate::SyslogMode::Default)
-        );
+        assert_eq!(c.logging.location, LogLocation::Syslog(crate::SyslogMode::Default));
         assert_eq!(c.logging.level, DebugLevel::NOTICE);
     }
 
     #[test]
     fn integers_follow_strtol_base_0() {
-        for (text, want) in [
-            ("010", 8),
-            ("0x1f", 31),
-            ("+3", 3),
-            ("2147483647", 2147483647),
-        ] {
+        for (text, want) in [("010", 8), ("0x1f", 31), ("+3", 3), ("2147483647", 2147483647)] {
             let c = parse(&format!("[cluster]\nleader timeout = {text}\n")).unwrap();
             assert_eq!(c.cluster.leader_timeout, want, "{text}");
         }
@@ -641,8 +543,7 @@ mod tests {
 
     #[test]
     fn last_value_wins_and_sections_merge() {
-        let c = parse("[cluster]\nleader timeout = 3\n[legacy]\n[Cluster]\nleader timeout = 4\n")
-            .unwrap();
+        let c = parse("[cluster]\nleader timeout = 3\n[legacy]\n[Cluster]\nleader timeout = 4\n").unwrap();
         assert_eq!(c.cluster.leader_timeout, 4);
     }
 
@@ -662,8 +563,14 @@ mod tests {
             ("[foo]\n", "/etc/ctdb/ctdb.conf:1: unknown section [foo]"),
             ("[ cluster ]\n", "/etc/ctdb/ctdb.conf:1: unknown section [ cluster ]"),
             ("key = 1\n", "/etc/ctdb/ctdb.conf:1: unknown section for option \"key\""),
-            ("[cluster]\nleader timeout = 7x\n", "/etc/ctdb/ctdb.conf:2: [cluster] leader timeout: invalid integer \"7x\""),
-            ("[cluster]\nleader timeout = 3 # c\n", "/etc/ctdb/ctdb.conf:2: [cluster] leader timeout: invalid integer \"3 # c\""),
+            (
+                "[cluster]\nleader timeout = 7x\n",
+                "/etc/ctdb/ctdb.conf:2: [cluster] leader timeout: invalid integer \"7x\"",
+            ),
+            (
+                "[cluster]\nleader timeout = 3 # c\n",
+                "/etc/ctdb/ctdb.conf:2: [cluster] leader timeout: invalid integer \"3 # c\"",
+            ),
             (
                 "[cluster]\nleader timeout = 2147483648\n",
                 "/etc/ctdb/ctdb.conf:2: [cluster] leader timeout: integer \"2147483648\" out of range",
@@ -688,7 +595,10 @@ mod tests {
                 "[cluster]\ntransport = TCP\n",
                 "/etc/ctdb/ctdb.conf:2: [cluster] transport: invalid transport \"TCP\": only \"tcp\" is supported",
             ),
-            ("[cluster]\nnode address = 1.2.3\n", "/etc/ctdb/ctdb.conf:2: [cluster] node address: invalid IP address \"1.2.3\""),
+            (
+                "[cluster]\nnode address = 1.2.3\n",
+                "/etc/ctdb/ctdb.conf:2: [cluster] node address: invalid IP address \"1.2.3\"",
+            ),
             (
                 "[cluster]\nnode address = 127.0.0.01\n",
                 "/etc/ctdb/ctdb.conf:2: [cluster] node address: invalid IP address \"127.0.0.01\"",
@@ -699,11 +609,23 @@ mod tests {
                 "[legacy]\nrealtime scheduling = maybe\n",
                 "/etc/ctdb/ctdb.conf:2: [legacy] realtime scheduling: invalid boolean \"maybe\"",
             ),
-            ("[legacy]\nrealtime scheduling = 1\n", "/etc/ctdb/ctdb.conf:2: [legacy] realtime scheduling: invalid boolean \"1\""),
-            ("[logging]\nlocation = stderr\n", "/etc/ctdb/ctdb.conf:2: [logging] location: invalid log location \"stderr\""),
+            (
+                "[legacy]\nrealtime scheduling = 1\n",
+                "/etc/ctdb/ctdb.conf:2: [legacy] realtime scheduling: invalid boolean \"1\"",
+            ),
+            (
+                "[logging]\nlocation = stderr\n",
+                "/etc/ctdb/ctdb.conf:2: [logging] location: invalid log location \"stderr\"",
+            ),
             ("[logging]\nlog level = 11\n", "/etc/ctdb/ctdb.conf:2: [logging] log level: invalid log level \"11\""),
-            ("[legacy]\nscript log level = foo\n", "/etc/ctdb/ctdb.conf:2: [legacy] script log level: invalid log level \"foo\""),
-            ("[cluster]\nLeader Timeout = 3\n", "/etc/ctdb/ctdb.conf:2: unknown option [cluster] -> \"Leader Timeout\""),
+            (
+                "[legacy]\nscript log level = foo\n",
+                "/etc/ctdb/ctdb.conf:2: [legacy] script log level: invalid log level \"foo\"",
+            ),
+            (
+                "[cluster]\nLeader Timeout = 3\n",
+                "/etc/ctdb/ctdb.conf:2: unknown option [cluster] -> \"Leader Timeout\"",
+            ),
             ("[cluster]\ncluster\tlock = x\n", "/etc/ctdb/ctdb.conf:2: unknown option [cluster] -> \"cluster\tlock\""),
             ("[cluster]\n= x\n", "/etc/ctdb/ctdb.conf:2: unknown option [cluster] -> \"\""),
             ("[cluster]\nbogus =\n", "/etc/ctdb/ctdb.conf:2: unknown option [cluster] -> \"bogus\""),
@@ -738,22 +660,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ctdb.conf");
         fs::write(&file, "[cluster]\nleader timeout = 9\n").unwrap();
-        assert_eq!(
-            CtdbConf::load(&file, &paths())
-                .unwrap()
-                .cluster
-                .leader_timeout,
-            9
-        );
+        assert_eq!(CtdbConf::load(&file, &paths()).unwrap().cluster.leader_timeout, 9);
         fs::write(&file, "[cluster]\nleader timeout = x\n").unwrap();
         let e = CtdbConf::load(&file, &paths()).unwrap_err().to_string();
-        assert_eq!(
-            e,
-            format!(
-                "{}:2: [cluster] leader timeout: invalid integer \"x\"",
-                file.display()
-            )
-        );
+        assert_eq!(e, format!("{}:2: [cluster] leader timeout: invalid integer \"x\"", file.display()));
     }
 
     #[test]
@@ -771,10 +681,7 @@ mod tests {
         let e = c.validate_dirs().unwrap_err().to_string();
         assert_eq!(
             e,
-            format!(
-                "state database directory \"{}\" does not exist",
-                dir.path().join("nonexistent").display()
-            )
+            format!("state database directory \"{}\" does not exist", dir.path().join("nonexistent").display())
         );
         // A plain file is not a directory.
         fs::write(dir.path().join("f"), "").unwrap();
@@ -806,13 +713,7 @@ mod tests {
         // An absolute script path is reduced to its basename in etcdir.
         c.event.debug_script = Some("/bin/true".into());
         let e = c.validate(&p).unwrap_err().to_string();
-        assert_eq!(
-            e,
-            format!(
-                "debug script \"{}\" does not exist",
-                base.join("true").display()
-            )
-        );
+        assert_eq!(e, format!("debug script \"{}\" does not exist", base.join("true").display()));
 
         let script = base.join("true");
         fs::write(&script, "#!/bin/sh\n").unwrap();

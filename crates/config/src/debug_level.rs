@@ -49,10 +49,7 @@ impl DebugLevel {
         }
         NAMES
             .iter()
-            .find(|(name, _)| {
-                name.len() >= s.len()
-                    && name.as_bytes()[..s.len()].eq_ignore_ascii_case(s.as_bytes())
-            })
+            .find(|(name, _)| name.len() >= s.len() && name.as_bytes()[..s.len()].eq_ignore_ascii_case(s.as_bytes()))
             .map(|&(_, level)| level)
     }
 
@@ -117,19 +114,15 @@ mod tests {
 
     #[test]
     fn rejects_what_ctdbd_rejects_and_trailing_garbage() {
-        for bad in [
-            "", "11", "-1", "WARNINGX", "NOTICE x", "blah", "3x", "0x3", " 3",
-        ] {
+        for bad in ["", "11", "-1", "WARNINGX", "NOTICE x", "blah", "3x", "0x3", " 3"] {
             assert_eq!(DebugLevel::parse(bad), None, "{bad:?}");
         }
     }
 
     #[test]
     fn names_follow_the_getdebug_ranges() {
-        let expect = [
-            "ERROR", "WARNING", "WARNING", "NOTICE", "NOTICE", "INFO", "INFO", "INFO", "INFO",
-            "INFO", "DEBUG",
-        ];
+        let expect =
+            ["ERROR", "WARNING", "WARNING", "NOTICE", "NOTICE", "INFO", "INFO", "INFO", "INFO", "INFO", "DEBUG"];
         for (n, name) in expect.iter().enumerate() {
             assert_eq!(DebugLevel(n as i32).name(), *name);
         }

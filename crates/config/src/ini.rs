@@ -54,9 +54,7 @@ impl IniLine {
     /// The 1-based line number the item starts on.
     pub fn line(&self) -> usize {
         match self {
-            IniLine::Section { line, .. }
-            | IniLine::Param { line, .. }
-            | IniLine::NoEquals { line, .. } => *line,
+            IniLine::Section { line, .. } | IniLine::Param { line, .. } | IniLine::NoEquals { line, .. } => *line,
         }
     }
 }
@@ -73,10 +71,7 @@ pub struct LexError {
 /// Lexes `text` into logical lines. Errors are per line: iteration goes on
 /// after one, so a caller may choose to report and continue.
 pub fn lex(text: &str) -> Lexer<'_> {
-    Lexer {
-        lines: text.split('\n').peekable(),
-        next_number: 1,
-    }
+    Lexer { lines: text.split('\n').peekable(), next_number: 1 }
 }
 
 /// Iterator returned by [`lex`].
@@ -138,26 +133,13 @@ fn classify(line: usize, logical: &str) -> Result<IniLine, LexError> {
     let text = logical.trim_start_matches(is_space);
     if let Some(rest) = text.strip_prefix('[') {
         return match rest.find(']') {
-            Some(end) => Ok(IniLine::Section {
-                line,
-                name: rest[..end].to_string(),
-            }),
-            None => Err(LexError {
-                line,
-                message: format!("missing ']' in section header \"{}\"", normalise(text)),
-            }),
+            Some(end) => Ok(IniLine::Section { line, name: rest[..end].to_string() }),
+            None => Err(LexError { line, message: format!("missing ']' in section header \"{}\"", normalise(text)) }),
         };
     }
     match text.split_once('=') {
-        Some((key, value)) => Ok(IniLine::Param {
-            line,
-            key: normalise(key),
-            value: normalise(value),
-        }),
-        None => Ok(IniLine::NoEquals {
-            line,
-            text: normalise(text),
-        }),
+        Some((key, value)) => Ok(IniLine::Param { line, key: normalise(key), value: normalise(value) }),
+        None => Ok(IniLine::NoEquals { line, text: normalise(text) }),
     }
 }
 
@@ -189,35 +171,22 @@ mod tests {
     }
 
     fn param(line: usize, key: &str, value: &str) -> Result<IniLine, LexError> {
-        Ok(IniLine::Param {
-            line,
-            key: key.into(),
-            value: value.into(),
-        })
+        Ok(IniLine::Param { line, key: key.into(), value: value.into() })
     }
 
     fn section(line: usize, name: &str) -> Result<IniLine, LexError> {
-        Ok(IniLine::Section {
-            line,
-            name: name.into(),
-        })
+        Ok(IniLine::Section { line, name: name.into() })
     }
 
     #[test]
     fn sections_params_comments_and_blank_lines() {
         let text = "# comment\n\n[cluster]\n  ; also a comment\nleader timeout = 3\n";
-        assert_eq!(
-            items(text),
-            vec![section(3, "cluster"), param(5, "leader timeout", "3")]
-        );
+        assert_eq!(items(text), vec![section(3, "cluster"), param(5, "leader timeout", "3")]);
     }
 
     #[test]
     fn split_at_first_equals_and_trim() {
-        assert_eq!(
-            items("cluster lock=a=b"),
-            vec![param(1, "cluster lock", "a=b")]
-        );
+        assert_eq!(items("cluster lock=a=b"), vec![param(1, "cluster lock", "a=b")]);
         assert_eq!(items("  k   =   v  "), vec![param(1, "k", "v")]);
         assert_eq!(items("k ="), vec![param(1, "k", "")]);
         assert_eq!(items("= v"), vec![param(1, "", "v")]);
@@ -229,14 +198,8 @@ mod tests {
         assert_eq!(items("k = a \tb"), vec![param(1, "k", "a b")]);
         assert_eq!(items("k = a\t b"), vec![param(1, "k", "a\tb")]);
         assert_eq!(items("k = a\t\tb"), vec![param(1, "k", "a\tb")]);
-        assert_eq!(
-            items("leader   timeout = 3"),
-            vec![param(1, "leader timeout", "3")]
-        );
-        assert_eq!(
-            items("cluster\tlock = x"),
-            vec![param(1, "cluster\tlock", "x")]
-        );
+        assert_eq!(items("leader   timeout = 3"), vec![param(1, "leader timeout", "3")]);
+        assert_eq!(items("cluster\tlock = x"), vec![param(1, "cluster\tlock", "x")]);
     }
 
     #[test]
@@ -266,14 +229,8 @@ mod tests {
         assert_eq!(items("k = /a\\\n  b\n"), vec![param(1, "k", "/a b")]);
         assert_eq!(items("k = a\\ \n"), vec![param(1, "k", "a")]);
         assert_eq!(items("k = a\\\n\n"), vec![param(1, "k", "a")]);
-        assert_eq!(
-            items("k = a\\\n[legacy]\n"),
-            vec![param(1, "k", "a[legacy]")]
-        );
-        assert_eq!(
-            items("[clus\\\nter]\nk = 1\n"),
-            vec![section(1, "cluster"), param(3, "k", "1")]
-        );
+        assert_eq!(items("k = a\\\n[legacy]\n"), vec![param(1, "k", "a[legacy]")]);
+        assert_eq!(items("[clus\\\nter]\nk = 1\n"), vec![section(1, "cluster"), param(3, "k", "1")]);
         assert_eq!(items("k \\\n = a\n"), vec![param(1, "k", "a")]);
     }
 
@@ -291,22 +248,13 @@ mod tests {
     fn lines_without_equals_are_reported() {
         assert_eq!(
             items("[cluster]\nbogus  line\n"),
-            vec![
-                section(1, "cluster"),
-                Ok(IniLine::NoEquals {
-                    line: 2,
-                    text: "bogus line".into()
-                })
-            ]
+            vec![section(1, "cluster"), Ok(IniLine::NoEquals { line: 2, text: "bogus line".into() })]
         );
     }
 
     #[test]
     fn crlf_line_endings_are_blanks() {
-        assert_eq!(
-            items("[cluster]\r\nk = x\r\n"),
-            vec![section(1, "cluster"), param(2, "k", "x")]
-        );
+        assert_eq!(items("[cluster]\r\nk = x\r\n"), vec![section(1, "cluster"), param(2, "k", "x")]);
     }
 
     proptest::proptest! {

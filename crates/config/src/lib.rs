@@ -16,9 +16,7 @@ mod nodes;
 mod paths;
 mod tunables;
 
-pub use ctdb_conf::{
-    ClusterConf, CtdbConf, DatabaseConf, EventConf, FailoverConf, LegacyConf, LoggingConf,
-};
+pub use ctdb_conf::{ClusterConf, CtdbConf, DatabaseConf, EventConf, FailoverConf, LegacyConf, LoggingConf};
 pub use debug_level::DebugLevel;
 pub use error::ConfigError;
 pub use log_location::{LogLocation, SyslogMode, DEFAULT_LOG_FILE};

@@ -90,15 +90,9 @@ mod tests {
             ("file:relative", LogLocation::File("relative".into())),
             ("syslog", LogLocation::Syslog(SyslogMode::Default)),
             ("syslog:", LogLocation::Syslog(SyslogMode::Default)),
-            (
-                "syslog:nonblocking",
-                LogLocation::Syslog(SyslogMode::Nonblocking),
-            ),
+            ("syslog:nonblocking", LogLocation::Syslog(SyslogMode::Nonblocking)),
             ("syslog:udp", LogLocation::Syslog(SyslogMode::Udp)),
-            (
-                "syslog:udp-rfc5424",
-                LogLocation::Syslog(SyslogMode::UdpRfc5424),
-            ),
+            ("syslog:udp-rfc5424", LogLocation::Syslog(SyslogMode::UdpRfc5424)),
         ];
         for (text, want) in cases {
             assert_eq!(LogLocation::parse(text), Some(want), "{text}");
@@ -107,28 +101,14 @@ mod tests {
 
     #[test]
     fn rejected_forms() {
-        for bad in [
-            "stderr",
-            "SYSLOG",
-            "syslog:UDP",
-            "syslog:foo",
-            "",
-            "File:/x",
-        ] {
+        for bad in ["stderr", "SYSLOG", "syslog:UDP", "syslog:foo", "", "File:/x"] {
             assert_eq!(LogLocation::parse(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn display_round_trips() {
-        for text in [
-            "file:/a/b",
-            "file:",
-            "syslog",
-            "syslog:nonblocking",
-            "syslog:udp",
-            "syslog:udp-rfc5424",
-        ] {
+        for text in ["file:/a/b", "file:", "syslog", "syslog:nonblocking", "syslog:udp", "syslog:udp-rfc5424"] {
             let loc = LogLocation::parse(text);
             assert_eq!(loc.map(|l| l.to_string()).as_deref(), Some(text));
         }
@@ -136,9 +116,6 @@ mod tests {
 
     #[test]
     fn default_is_the_compiled_in_file() {
-        assert_eq!(
-            LogLocation::default(),
-            LogLocation::File("/var/log/ctdb/log.ctdb".into())
-        );
+        assert_eq!(LogLocation::default(), LogLocation::File("/var/log/ctdb/log.ctdb".into()));
     }
 }

@@ -31,10 +31,7 @@ impl NodesFile {
     /// Reads and parses a nodes file. Unlike ctdb.conf, a missing nodes file
     /// is an error: ctdbd cannot start without one.
     pub fn load(path: &Path) -> Result<NodesFile, ConfigError> {
-        let bytes = fs::read(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = fs::read(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
         NodesFile::parse(&String::from_utf8_lossy(&bytes), path)
     }
 
@@ -52,13 +49,11 @@ impl NodesFile {
             let addr = if line.starts_with('#') {
                 None
             } else {
-                let addr = line
-                    .parse::<IpAddr>()
-                    .map_err(|_| ConfigError::InvalidNode {
-                        path: path.to_path_buf(),
-                        line: index + 1,
-                        text: line.to_string(),
-                    })?;
+                let addr = line.parse::<IpAddr>().map_err(|_| ConfigError::InvalidNode {
+                    path: path.to_path_buf(),
+                    line: index + 1,
+                    text: line.to_string(),
+                })?;
                 Some(addr)
             };
             let pnn = u32::try_from(nodes.len()).map_err(|_| ConfigError::InvalidNode {
@@ -74,19 +69,12 @@ impl NodesFile {
     /// This node's pnn: the slot whose address is `node_address` when that
     /// is configured, else the first slot whose address `is_local` accepts
     /// (in production, [`is_local_address`]). Deleted slots never match.
-    pub fn own_pnn(
-        &self,
-        node_address: Option<IpAddr>,
-        is_local: impl Fn(IpAddr) -> bool,
-    ) -> Option<u32> {
+    pub fn own_pnn(&self, node_address: Option<IpAddr>, is_local: impl Fn(IpAddr) -> bool) -> Option<u32> {
         let wanted = |addr: IpAddr| match node_address {
             Some(configured) => addr == configured,
             None => is_local(addr),
         };
-        self.nodes
-            .iter()
-            .find(|n| n.addr.is_some_and(wanted))
-            .map(|n| n.pnn)
+        self.nodes.iter().find(|n| n.addr.is_some_and(wanted)).map(|n| n.pnn)
     }
 
     /// Whether `pnn` is a deleted slot (`false` for a pnn past the end).
@@ -141,20 +129,11 @@ mod tests {
         assert_eq!(
             n.nodes,
             vec![
-                NodeEntry {
-                    pnn: 0,
-                    addr: Some(ip("192.0.2.77"))
-                },
+                NodeEntry { pnn: 0, addr: Some(ip("192.0.2.77")) },
                 NodeEntry { pnn: 1, addr: None },
-                NodeEntry {
-                    pnn: 2,
-                    addr: Some(ip("192.0.2.78"))
-                },
+                NodeEntry { pnn: 2, addr: Some(ip("192.0.2.78")) },
                 NodeEntry { pnn: 3, addr: None },
-                NodeEntry {
-                    pnn: 4,
-                    addr: Some(ip("fd00::5"))
-                },
+                NodeEntry { pnn: 4, addr: Some(ip("fd00::5")) },
             ]
         );
         assert!(n.is_deleted(1));
@@ -211,10 +190,7 @@ mod tests {
         let n = parse("10.0.0.1\n#\n10.0.0.3\n10.0.0.4\n").unwrap();
         assert_eq!(n.own_pnn(Some(ip("10.0.0.3")), |_| true), Some(2));
         assert_eq!(n.own_pnn(Some(ip("10.0.0.9")), |_| true), None);
-        assert_eq!(
-            n.own_pnn(None, |a| a == ip("10.0.0.4") || a == ip("10.0.0.3")),
-            Some(2)
-        );
+        assert_eq!(n.own_pnn(None, |a| a == ip("10.0.0.4") || a == ip("10.0.0.3")), Some(2));
         assert_eq!(n.own_pnn(None, |_| false), None);
         // A deleted slot never matches, not even 0.0.0.0.
         assert_eq!(n.own_pnn(Some(ip("0.0.0.0")), |_| true), None);

@@ -63,22 +63,12 @@ impl Paths {
     /// the root directory, which is never what was meant).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Paths, ConfigError> {
         let test_mode = get("CTDB_TEST_MODE").is_some();
-        let base = get("CTDB_BASE")
-            .filter(|b| !b.is_empty())
-            .map(PathBuf::from);
+        let base = get("CTDB_BASE").filter(|b| !b.is_empty()).map(PathBuf::from);
         let (base, etcdir, rundir, vardir, datadir) = if test_mode {
             let Some(base) = base else {
-                return Err(ConfigError::Environment(
-                    "Broken CTDB setup, CTDB_BASE not set in test mode".into(),
-                ));
+                return Err(ConfigError::Environment("Broken CTDB setup, CTDB_BASE not set in test mode".into()));
             };
-            (
-                base.clone(),
-                base.clone(),
-                base.join("run"),
-                base.join("var"),
-                base.join("share"),
-            )
+            (base.clone(), base.clone(), base.join("run"), base.join("var"), base.join("share"))
         } else {
             (
                 base.unwrap_or_else(|| PathBuf::from(ETCDIR)),
@@ -93,16 +83,7 @@ impl Paths {
             .map(PathBuf::from)
             .unwrap_or_else(|| rundir.join("ctdbd.socket"));
         let pidfile = rundir.join("ctdbd.pid");
-        Ok(Paths {
-            base,
-            etcdir,
-            rundir,
-            vardir,
-            datadir,
-            socket,
-            pidfile,
-            test_mode,
-        })
+        Ok(Paths { base, etcdir, rundir, vardir, datadir, socket, pidfile, test_mode })
     }
 
     /// `$etcdir/ctdb.conf`.
@@ -156,9 +137,7 @@ impl Paths {
         if !self.test_mode {
             return None;
         }
-        self.base
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+        self.base.file_name().map(|n| n.to_string_lossy().into_owned())
     }
 }
 
@@ -167,12 +146,7 @@ mod tests {
     use super::*;
 
     fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
     }
 
     #[test]
@@ -220,9 +194,7 @@ mod tests {
     #[test]
     fn test_mode_puts_everything_under_base() {
         let p = Paths::from_vars(vars(&[("CTDB_TEST_MODE", "yes"), ("CTDB_BASE", "/tmp/n1")]));
-        let Ok(p) = p else {
-            panic!("test mode with base must work")
-        };
+        let Ok(p) = p else { panic!("test mode with base must work") };
         assert!(p.test_mode);
         assert_eq!(p.etcdir, PathBuf::from("/tmp/n1"));
         assert_eq!(p.rundir, PathBuf::from("/tmp/n1/run"));

@@ -190,20 +190,13 @@ impl Tunables {
     pub fn set(&mut self, name: &str, value: u32) -> Result<SetOutcome, UnknownTunable> {
         let def = Tunables::def(name).ok_or_else(|| UnknownTunable(name.to_string()))?;
         self.values[def.slot] = value;
-        Ok(if def.obsolete {
-            SetOutcome::Obsolete
-        } else {
-            SetOutcome::Set
-        })
+        Ok(if def.obsolete { SetOutcome::Obsolete } else { SetOutcome::Set })
     }
 
     /// The names LIST_TUNABLES returns, in its order (49 names, no obsolete
     /// ones).
     pub fn listed_names() -> impl Iterator<Item = &'static str> {
-        let mut listed: Vec<&'static TunableDef> = TUNABLES
-            .iter()
-            .filter(|d| d.list_position.is_some())
-            .collect();
+        let mut listed: Vec<&'static TunableDef> = TUNABLES.iter().filter(|d| d.list_position.is_some()).collect();
         listed.sort_by_key(|d| d.list_position);
         listed.into_iter().map(|d| d.name)
     }
@@ -221,10 +214,7 @@ impl Tunables {
         match fs::read(path) {
             Ok(bytes) => self.load_str(&String::from_utf8_lossy(&bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => vec![format!(
-                "ctdb_tunable_load_file: Failed to read {}: {e}",
-                path.display()
-            )],
+            Err(e) => vec![format!("ctdb_tunable_load_file: Failed to read {}: {e}", path.display())],
         }
     }
 
@@ -237,13 +227,9 @@ impl Tunables {
                 Err(e) => warnings.push(format!("{P} Invalid line {}: {}", e.line, e.message)),
                 Ok(IniLine::Section { name, .. }) => {
                     // Trailing blank kept: it is how ctdbd words it.
-                    warnings.push(format!(
-                        "{P} Invalid line for section [{name}] - sections not supported "
-                    ));
+                    warnings.push(format!("{P} Invalid line for section [{name}] - sections not supported "));
                 }
-                Ok(IniLine::NoEquals { text, .. }) => {
-                    warnings.push(format!("{P} Invalid line containing \"{text}\""))
-                }
+                Ok(IniLine::NoEquals { text, .. }) => warnings.push(format!("{P} Invalid line containing \"{text}\"")),
                 Ok(IniLine::Param { key, value, .. }) if key.is_empty() || value.is_empty() => {
                     let shown = if key.is_empty() { value } else { key };
                     warnings.push(format!("{P} Invalid line containing \"{shown}\""));
@@ -254,9 +240,7 @@ impl Tunables {
                         continue;
                     }
                     let Some(n) = parse_unsigned(&value) else {
-                        warnings.push(format!(
-                            "{P} Invalid value \"{value}\" for tunable \"{key}\""
-                        ));
+                        warnings.push(format!("{P} Invalid value \"{value}\" for tunable \"{key}\""));
                         continue;
                     };
                     if let Ok(SetOutcome::Obsolete) = self.set(&key, n) {
@@ -395,18 +379,12 @@ mod tests {
         let mut t = Tunables::defaults();
         assert_eq!(t.set("CONTROLTIMEOUT", 7), Ok(SetOutcome::Set));
         assert_eq!(t.get("controltimeout"), Some(7));
-        assert_eq!(
-            t.set("EventScriptUnhealthyOnTimeout", 1),
-            Ok(SetOutcome::Obsolete)
-        );
+        assert_eq!(t.set("EventScriptUnhealthyOnTimeout", 1), Ok(SetOutcome::Obsolete));
         assert_eq!(t.get("EventScriptUnhealthyOnTimeout"), Some(1));
         assert_eq!(t.as_array()[14], 1);
         assert_eq!(t.set("Bogus", 1), Err(UnknownTunable("Bogus".into())));
         assert_eq!(t.get("Bogus"), None);
-        assert_eq!(
-            Tunables::canonical_name("ipallocalgorithm"),
-            Some("IPAllocAlgorithm")
-        );
+        assert_eq!(Tunables::canonical_name("ipallocalgorithm"), Some("IPAllocAlgorithm"));
         assert_eq!(Tunables::canonical_name("nope"), None);
     }
 
@@ -451,10 +429,7 @@ mod tests {
     #[test]
     fn tunables_value_must_fit_u32() {
         let mut t = Tunables::defaults();
-        assert_eq!(
-            t.load_str("MonitorInterval=4294967295\n"),
-            Vec::<String>::new()
-        );
+        assert_eq!(t.load_str("MonitorInterval=4294967295\n"), Vec::<String>::new());
         assert_eq!(t.monitor_interval(), u32::MAX);
         assert_eq!(t.load_str("MonitorInterval=4294967296\n").len(), 1);
     }
@@ -465,11 +440,7 @@ mod tests {
         let mut t = Tunables::defaults();
         assert!(t.load_file(&dir.path().join("ctdb.tunables")).is_empty());
         assert_eq!(t, Tunables::defaults());
-        std::fs::write(
-            dir.path().join("ctdb.tunables"),
-            "KeepaliveLimit=9\nKeepaliveLimit=abc\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("ctdb.tunables"), "KeepaliveLimit=9\nKeepaliveLimit=abc\n").unwrap();
         let w = t.load_file(&dir.path().join("ctdb.tunables"));
         assert_eq!(w.len(), 1);
         assert_eq!(t.keepalive_limit(), 9);
