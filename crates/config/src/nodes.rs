@@ -35,14 +35,17 @@ impl NodesFile {
         NodesFile::parse(&String::from_utf8_lossy(&bytes), path)
     }
 
-    /// Parses nodes-file text with ctdbd's rules: blanks and tabs around a
-    /// line are stripped; an empty line is skipped and takes no pnn; a line
+    /// Parses nodes-file text with ctdbd's rules: a line ends at its first
+    /// `\r`; blanks and tabs around it are stripped; an empty line is skipped and takes no pnn; a line
     /// starting with `#` is a deleted node that does take a pnn; any other
     /// line must be exactly one IPv4 or IPv6 address.
     pub fn parse(text: &str, path: &Path) -> Result<NodesFile, ConfigError> {
         let mut nodes = Vec::new();
         for (index, raw) in text.split('\n').enumerate() {
-            let line = raw.trim_matches([' ', '\t']);
+            // ctdb 4.17 cuts a line at its first carriage return (so CRLF
+            // files work, and "\r10.0.0.1" is an empty line), then strips
+            // blanks and tabs; other control characters stay and fail.
+            let line = raw.split('\r').next().unwrap_or_default().trim_matches([' ', '\t']);
             if line.is_empty() {
                 continue;
             }
@@ -173,10 +176,22 @@ mod tests {
             "[fd00::1]",
             "1.2.3",
             "10.0.0.01",
-            "10.0.0.1\r",
+            "10.0.0.1\u{b}",
+            "\u{c}10.0.0.1",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn carriage_return_ends_a_line() {
+        // Observed with `ctdb listnodes -X` 4.17.
+        let n = parse("10.0.0.1\r\n\r10.0.0.9\n10.0.0.2\r5\n \r \n# x\r\n10.0.0.4\n").unwrap();
+        assert_eq!(n.addr(0), Some(ip("10.0.0.1")));
+        assert_eq!(n.addr(1), Some(ip("10.0.0.2")));
+        assert!(n.is_deleted(2));
+        assert_eq!(n.addr(3), Some(ip("10.0.0.4")));
+        assert_eq!(n.len(), 4);
     }
 
     #[test]

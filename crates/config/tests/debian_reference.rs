@@ -183,3 +183,39 @@ fn what_both_accept() {
         assert_eq!(rc, 0, "ctdb-config rejects {text:?}: table out of date");
     }
 }
+
+/// Nodes files compared with `ctdb listnodes -X` (pnn and address of every
+/// live node; deleted slots are not listed but shift the pnns).
+#[test]
+fn nodes_files_read_as_ctdb_listnodes_reads_them() {
+    const FILES: &[&str] = &[
+        "192.0.2.77\n#\n\n  192.0.2.78  \n# comment\nfd00::5\n",
+        "10.0.0.1\r\n10.0.0.2\n",
+        "\t10.0.0.1\t\n  # gone\n10.0.0.2",
+        "\r10.0.0.1\n10.0.0.5\n",
+        "10.0.0.1\r5\n \r \n# x\r\n10.0.0.2\n",
+        "",
+        "10.0.0.1 x\n",
+        "10.0.0.01\n",
+        "10.0.0.1:4379\n",
+        "fe80::1%eth0\n",
+        "10.0.0.1 # c\n",
+        "10.0.0.1\u{b}\n",
+    ];
+    let cli = Path::new("/usr/bin/ctdb");
+    if !cli.exists() {
+        eprintln!("skipped: {} not installed", cli.display());
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let path = base.path().join("nodes");
+    for text in FILES {
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(cli).args(["listnodes", "-X"]).env("CTDB_BASE", base.path()).output().unwrap();
+        let theirs = out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned());
+        let ours = ctdb_config::NodesFile::parse(text, &path)
+            .ok()
+            .map(|n| n.nodes.iter().filter_map(|e| e.addr.map(|a| format!("|{}|{a}|\n", e.pnn))).collect::<String>());
+        assert_eq!(ours, theirs, "{text:?}");
+    }
+}
