@@ -10,6 +10,7 @@
 mod ctdb_conf;
 mod debug_level;
 mod error;
+pub mod fuzz;
 pub mod ini;
 mod log_location;
 mod nodes;
