@@ -1,5 +1,5 @@
 //! Logging for the CTDB daemon and tools, on top of `tracing`, in the exact
-//! formats of Samba's ctdbd (see [`format`]).
+//! formats of Samba's ctdbd (see [`format`](mod@format)).
 //!
 //! Logging never blocks the daemon: an event becomes a [`Record`] pushed onto
 //! a bounded queue that a dedicated writer thread drains into a [`Sink`].
