@@ -1,0 +1,162 @@
+//! One file per command, mini-redis style. Each command builds a typed
+//! result (`serde::Serialize`) and implements [`crate::render::Render`] for
+//! it; its `run` function talks to the daemon through a
+//! [`crate::session::Session`] and never formats text from raw replies.
+//!
+//! | command | file | controls |
+//! | --- | --- | --- |
+//! | status | [`status`] | GET_NODEMAP, GET_RUNSTATE, GET_IFACES, GETVNNMAP, GET_RECMODE, LEADER message |
+//! | nodestatus | [`nodestatus`] | GET_NODEMAP, GET_RUNSTATE, GET_IFACES |
+//! | listnodes | [`listnodes`] | none (nodes file) |
+//! | pnn | [`pnn`] | GET_PNN (preamble) |
+//! | ping | [`ping`] | PING |
+//! | uptime | [`uptime`] | UPTIME |
+//! | runstate | [`runstate`] | GET_RUNSTATE |
+//! | getcapabilities | [`getcapabilities`] | GET_CAPABILITIES |
+//! | getvar / setvar / listvars | [`getvar`], [`setvar`], [`listvars`] | LIST_TUNABLES, GET_TUNABLE, SET_TUNABLE |
+//! | statistics / statisticsreset | [`statistics`], [`statisticsreset`] | STATISTICS, STATISTICS_RESET |
+//! | getdebug / setdebug | [`getdebug`], [`setdebug`] | GET_DEBUG, SET_DEBUG |
+//! | getpid | [`getpid`] | GET_PID |
+//! | process-exists | [`process_exists`] | PROCESS_EXISTS, CHECK_PID_SRVID |
+//! | shutdown | [`shutdown`] | SHUTDOWN (NOREPLY) |
+//! | version | [`version`] | none |
+//! | leader | [`leader`] | LEADER message |
+
+pub mod getcapabilities;
+pub mod getdebug;
+pub mod getpid;
+pub mod getvar;
+pub mod leader;
+pub mod listnodes;
+pub mod listvars;
+pub mod nodestatus;
+pub mod ping;
+pub mod pnn;
+pub mod process_exists;
+pub mod runstate;
+pub mod setdebug;
+pub mod setvar;
+pub mod shutdown;
+pub mod statistics;
+pub mod statisticsreset;
+pub mod status;
+pub mod uptime;
+pub mod version;
+
+use ctdb_config::Paths;
+
+use crate::args::Options;
+use crate::error::CliError;
+use crate::render::{Format, RenderCx, Reply};
+use crate::session::{Link, Session};
+
+/// What every command may look at besides its arguments.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The global options.
+    pub options: Options,
+    /// Which form to print.
+    pub format: Format,
+    /// Rendering context (separator, time zone).
+    pub render: RenderCx,
+}
+
+impl Ctx {
+    /// Renders a typed result with exit code 0.
+    pub fn reply<R: crate::render::Render>(&self, result: &R) -> Reply {
+        Reply::ok(result, &self.format, &self.render)
+    }
+}
+
+/// How a command is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Needs no daemon (`version`, `listnodes`); `-n` is refused with
+    /// `Cannot specify node for command X`.
+    Local,
+    /// Connects to ctdbd first.
+    Daemon,
+}
+
+/// The commands this crate implements, with how they run.
+pub const IMPLEMENTED: &[(&str, Kind)] = &[
+    ("version", Kind::Local),
+    ("listnodes", Kind::Local),
+    ("status", Kind::Daemon),
+    ("nodestatus", Kind::Daemon),
+    ("pnn", Kind::Daemon),
+    ("ping", Kind::Daemon),
+    ("uptime", Kind::Daemon),
+    ("runstate", Kind::Daemon),
+    ("getcapabilities", Kind::Daemon),
+    ("getvar", Kind::Daemon),
+    ("setvar", Kind::Daemon),
+    ("listvars", Kind::Daemon),
+    ("statistics", Kind::Daemon),
+    ("statisticsreset", Kind::Daemon),
+    ("getdebug", Kind::Daemon),
+    ("setdebug", Kind::Daemon),
+    ("getpid", Kind::Daemon),
+    ("process-exists", Kind::Daemon),
+    ("shutdown", Kind::Daemon),
+    ("leader", Kind::Daemon),
+];
+
+/// How `name` runs, `None` if this crate does not implement it.
+pub fn kind(name: &str) -> Option<Kind> {
+    IMPLEMENTED.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+}
+
+/// Runs a command that needs no daemon.
+pub fn run_local(name: &str, cx: &Ctx, args: &[String], paths: &Paths) -> Result<Reply, CliError> {
+    match name {
+        "version" => Ok(version::run(cx)),
+        "listnodes" => listnodes::run(cx, args, paths),
+        _ => Err(CliError::line(format!("Unknown command '{name}'"))),
+    }
+}
+
+/// Runs a daemon command on a started session.
+pub async fn run_daemon<L: Link>(
+    name: &str,
+    session: &mut Session<L>,
+    cx: &Ctx,
+    args: &[String],
+) -> Result<Reply, CliError> {
+    match name {
+        "status" => status::run(session, cx, args).await,
+        "nodestatus" => nodestatus::run(session, cx, args).await,
+        "pnn" => pnn::run(session, cx),
+        "ping" => ping::run(session, cx).await,
+        "uptime" => uptime::run(session, cx).await,
+        "runstate" => runstate::run(session, cx, args).await,
+        "getcapabilities" => getcapabilities::run(session, cx, args).await,
+        "getvar" => getvar::run(session, cx, args).await,
+        "setvar" => setvar::run(session, cx, args).await,
+        "listvars" => listvars::run(session, cx, args).await,
+        "statistics" => statistics::run(session, cx, args).await,
+        "statisticsreset" => statisticsreset::run(session, cx, args).await,
+        "getdebug" => getdebug::run(session, cx, args).await,
+        "setdebug" => setdebug::run(session, cx, args).await,
+        "getpid" => getpid::run(session, cx).await,
+        "process-exists" => process_exists::run(session, cx, args).await,
+        "shutdown" => shutdown::run(session, cx, args).await,
+        "leader" => leader::run(session, cx).await,
+        _ => Err(CliError::line(format!("Unknown command '{name}'"))),
+    }
+}
+
+/// Wrong number of arguments: the command's usage, exit 1.
+pub fn usage(name: &str) -> CliError {
+    CliError::Usage { command: name.to_string() }
+}
+
+/// Refuses arguments for commands that take none (Samba's tool checks this
+/// for most, but not all, commands; see each command).
+pub fn no_args(name: &str, args: &[String]) -> Result<(), CliError> {
+    if args.is_empty() {
+        Ok(())
+    } else {
+        Err(usage(name))
+    }
+}

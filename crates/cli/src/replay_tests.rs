@@ -1,0 +1,308 @@
+//! Whole commands against replies recorded from Debian's ctdbd.
+//!
+//! Each case ran Debian's `ctdb` under strace (see `tests/expected/README.md`):
+//! the daemon's replies were saved (`NAME.replies`) with the tool's stdout
+//! (`NAME.txt`), stderr (`NAME.stderr`) and exit code (`NAME.rc`). Here the
+//! same arguments run our command pipeline (options, preamble, command,
+//! rendering) on those replies, and everything must match byte for byte;
+//! every recorded request must have been sent, with the same payload.
+
+use ctdb_config::Paths;
+use ctdb_legacy_proto::Opcode;
+
+use crate::args::{self, Invocation};
+use crate::cmd::{self, Ctx};
+use crate::render::RenderCx;
+use crate::run::{format, run_on_link, Outcome};
+use crate::testutil::{replies, Replay};
+use crate::timefmt::Zone;
+
+fn expected(name: &str, ext: &str) -> Option<String> {
+    let path = format!("{}/tests/expected/{name}.{ext}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).ok()
+}
+
+fn paths() -> Paths {
+    Paths::from_vars(|v| match v {
+        "CTDB_BASE" => Some("/nonexistent-ctdb-base".to_string()),
+        _ => None,
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `argv` on a replay and returns the outcome and the link.
+fn run_replay(argv: &str, replay: &mut Replay) -> Outcome {
+    let argv: Vec<String> = argv.split(' ').map(str::to_string).collect();
+    let Ok(Invocation::Run { options, command: Some(command), args }) = args::parse(&argv) else {
+        panic!("bad argv {argv:?}");
+    };
+    let cx = Ctx { format: format(&options), render: RenderCx::new(Zone::Utc).with_sep(&options.separator), options };
+    assert!(cmd::kind(&command).is_some(), "{command}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(run_on_link(replay, &command, &cx, &args, &paths()))
+}
+
+/// Runs a recorded case and compares everything.
+fn check(name: &str, argv: &str) {
+    let mut replay = Replay::new(name);
+    let out = run_replay(argv, &mut replay);
+    let want_out = expected(name, "txt").unwrap_or_default();
+    let want_err = expected(name, "stderr").unwrap_or_default();
+    let want_rc: i32 = expected(name, "rc").and_then(|s| s.trim().parse().ok()).unwrap_or_else(|| panic!("{name}.rc"));
+    assert_eq!(out.stdout, want_out, "{name}: stdout");
+    assert_eq!(out.stderr, want_err, "{name}: stderr");
+    assert_eq!(out.exit, want_rc, "{name}: exit code");
+    assert_eq!(replay.unused(), Vec::<u32>::new(), "{name}: recorded requests not sent");
+    // Requests whose payload was recorded must be identical.
+    for rec in replies(name).iter().filter(|r| r.control && !r.request.is_empty()) {
+        assert!(
+            replay.sent.iter().any(|s| s.opcode == rec.opcode && s.dest == rec.dest && s.data == rec.request),
+            "{name}: request {} to {:#x} with payload {:02x?} not sent",
+            rec.opcode,
+            rec.dest,
+            rec.request
+        );
+    }
+}
+
+macro_rules! cases {
+    ($($test:ident: $name:literal, $argv:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check($name, $argv);
+            }
+        )*
+    };
+}
+
+cases! {
+    a_status: "A_status", "status";
+    a_status_x: "A_status_X", "-X status";
+    a_status_n2: "A_status_n2", "-n 2 status";
+    a_status_n2_x: "A_status_n2_X", "-n 2 -X status";
+    a_nodestatus: "A_nodestatus", "nodestatus";
+    a_nodestatus_all: "A_nodestatus_all", "nodestatus all";
+    a_nodestatus_all_x: "A_nodestatus_all_X", "-X nodestatus all";
+    a_nodestatus_n1: "A_nodestatus_n1", "-n 1 nodestatus";
+    a_nodestatus_n2: "A_nodestatus_n2", "-n 2 nodestatus";
+    a_nodestatus_1_2: "A_nodestatus_1_2", "nodestatus 1,2";
+    a_nodestatus_1_0: "A_nodestatus_1_0", "nodestatus 1,0";
+    a_nodestatus_1_0_ysemi: "A_nodestatus_1_0_Ysemi", "-x ; -Y nodestatus 1,0";
+    b_status: "B_status", "status";
+    b_status_x: "B_status_X", "-X status";
+    b_status_ysemi: "B_status_Ysemi", "-x ; -Y status";
+    b_status_n1: "B_status_n1", "-n 1 status";
+    b_nodestatus: "B_nodestatus", "nodestatus";
+    b_nodestatus_all: "B_nodestatus_all", "nodestatus all";
+    b_nodestatus_all_x: "B_nodestatus_all_X", "-X nodestatus all";
+    b_pnn: "B_pnn", "pnn";
+    b_uptime: "B_uptime", "uptime";
+    b_uptime_n2: "B_uptime_n2", "-n 2 uptime";
+    b_runstate: "B_runstate", "runstate";
+    b_runstate_match: "B_runstate_match", "runstate startup RUNNING";
+    b_runstate_nomatch: "B_runstate_nomatch", "runstate setup first_recovery";
+    b_runstate_bogus: "B_runstate_bogus", "runstate bogus";
+    b_getcapabilities: "B_getcapabilities", "getcapabilities";
+    b_getcapabilities_x: "B_getcapabilities_X", "-X getcapabilities";
+    b_getcapabilities_ysemi: "B_getcapabilities_Ysemi", "-x ; -Y getcapabilities";
+    b_getvar: "B_getvar", "getvar monitorinterval";
+    b_getvar_nosuch: "B_getvar_nosuch", "getvar VacuumLimit";
+    b_listvars: "B_listvars", "listvars";
+    b_statistics: "B_statistics", "statistics";
+    b_statistics_x: "B_statistics_X", "-X statistics";
+    b_statistics_ysemi: "B_statistics_Ysemi", "-x ; -Y statistics";
+    b_statistics_n2: "B_statistics_n2", "-n 2 statistics";
+    b_getdebug: "B_getdebug", "getdebug";
+    b_getpid: "B_getpid", "getpid";
+    b_leader: "B_leader", "leader";
+    b_process_exists_1: "B_process_exists_1", "process-exists 1";
+    b_process_exists_1_srvid: "B_process_exists_1_srvid", "process-exists 1 0xf100000000000000";
+    b_setdebug_bogus: "B_setdebug_bogus", "setdebug bogus";
+    b_setvar_nosuch: "B_setvar_nosuch", "setvar bogus 1";
+    c_status: "C_status", "status";
+    c_status_x: "C_status_X", "-X status";
+    c_nodestatus_all: "C_nodestatus_all", "nodestatus all";
+    c_shutdown_n2: "C_shutdown_n2", "-n 2 shutdown";
+    d_status: "D_status", "status";
+    d_status_x: "D_status_X", "-X status";
+    d_status_n1: "D_status_n1", "-n 1 status";
+    d_status_n1_x: "D_status_n1_X", "-n 1 -X status";
+    d_nodestatus_all: "D_nodestatus_all", "nodestatus all";
+    d_nodestatus_all_x: "D_nodestatus_all_X", "-X nodestatus all";
+    d_nodestatus_2: "D_nodestatus_2", "nodestatus 2";
+    d_nodestatus_n1: "D_nodestatus_n1", "-n 1 nodestatus";
+    d_ping_n2: "D_ping_n2", "-n 2 ping";
+    e_status: "E_status", "status";
+    e_status_x: "E_status_X", "-t 2 -X status";
+    e_status_n2: "E_status_n2", "-t 1 -n 2 status";
+    e_nodestatus_all: "E_nodestatus_all", "-t 2 nodestatus all";
+    e_nodestatus_all_x: "E_nodestatus_all_X", "-X nodestatus all";
+    e_nodestatus_1: "E_nodestatus_1", "nodestatus 1";
+    e_nodestatus_n2: "E_nodestatus_n2", "-n 2 nodestatus";
+    e_leader: "E_leader", "-t 2 leader";
+    e_runstate: "E_runstate", "runstate";
+    e_ping_n1: "E_ping_n1", "-n 1 ping";
+    e_uptime: "E_uptime", "uptime";
+    e_getcapabilities: "E_getcapabilities", "getcapabilities";
+    f_status: "F_status", "status";
+    f_status_x: "F_status_X", "-X status";
+    f_nodestatus: "F_nodestatus", "nodestatus";
+    f_nodestatus_x: "F_nodestatus_X", "-X nodestatus";
+    f_getcapabilities: "F_getcapabilities", "getcapabilities";
+    f_getcapabilities_nolmaster: "F_getcapabilities_nolmaster", "getcapabilities";
+    f_getcapabilities_nolmaster_x: "F_getcapabilities_nolmaster_X", "-X getcapabilities";
+    f_shutdown: "F_shutdown", "shutdown";
+    setvar_mixed_case: "setvar_mixed", "setvar monitorINTERVAL 15";
+}
+
+/// `ping` measures its own time, so only the shape is compared.
+#[test]
+fn ping_reports_clients_and_node() {
+    for (name, argv) in [("B_ping", "ping"), ("B_ping_n1", "-n 1 ping")] {
+        let mut replay = Replay::new(name);
+        let out = run_replay(argv, &mut replay);
+        let want = expected(name, "txt").unwrap_or_default();
+        let strip = |s: &str| s.split(' ').filter(|w| !w.starts_with("time=")).collect::<Vec<_>>().join(" ");
+        assert_eq!(strip(&out.stdout), strip(&want), "{name}");
+        assert_eq!(out.exit, 0);
+    }
+}
+
+/// Failures seen with a fake daemon answering chosen statuses (the texts are
+/// what Debian's tool printed against it; see tests/expected/README.md).
+#[test]
+fn control_failures_print_like_samba() {
+    let cases: &[(&str, &str, Opcode, i32, &str, i32)] = &[
+        ("B_ping", "ping", Opcode::PING, -1, "Control PING failed, ret=-1\n", 1),
+        ("B_ping", "ping", Opcode::PING, -5, "Control PING failed, ret=-5\n", 251),
+        ("B_uptime", "uptime", Opcode::UPTIME, -1, "Control UPTIME failed, ret=-1\n", 1),
+        ("B_getdebug", "getdebug", Opcode::GET_DEBUG, 11, "Control GET_DEBUG failed, ret=11\n", 11),
+        ("B_statistics", "statistics", Opcode::STATISTICS, -1, "Control STATISTICS failed, ret=-1\n", 1),
+        (
+            "B_getvar",
+            "getvar monitorinterval",
+            Opcode::LIST_TUNABLES,
+            -1,
+            "Control LIST_TUNABLES failed, ret=-1\nFailed to get list of variables from node 0\n",
+            1,
+        ),
+        ("B_getvar", "getvar monitorinterval", Opcode::GET_TUNABLE, -22, "Control GET_TUNABLE failed, ret=-22\n", 234),
+        (
+            "B_status",
+            "status",
+            Opcode::GET_NODEMAP,
+            -1,
+            "Control GET_NODEMAP failed, ret=-1\nFailed to get nodemap from node 0\n",
+            1,
+        ),
+        ("B_status", "status", Opcode::GETVNNMAP, -1, "Control GETVNNMAP failed, ret=-1\n", 1),
+        ("B_status", "status", Opcode::GET_RECMODE, -1, "Control GET_RECMODE failed, ret=-1\n", 1),
+        (
+            "B_getcapabilities",
+            "getcapabilities",
+            Opcode::GET_CAPABILITIES,
+            -1,
+            "Control GET_CAPABILITIES failed, ret=-1\n",
+            1,
+        ),
+        ("B_pnn", "pnn", Opcode::REGISTER_SRVID, -1, "Failed to setup leader handler\n", 1),
+    ];
+    for (name, argv, opcode, status, stderr, exit) in cases {
+        let mut replay = Replay::new(name).fail(*opcode, *status);
+        let out = run_replay(argv, &mut replay);
+        assert_eq!(out.stderr, *stderr, "{argv} with {opcode} = {status}");
+        assert_eq!(out.exit, *exit, "{argv} with {opcode} = {status}");
+        assert_eq!(out.stdout, "", "{argv} with {opcode} = {status}");
+    }
+    // This one is half on standard output, without a newline.
+    let mut replay = Replay::new("B_status").fail(Opcode::GET_RUNSTATE, -5);
+    let out = run_replay("status", &mut replay);
+    assert_eq!(out.stdout, "Unable to get runstate");
+    assert_eq!(out.stderr, "Control GET_RUNSTATE failed, ret=-5\n");
+    assert_eq!(out.exit, 1);
+}
+
+#[test]
+fn timeouts_report_errno_110() {
+    let mut replay = Replay::new("B_ping").drop_replies(Opcode::PING);
+    let out = run_replay("-t 1 ping", &mut replay);
+    assert_eq!(out.stderr, "Control PING failed to node 0, ret=110\n");
+    assert_eq!(out.exit, 110);
+    let mut replay = Replay::new("B_runstate").drop_replies(Opcode::GET_RUNSTATE);
+    let out = run_replay("-t 1 runstate", &mut replay);
+    assert_eq!(out.stderr, "Control GET_RUNSTATE failed to node 0, ret=110\n");
+    assert_eq!(out.exit, 110);
+}
+
+#[test]
+fn getpid_prints_a_failed_status_unsigned() {
+    let mut replay = Replay::new("B_getpid").fail(Opcode::GET_PID, -1);
+    let out = run_replay("getpid", &mut replay);
+    assert_eq!(out.stdout, "4294967295\n");
+    assert_eq!(out.exit, 0);
+}
+
+#[test]
+fn failed_interfaces_are_reported_and_ignored() {
+    let mut replay = Replay::new("B_status").fail(Opcode::GET_IFACES, -1);
+    let out = run_replay("status", &mut replay);
+    assert_eq!(out.stdout, expected("B_status", "txt").unwrap_or_default());
+    // One message per node asked (all three are healthy in B).
+    assert_eq!(out.stderr, "Control GET_IFACES failed, ret=-1\n".repeat(3));
+    assert_eq!(out.exit, 0);
+}
+
+#[test]
+fn process_exists_uses_the_status_as_exit_code() {
+    let mut replay = Replay::new("B_process_exists_1").fail(Opcode::PROCESS_EXISTS, -5);
+    let out = run_replay("process-exists 1", &mut replay);
+    assert_eq!(out.stdout, "PID 1 does not exist\n");
+    assert_eq!(out.exit, 251);
+    let mut replay = Replay::new("B_process_exists_1").fail(Opcode::PROCESS_EXISTS, 0);
+    let out = run_replay("process-exists 1", &mut replay);
+    assert_eq!(out.stdout, "PID 1 exists\n");
+    assert_eq!(out.exit, 0);
+}
+
+#[test]
+fn bad_numbers_exit_with_errno() {
+    let mut replay = Replay::new("B_process_exists_1");
+    let out = run_replay("process-exists 1 abc", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "", 22));
+    let mut replay = Replay::new("setvar_mixed");
+    let out = run_replay("setvar monitorinterval abc", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "", 22));
+}
+
+#[test]
+fn usage_goes_to_stdout() {
+    let mut replay = Replay::new("B_getvar");
+    let out = run_replay("getvar", &mut replay);
+    assert_eq!(out.stdout, expected("usage_getvar", "txt").unwrap_or_default());
+    assert_eq!(out.exit, 1);
+    // pnn refuses -n after the preamble (whose nodemap this recording has).
+    let mut replay = Replay::new("A_nodestatus_n2");
+    let out = run_replay("-n 2 pnn", &mut replay);
+    assert_eq!(out.stderr, "Node cannot be specified for command pnn\n");
+    assert_eq!(out.exit, 1);
+}
+
+#[test]
+fn json_carries_the_typed_result() {
+    let mut replay = Replay::new("E_status");
+    let out = run_replay("--json status", &mut replay);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["node_count"], 3);
+    assert_eq!(v["deleted_count"], 1);
+    assert_eq!(v["cluster"]["generation"], serde_json::Value::Null);
+    assert_eq!(v["cluster"]["leader"], serde_json::Value::Null);
+    assert_eq!(v["cluster"]["recovery_mode_name"], "RECOVERY");
+    assert_eq!(v["nodes"][1]["state"], "UNKNOWN");
+    assert_eq!(v["nodes"][1]["address"], "127.0.8.3");
+    let mut replay = Replay::new("B_statistics");
+    let out = run_replay("--json statistics", &mut replay);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["num_clients"], 2);
+    assert!(v["node"]["req_control"].is_number());
+}

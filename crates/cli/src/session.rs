@@ -1,0 +1,431 @@
+//! A connection to ctdbd as Samba's tool uses it: the preamble, typed
+//! controls to the target node, the cached nodemap and the leader.
+//!
+//! The daemon is reached through the [`Link`] trait, so commands run
+//! unchanged against ctdbd (through `ctdb-client`, see [`crate::link`]) or
+//! against recorded replies in tests.
+//!
+//! Preamble, as Debian's `ctdb` 4.17 does it (legacy-protocol.md 4.1):
+//!
+//! ```text
+//! GET_PNN (CURRENT_NODE, no timeout)        -> local pnn
+//! [-n P] GET_NODEMAP (local)                -> P must exist and be connected
+//! REGISTER_SRVID LEADER (local)             -> LEADER broadcasts now arrive
+//! ... command controls, destnode = P (or local), timeout -t ...
+//! ```
+
+use std::time::{Duration, Instant};
+
+use ctdb_legacy_proto::{
+    ctrl_flags, flags, pnn, srvid, IfaceList, NodeMap, Opcode, PidSrvid, ReplyControl, Statistics, StringN, TunableSet,
+    Uptime, VarList, VnnMap, Wire,
+};
+
+use crate::error::CliError;
+use crate::flags::flags_text;
+
+/// errno the tool reports for a control that timed out.
+pub const ETIMEDOUT: i32 = 110;
+/// errno used for a reply we cannot decode.
+pub const EPROTO: i32 = 71;
+
+/// Why a request to the daemon got no reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkError {
+    /// No reply within the timeout.
+    Timeout,
+    /// The daemon closed the connection.
+    Closed,
+    /// A socket error, with its errno when there is one.
+    Io(Option<i32>),
+    /// The daemon sent something that is not a valid packet.
+    Proto,
+}
+
+/// The daemon connection the commands need. Implemented for
+/// `ctdb_client::Client` and, in tests, for recorded replies.
+#[allow(async_fn_in_trait)]
+pub trait Link {
+    /// Sends a control and waits for its reply (`timeout` `None` = forever).
+    async fn control(
+        &mut self,
+        dest: u32,
+        opcode: Opcode,
+        srvid: u64,
+        flags: u32,
+        data: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<ReplyControl, LinkError>;
+
+    /// Sends a control with the NOREPLY flag; nothing comes back.
+    async fn control_noreply(&mut self, dest: u32, opcode: Opcode, srvid: u64, data: Vec<u8>) -> Result<(), LinkError>;
+
+    /// The next message for a registered srvid (messages that arrived while
+    /// waiting for control replies first), or `None` after `wait`.
+    async fn next_message(&mut self, wait: Duration) -> Result<Option<(u64, Vec<u8>)>, LinkError>;
+
+    /// Waits until the daemon closes the connection (after SHUTDOWN).
+    async fn closed(&mut self) -> Result<(), LinkError>;
+
+    /// Told the local pnn once GET_PNN answered (a real connection uses it
+    /// as `srcnode` from then on).
+    fn learned_pnn(&mut self, _pnn: u32) {}
+}
+
+/// A borrowed link is a link too, so tests can inspect theirs afterwards.
+impl<T: Link> Link for &mut T {
+    async fn control(
+        &mut self,
+        dest: u32,
+        opcode: Opcode,
+        srvid: u64,
+        flags: u32,
+        data: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<ReplyControl, LinkError> {
+        (**self).control(dest, opcode, srvid, flags, data, timeout).await
+    }
+
+    async fn control_noreply(&mut self, dest: u32, opcode: Opcode, srvid: u64, data: Vec<u8>) -> Result<(), LinkError> {
+        (**self).control_noreply(dest, opcode, srvid, data).await
+    }
+
+    async fn next_message(&mut self, wait: Duration) -> Result<Option<(u64, Vec<u8>)>, LinkError> {
+        (**self).next_message(wait).await
+    }
+
+    async fn closed(&mut self) -> Result<(), LinkError> {
+        (**self).closed().await
+    }
+
+    fn learned_pnn(&mut self, pnn: u32) {
+        (**self).learned_pnn(pnn)
+    }
+}
+
+/// A connected tool session.
+pub struct Session<L> {
+    link: L,
+    local_pnn: u32,
+    target: u32,
+    timeout: Option<Duration>,
+    nodemap: Option<NodeMap>,
+    leader: Option<u32>,
+}
+
+impl<L: Link> Session<L> {
+    /// Runs the preamble.
+    ///
+    /// `node` is `-n` (`None` when not given); `timeout` is `-t` (`None`
+    /// when negative: Debian's tool then never times a control out).
+    /// `connect_failed` builds the error for a failed GET_PNN, which Samba's
+    /// tool reports like a failed connect.
+    pub async fn start(
+        mut link: L,
+        node: Option<u32>,
+        timeout: Option<Duration>,
+        connect_failed: impl FnOnce() -> CliError,
+    ) -> Result<Session<L>, CliError> {
+        // GET_PNN is not bounded by -t in Samba's tool (only -T stops it).
+        let reply = link.control(pnn::CURRENT_NODE, Opcode::GET_PNN, 0, 0, Vec::new(), None).await;
+        let local_pnn = match reply {
+            Ok(r) if r.status >= 0 => r.status as u32,
+            Ok(_) => return Err(connect_failed()),
+            // Samba's tool exits 1 without a word when the daemon hangs up.
+            Err(_) => return Err(CliError::Silent(1)),
+        };
+        link.learned_pnn(local_pnn);
+        let mut session = Session { link, local_pnn, target: local_pnn, timeout, nodemap: None, leader: None };
+        if let Some(p) = node {
+            session.check_node(p).await?;
+            session.target = p;
+        }
+        let registered =
+            session.link.control(local_pnn, Opcode::REGISTER_SRVID, srvid::LEADER, 0, Vec::new(), timeout).await;
+        match registered {
+            Ok(r) if r.status == 0 => Ok(session),
+            _ => Err(CliError::line("Failed to setup leader handler")),
+        }
+    }
+
+    /// `-n P`: P must be in the nodemap and connected.
+    async fn check_node(&mut self, p: u32) -> Result<(), CliError> {
+        let local = self.local_pnn;
+        let map = self.nodemap_from(local).await?;
+        match map.nodes.iter().find(|n| n.pnn == p) {
+            None => Err(CliError::line(format!("Node {p} does not exist"))),
+            Some(n) if n.flags & flags::DISCONNECTED != 0 => {
+                Err(CliError::line(format!("Node {p} has status {}", flags_text(n.flags))))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The pnn of the daemon we are connected to.
+    pub fn local_pnn(&self) -> u32 {
+        self.local_pnn
+    }
+
+    /// The node commands talk to: `-n`, else the local node.
+    pub fn target(&self) -> u32 {
+        self.target
+    }
+
+    /// Whether `-n` named another node than the local one.
+    pub fn target_is_local(&self) -> bool {
+        self.target == self.local_pnn
+    }
+
+    /// Sends a control to `dest` and returns the reply, whatever its status.
+    pub async fn control_to(&mut self, dest: u32, opcode: Opcode, data: Vec<u8>) -> Result<ReplyControl, CliError> {
+        let name = opcode_name(opcode);
+        match self.link.control(dest, opcode, 0, 0, data, self.timeout).await {
+            Ok(reply) => Ok(reply),
+            Err(LinkError::Timeout) => Err(CliError::control_transport(&name, dest, ETIMEDOUT)),
+            Err(LinkError::Closed) => Err(CliError::Silent(1)),
+            Err(LinkError::Io(errno)) => Err(CliError::control_transport(&name, dest, errno.unwrap_or(EPROTO))),
+            Err(LinkError::Proto) => Err(CliError::control_transport(&name, dest, EPROTO)),
+        }
+    }
+
+    /// Sends a control to `dest` that must succeed (status 0); returns its
+    /// data.
+    pub async fn control_ok_to(&mut self, dest: u32, opcode: Opcode, data: Vec<u8>) -> Result<Vec<u8>, CliError> {
+        let reply = self.control_to(dest, opcode, data).await?;
+        if reply.status != 0 {
+            return Err(CliError::control_status(&opcode_name(opcode), reply.status));
+        }
+        Ok(reply.data)
+    }
+
+    /// Decodes a reply payload; a malformed one is reported like a failed
+    /// control.
+    fn decode<T: Wire>(opcode: Opcode, dest: u32, data: &[u8]) -> Result<T, CliError> {
+        T::from_prefix(data).map_err(|_| CliError::control_transport(&opcode_name(opcode), dest, EPROTO))
+    }
+
+    /// GET_NODEMAP from `dest`, cached: Samba's tool asks once per run and
+    /// reuses the first map (with `-n` that is the local node's, fetched by
+    /// the preamble).
+    pub async fn nodemap_from(&mut self, dest: u32) -> Result<&NodeMap, CliError> {
+        if self.nodemap.is_none() {
+            let data = self
+                .control_ok_to(dest, Opcode::GET_NODEMAP, Vec::new())
+                .await
+                .map_err(|e| e.then_line(format!("Failed to get nodemap from node {dest}")))?;
+            let map = Self::decode::<NodeMap>(Opcode::GET_NODEMAP, dest, &data)?;
+            self.nodemap = Some(map);
+        }
+        match &self.nodemap {
+            Some(map) => Ok(map),
+            // Filled just above.
+            None => Err(CliError::Silent(1)),
+        }
+    }
+
+    /// GET_NODEMAP from the target (or the cached map).
+    pub async fn nodemap(&mut self) -> Result<NodeMap, CliError> {
+        let target = self.target;
+        self.nodemap_from(target).await.cloned()
+    }
+
+    /// GET_RUNSTATE of `dest`.
+    pub async fn runstate_of(&mut self, dest: u32) -> Result<u32, CliError> {
+        let data = self.control_ok_to(dest, Opcode::GET_RUNSTATE, Vec::new()).await?;
+        Self::decode::<u32>(Opcode::GET_RUNSTATE, dest, &data)
+    }
+
+    /// GET_IFACES of `dest`.
+    pub async fn ifaces_of(&mut self, dest: u32) -> Result<IfaceList, CliError> {
+        let data = self.control_ok_to(dest, Opcode::GET_IFACES, Vec::new()).await?;
+        Self::decode::<IfaceList>(Opcode::GET_IFACES, dest, &data)
+    }
+
+    /// GETVNNMAP of the target.
+    pub async fn vnnmap(&mut self) -> Result<VnnMap, CliError> {
+        let dest = self.target;
+        let data = self.control_ok_to(dest, Opcode::GETVNNMAP, Vec::new()).await?;
+        Self::decode::<VnnMap>(Opcode::GETVNNMAP, dest, &data)
+    }
+
+    /// GET_RECMODE of the target: the mode comes in the status; negative is
+    /// a failure.
+    pub async fn recmode(&mut self) -> Result<i32, CliError> {
+        self.status_control(Opcode::GET_RECMODE, Vec::new()).await
+    }
+
+    /// A control whose non-negative status is its answer.
+    async fn status_control(&mut self, opcode: Opcode, data: Vec<u8>) -> Result<i32, CliError> {
+        let dest = self.target;
+        let reply = self.control_to(dest, opcode, data).await?;
+        if reply.status < 0 {
+            return Err(CliError::control_status(&opcode_name(opcode), reply.status));
+        }
+        Ok(reply.status)
+    }
+
+    /// PING: the number of connected clients.
+    pub async fn ping(&mut self) -> Result<i32, CliError> {
+        self.status_control(Opcode::PING, Vec::new()).await
+    }
+
+    /// GET_PID: ctdbd's pid, carried in the status. Samba's tool prints the
+    /// status as unsigned whatever it is, so no failure is possible here.
+    pub async fn pid(&mut self) -> Result<u32, CliError> {
+        let dest = self.target;
+        let reply = self.control_to(dest, Opcode::GET_PID, Vec::new()).await?;
+        Ok(reply.status as u32)
+    }
+
+    /// GET_CAPABILITIES of the target.
+    pub async fn capabilities(&mut self) -> Result<u32, CliError> {
+        let dest = self.target;
+        let data = self.control_ok_to(dest, Opcode::GET_CAPABILITIES, Vec::new()).await?;
+        Self::decode::<u32>(Opcode::GET_CAPABILITIES, dest, &data)
+    }
+
+    /// UPTIME of the target.
+    pub async fn uptime(&mut self) -> Result<Uptime, CliError> {
+        let dest = self.target;
+        let data = self.control_ok_to(dest, Opcode::UPTIME, Vec::new()).await?;
+        Self::decode::<Uptime>(Opcode::UPTIME, dest, &data)
+    }
+
+    /// STATISTICS of the target.
+    pub async fn statistics(&mut self) -> Result<Statistics, CliError> {
+        let dest = self.target;
+        let data = self.control_ok_to(dest, Opcode::STATISTICS, Vec::new()).await?;
+        Self::decode::<Statistics>(Opcode::STATISTICS, dest, &data)
+    }
+
+    /// STATISTICS_RESET of the target.
+    pub async fn statistics_reset(&mut self) -> Result<(), CliError> {
+        let dest = self.target;
+        self.control_ok_to(dest, Opcode::STATISTICS_RESET, Vec::new()).await.map(|_| ())
+    }
+
+    /// LIST_TUNABLES of the target: the names, in the daemon's order.
+    pub async fn list_tunables(&mut self) -> Result<Vec<String>, CliError> {
+        let dest = self.target;
+        let data = self.control_ok_to(dest, Opcode::LIST_TUNABLES, Vec::new()).await?;
+        Ok(Self::decode::<VarList>(Opcode::LIST_TUNABLES, dest, &data)?.names)
+    }
+
+    /// GET_TUNABLE of the target.
+    pub async fn tunable(&mut self, name: &str) -> Result<u32, CliError> {
+        let dest = self.target;
+        let data = self.control_ok_to(dest, Opcode::GET_TUNABLE, StringN(name.to_string()).to_bytes()).await?;
+        Self::decode::<u32>(Opcode::GET_TUNABLE, dest, &data)
+    }
+
+    /// SET_TUNABLE of the target; returns the status (0, or 1 for an
+    /// obsolete tunable). Other statuses are failures.
+    pub async fn set_tunable(&mut self, name: &str, value: u32) -> Result<i32, CliError> {
+        let dest = self.target;
+        let data = TunableSet { value, name: name.to_string() }.to_bytes();
+        let reply = self.control_to(dest, Opcode::SET_TUNABLE, data).await?;
+        match reply.status {
+            0 | 1 => Ok(reply.status),
+            status => Err(CliError::control_status(&opcode_name(Opcode::SET_TUNABLE), status)),
+        }
+    }
+
+    /// GET_DEBUG of the target.
+    pub async fn debug_level(&mut self) -> Result<i32, CliError> {
+        let dest = self.target;
+        let data = self.control_ok_to(dest, Opcode::GET_DEBUG, Vec::new()).await?;
+        Self::decode::<i32>(Opcode::GET_DEBUG, dest, &data)
+    }
+
+    /// SET_DEBUG of the target.
+    pub async fn set_debug_level(&mut self, level: i32) -> Result<(), CliError> {
+        let dest = self.target;
+        self.control_ok_to(dest, Opcode::SET_DEBUG, level.to_bytes()).await.map(|_| ())
+    }
+
+    /// PROCESS_EXISTS on the target: the raw status (0 = exists).
+    pub async fn process_exists(&mut self, pid: i32) -> Result<i32, CliError> {
+        let dest = self.target;
+        let reply = self.control_to(dest, Opcode::PROCESS_EXISTS, pid.to_bytes()).await?;
+        Ok(reply.status)
+    }
+
+    /// CHECK_PID_SRVID on the target: the raw status (0 = registered).
+    pub async fn check_pid_srvid(&mut self, pid: i32, srvid: u64) -> Result<i32, CliError> {
+        let dest = self.target;
+        let data = PidSrvid { pid, srvid }.to_bytes();
+        let reply = self.control_to(dest, Opcode::CHECK_PID_SRVID, data).await?;
+        Ok(reply.status)
+    }
+
+    /// SHUTDOWN of the target, sent with NOREPLY. When the target is the
+    /// local daemon, waits until it closes our connection, so the command
+    /// returns once ctdbd is gone (as Samba's tool does).
+    pub async fn shutdown(&mut self) -> Result<(), CliError> {
+        let dest = self.target;
+        let sent = self.link.control_noreply(dest, Opcode::SHUTDOWN, 0, Vec::new()).await;
+        if sent.is_err() {
+            return Err(CliError::Silent(1));
+        }
+        if self.target_is_local() {
+            // EOF is the expected end; any other error also means the daemon
+            // went away.
+            let _ = self.link.closed().await;
+        }
+        Ok(())
+    }
+
+    /// The leader's pnn from LEADER broadcasts.
+    ///
+    /// The leader's recovery daemon broadcasts LEADER every second; the
+    /// preamble registered for it, so some may already be queued. Like
+    /// Samba's tool we wait at most the control timeout (`-t`) for one that
+    /// names a node (0xFFFFFFFF means the leader is yielding or unknown);
+    /// `None` then prints as `UNKNOWN`.
+    pub async fn leader(&mut self) -> Result<Option<u32>, CliError> {
+        if self.leader.is_some() {
+            return Ok(self.leader);
+        }
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        loop {
+            let wait = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                // -t negative: no limit but -T.
+                None => Duration::from_secs(3600),
+            };
+            let msg = self.link.next_message(wait).await;
+            match msg {
+                Ok(Some((id, data))) if id == srvid::LEADER => {
+                    if let Ok(p) = u32::from_prefix(&data) {
+                        if p != pnn::UNKNOWN {
+                            self.leader = Some(p);
+                            return Ok(self.leader);
+                        }
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    if deadline.is_some() {
+                        return Ok(None);
+                    }
+                }
+                Err(LinkError::Closed) => return Err(CliError::Silent(1)),
+                Err(_) => return Ok(None),
+            }
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+/// Samba's name of an opcode for error messages (`GET_NODEMAP`,
+/// `GETVNNMAP`), or its number.
+pub fn opcode_name(opcode: Opcode) -> String {
+    opcode.to_string()
+}
+
+/// Flags of a NOREPLY control, re-exported for links that need it.
+pub const NOREPLY: u32 = ctrl_flags::NOREPLY;
