@@ -232,9 +232,11 @@ impl Client {
         Ok(r.status == 0)
     }
 
-    /// SHUTDOWN. With `noreply` the control is only sent; otherwise we wait
-    /// for the reply, and the daemon closing the connection first also
-    /// counts as success (it exits right after answering).
+    /// SHUTDOWN. With `noreply` the control is only sent, as the `ctdb`
+    /// tool does (it then waits for the socket to close, see
+    /// [`Client::is_closed`] / [`Client::next_message`] returning `None`);
+    /// otherwise we wait for the reply, and the daemon closing the
+    /// connection first also counts as success.
     pub async fn shutdown(&self, destnode: u32, noreply: bool, timeout: Duration) -> Result<(), ClientError> {
         if noreply {
             return self.control_noreply(destnode, Opcode::SHUTDOWN, 0, Vec::new()).await;

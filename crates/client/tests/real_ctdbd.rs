@@ -264,9 +264,10 @@ async fn client_against_debian_ctdbd() {
     let ifaces = c.get_ifaces(0, T).await.ok();
     assert_eq!(ifaces.map(|l| l.ifaces.len()), Some(0), "no public addresses");
 
-    // SHUTDOWN: the daemon goes away and our connections see EOF.
+    // SHUTDOWN, NOREPLY like the CLI: the daemon goes away and our
+    // connections see EOF.
     let pid = daemon.pid();
-    assert!(c2.shutdown(0, false, T).await.is_ok());
+    assert!(c2.shutdown(0, true, T).await.is_ok());
     let deadline = Instant::now() + Duration::from_secs(30);
     while !c.is_closed() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;

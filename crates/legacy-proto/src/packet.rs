@@ -489,6 +489,25 @@ impl Packet {
         }
     }
 
+    /// `sizeof` of ctdbd's C structure for this operation (header, fixed
+    /// fields and the one-byte `data[1]` placeholder, rounded to the
+    /// structure's alignment). ctdbd never sends a packet shorter than
+    /// this: an empty REPLY_CALL is 48 bytes on the wire, not 40.
+    pub fn c_struct_len(&self) -> usize {
+        match self {
+            Packet::ReqCall(_) => 60,
+            Packet::ReplyCall(_) => 44,
+            Packet::ReqDmaster(_) => 64,
+            Packet::ReplyDmaster(_) => 64,
+            Packet::ReplyError(_) => 44,
+            Packet::ReqMessage(_) => 48,
+            Packet::ReqControl(_) => 64,
+            Packet::ReplyControl(_) => 48,
+            Packet::ReqKeepalive(_) => 40,
+            Packet::ReqTunnel(_) => 56,
+        }
+    }
+
     fn payload_len(&self) -> usize {
         match self {
             Packet::ReqCall(p) => p.wire_len(),
@@ -578,12 +597,16 @@ impl Frame {
     /// of 8 with zero fill, as ctdbd and the `ctdb` tool send; without, the
     /// packet is as short as possible, as Samba's smbd sends.
     ///
+    /// Padding also brings the packet up to [`Packet::c_struct_len`] first,
+    /// because ctdbd sizes packets as `max(contents, sizeof(struct))`; for
+    /// every packet the `ctdb` tool sends this makes no difference.
+    ///
     /// # Panics
     /// If a payload field is longer than 4 GiB (a caller bug; use
     /// [`Frame::try_encode`] to bound untrusted sizes).
     pub fn encode(&self, pad8: bool) -> Vec<u8> {
         let unpadded = HEADER_LEN + self.packet.payload_len();
-        let total = if pad8 { unpadded.next_multiple_of(8) } else { unpadded };
+        let total = if pad8 { unpadded.max(self.packet.c_struct_len()).next_multiple_of(8) } else { unpadded };
         let mut out = Vec::with_capacity(total);
         let header = Header { length: len_u32(total), operation: self.packet.operation(), ..self.header };
         header.encode(&mut out);
@@ -595,7 +618,7 @@ impl Frame {
     /// [`Frame::encode`], refusing packets longer than [`MAX_PACKET_LEN`]
     /// (which a peer would refuse to read).
     pub fn try_encode(&self, pad8: bool) -> Result<Vec<u8>, ProtoError> {
-        let total = HEADER_LEN + self.packet.payload_len() + 7;
+        let total = (HEADER_LEN + self.packet.payload_len()).max(self.packet.c_struct_len()) + 7;
         if total > to_usize(MAX_PACKET_LEN) {
             return Err(ProtoError::BadLength(u32::try_from(total).unwrap_or(u32::MAX)));
         }
@@ -643,6 +666,20 @@ mod tests {
         assert_eq!(Frame::decode(&padded), Ok(expect.clone()));
         expect.header.length = 60;
         assert_eq!(Frame::decode(&unpadded), Ok(expect));
+    }
+
+    #[test]
+    fn padding_never_goes_below_the_c_struct_size() {
+        // Captured: ctdbd sends an empty REPLY_CALL as 48 bytes.
+        let empty_reply = Frame::new(Packet::ReplyCall(ReplyCall::default()), 0, 0, 1);
+        assert_eq!(empty_reply.encode(false).len(), 40);
+        assert_eq!(empty_reply.encode(true).len(), 48);
+        let tunnel = Frame::new(Packet::ReqTunnel(ReqTunnel::default()), 0, 0, 1);
+        assert_eq!(tunnel.encode(true).len(), 56);
+        let keepalive = Frame::new(Packet::ReqKeepalive(ReqKeepalive::default()), 0, 0, 0);
+        assert_eq!(keepalive.encode(true).len(), 40);
+        let message = Frame::new(Packet::ReqMessage(ReqMessage { srvid: 1, data: vec![0; 4] }), 0, 0, 0);
+        assert_eq!(message.encode(true).len(), 48);
     }
 
     #[test]

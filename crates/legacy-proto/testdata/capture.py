@@ -28,6 +28,8 @@ CTDB = "/usr/bin/ctdb"
 LIBEXEC = "/usr/libexec/ctdb"
 
 MAGIC = 0x43544442
+REQ_CALL = 0
+REPLY_CALL = 1
 REQ_MESSAGE = 5
 REQ_CONTROL = 7
 REPLY_CONTROL = 8
@@ -43,7 +45,8 @@ OP = {
     "GET_ALL_TUNABLES": 53, "UPTIME": 69, "GET_CAPABILITIES": 80,
     "GET_NODEMAP": 91, "GET_RECLOCK_FILE": 99, "GET_IFACES": 124, "GET_PUBLIC_IPS": 90, "GET_PUBLIC_IP_INFO": 123,
     "GET_STAT_HISTORY": 127, "GET_RUNSTATE": 138, "GET_NODES_FILE": 140,
-    "CHECK_PID_SRVID": 151,
+    "CHECK_PID_SRVID": 151, "DB_ATTACH": 18, "GETDBPATH": 4,
+    "DB_OPEN_FLAGS": 149,
 }
 
 
@@ -192,6 +195,21 @@ def pick_control(frames, opcode, nth=0):
     raise RuntimeError(f"no request with opcode {opcode}")
 
 
+def pick_call(frames):
+    """First REQ_CALL and the REPLY_CALL with its reqid."""
+    for cid, direction, pkt in frames:
+        if direction != "c2d" or header(pkt)[4] != REQ_CALL:
+            continue
+        reqid = header(pkt)[7]
+        for cid2, d2, rep in frames:
+            if (cid2 == cid and d2 == "d2c"
+                    and header(rep)[4] == REPLY_CALL
+                    and header(rep)[7] == reqid):
+                return pkt, rep
+        raise RuntimeError("no REPLY_CALL")
+    raise RuntimeError("no REQ_CALL")
+
+
 def pick_message(frames, srvid):
     for _cid, direction, pkt in frames:
         if (direction == "d2c" and header(pkt)[4] == REQ_MESSAGE
@@ -316,6 +334,18 @@ def main():
         save_pair("get_stat_history", cli("stats", "2"),
                   OP["GET_STAT_HISTORY"])
         out["leader_message"] = pick_message(cli("leader"), SRVID_LEADER)
+
+        # A volatile database: attach, then a write that migrates the record
+        # to this node with a REQ_CALL.
+        f = cli("attach", "test.tdb")
+        save_pair("db_attach", f, OP["DB_ATTACH"])
+        f = cli("writekey", "test.tdb", "key1", "value1")
+        save_pair("getdbpath", f, OP["GETDBPATH"])
+        save_pair("db_open_flags", f, OP["DB_OPEN_FLAGS"])
+        req, rep = pick_call(f)
+        out["req_call"] = req
+        out["reply_call"] = rep
+        save_pair("get_dbmap_attached", cli("getdbmap"), OP["GET_DBMAP"])
 
         # Raw probes (sent by this script, padded like the CLI library).
         def probe(name, *a, **kw):

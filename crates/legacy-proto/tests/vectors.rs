@@ -6,10 +6,10 @@
 use std::net::SocketAddr;
 
 use ctdb_legacy_proto::{
-    caps, debug, pnn, runstate, srvid, status, CString, DbidMap, Frame, Header, IfaceList, NodeMap, Opcode, Operation,
-    Packet, PidSrvid, PublicIpInfo, PublicIpList, ReplyControl, ReqControl, ReqMessage, SockAddr, Statistics,
-    StatisticsList, StringN, TunableList, TunableSet, Uptime, VarList, VnnMap, Wire, CTDB_MAGIC, CTDB_PROTOCOL,
-    LIST_ORDER, TUNABLES,
+    call, caps, debug, pnn, runstate, srvid, status, CString, Dbid, DbidMap, Frame, Header, IfaceList, NodeMap, Opcode,
+    Operation, Packet, PidSrvid, PublicIpInfo, PublicIpList, ReplyCall, ReplyControl, ReqControl, ReqMessage, SockAddr,
+    Statistics, StatisticsList, StringN, TunableList, TunableSet, Uptime, VarList, VnnMap, Wire, CTDB_MAGIC,
+    CTDB_PROTOCOL, LIST_ORDER, TUNABLES,
 };
 
 fn load(name: &str) -> Vec<u8> {
@@ -345,6 +345,44 @@ fn leader_broadcast_message() {
     };
     assert_eq!(port, srvid::LEADER);
     assert_eq!(decode::<u32>("leader_message", &data), 0, "leader is pnn 0");
+}
+
+#[test]
+fn db_attach_getdbpath_and_open_flags() {
+    let (req, data) = ok_data("db_attach", Opcode::DB_ATTACH);
+    assert_eq!(decode::<CString>("db_attach", &req.data), CString::from("test.tdb"));
+    let db_id = decode::<u32>("db_attach", &data);
+    let (req, data) = ok_data("getdbpath", Opcode::GETDBPATH);
+    assert_eq!(decode::<u32>("getdbpath", &req.data), db_id);
+    let path = decode::<CString>("getdbpath", &data).0;
+    assert!(path.ends_with("/var/volatile/test.tdb.0"), "{path}");
+    let (req, data) = ok_data("db_open_flags", Opcode::DB_OPEN_FLAGS);
+    assert_eq!(decode::<u32>("db_open_flags", &req.data), db_id);
+    assert_eq!(decode::<i32>("db_open_flags", &data), 0x1C41, "volatile + mutexes");
+    let (_, data) = ok_data("get_dbmap_attached", Opcode::GET_DBMAP);
+    let map: DbidMap = decode("get_dbmap_attached", &data);
+    assert_eq!(map.dbs, vec![Dbid { db_id, flags: 0 }]);
+}
+
+#[test]
+fn req_call_migrates_a_record_for_the_cli() {
+    let f = frame("req_call");
+    assert_eq!(f.header.operation, Operation::REQ_CALL);
+    assert_eq!(f.header.destnode, pnn::CURRENT_NODE);
+    assert_eq!(f.header.srcnode, 0);
+    let Packet::ReqCall(c) = f.packet else { panic!("not a call") };
+    assert_eq!(c.flags, call::IMMEDIATE_MIGRATION);
+    assert_eq!(c.callid, call::NULL_FUNC);
+    assert_eq!(c.hopcount, 0);
+    assert_eq!(c.key, b"key1");
+    assert!(c.calldata.is_empty());
+    let (_, attach) = ok_data("db_attach", Opcode::DB_ATTACH);
+    assert_eq!(c.db_id.to_le_bytes().to_vec(), attach);
+
+    let r = frame("reply_call");
+    assert_eq!(r.header.operation, Operation::REPLY_CALL);
+    assert_eq!(r.header.reqid, f.header.reqid);
+    assert_eq!(r.packet, Packet::ReplyCall(ReplyCall { status: 0, data: vec![] }));
 }
 
 #[test]
