@@ -42,6 +42,25 @@ impl From<&str> for CString {
     }
 }
 
+impl From<String> for CString {
+    fn from(s: String) -> Self {
+        CString(s)
+    }
+}
+
+impl CString {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `stringn`: u32 length (including the NUL; 0 for an empty string), then
 /// the bytes and the NUL.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
@@ -84,6 +103,25 @@ impl Wire for StringN {
 impl From<&str> for StringN {
     fn from(s: &str) -> Self {
         StringN(s.to_owned())
+    }
+}
+
+impl From<String> for StringN {
+    fn from(s: String) -> Self {
+        StringN(s)
+    }
+}
+
+impl StringN {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StringN {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
