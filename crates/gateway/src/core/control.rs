@@ -1,0 +1,330 @@
+//! Controls: answered here from the ClusterState view, handed to another
+//! service, or forwarded to another node's gateway.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ctdb_config::{Tunables, TUNABLES};
+use ctdb_legacy_proto::{
+    ctrl_flags, flags as nflags, pnn, CString, DbidMap, Frame, Header, IfaceList, NodeAndFlags, NodeMap, Opcode,
+    Packet as LPacket, PidSrvid, ReplyControl, ReqControl, SockAddr, StringN, Timeval, TunableList, Uptime, VarList,
+    VnnMap, Wire,
+};
+use ctdb_proto::{Body, Endpoint, Msg, Packet, ServiceId};
+use tracing::{info, warn};
+
+use super::{Action, Gateway, Origin, Pending};
+
+/// Answer of a control handled here.
+enum Answer {
+    /// Reply now.
+    Now(ReplyControl),
+    /// The reply comes later (a service was asked); nothing to send yet.
+    Later,
+}
+
+fn ok(data: Vec<u8>) -> Answer {
+    Answer::Now(ReplyControl { status: 0, data, errmsg: None })
+}
+
+fn status(status: i32) -> Answer {
+    Answer::Now(ReplyControl { status, data: Vec::new(), errmsg: None })
+}
+
+fn fail(msg: &str) -> Answer {
+    Answer::Now(ReplyControl { status: -1, data: Vec::new(), errmsg: Some(msg.to_string()) })
+}
+
+pub(super) fn timeval(t: SystemTime) -> Timeval {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Timeval { sec: d.as_secs() as i64, usec: i64::from(d.subsec_micros()) }
+}
+
+impl Gateway {
+    pub(super) fn control(&mut self, now: Instant, wall: SystemTime, origin: Origin, header: Header, c: ReqControl) {
+        let noreply = c.flags & ctrl_flags::NOREPLY != 0;
+        let dest = self.resolve(header.destnode);
+        if matches!(dest, pnn::BROADCAST_ALL | pnn::BROADCAST_ACTIVE | pnn::BROADCAST_CONNECTED) {
+            if !noreply {
+                // CTDB only accepts broadcast controls without replies:
+                // there is no way to return several replies to one request.
+                self.reply(
+                    &origin,
+                    &header,
+                    ReplyControl {
+                        status: -1,
+                        data: Vec::new(),
+                        errmsg: Some("broadcast control requires NOREPLY".into()),
+                    },
+                );
+                return;
+            }
+            if matches!(origin, Origin::Client(_)) {
+                self.forward(now, wall, Endpoint::BROADCAST_OTHERS, &origin, &header, &c, true);
+            }
+            self.local_control(now, wall, origin, header, c, true);
+            return;
+        }
+        if dest != self.pnn {
+            if !self.connected(dest) {
+                self.reply(
+                    &origin,
+                    &header,
+                    ReplyControl {
+                        status: -1,
+                        data: Vec::new(),
+                        errmsg: Some("ctdb_control to disconnected node".into()),
+                    },
+                );
+                return;
+            }
+            self.forward(now, wall, dest, &origin, &header, &c, noreply);
+            return;
+        }
+        self.local_control(now, wall, origin, header, c, noreply);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        node: u32,
+        origin: &Origin,
+        header: &Header,
+        c: &ReqControl,
+        noreply: bool,
+    ) {
+        let mut h = header.clone();
+        h.destnode = node;
+        let bytes = Frame { header: h, packet: LPacket::ReqControl(c.clone()) }.encode(true);
+        let reqid = if noreply { 0 } else { self.new_reqid() };
+        let p = Packet::new(Endpoint::new(node, ServiceId::GATEWAY), self.endpoint(), reqid, Body::Legacy(bytes));
+        self.counters.node_packet_sent();
+        self.actions.push_back(Action::Send(p));
+        if !noreply {
+            let deadline = now + self.control_timeout();
+            self.pending.insert(
+                reqid,
+                Pending { origin: origin.clone(), header: header.clone(), opcode: c.opcode, deadline, wall },
+            );
+        }
+    }
+
+    fn local_control(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        origin: Origin,
+        header: Header,
+        c: ReqControl,
+        noreply: bool,
+    ) {
+        let answer = self.answer(now, wall, &origin, &header, &c);
+        if let Answer::Now(r) = answer {
+            if r.status == -1 && r.errmsg.is_none() {
+                warn!("gateway: control {} failed", opname(c.opcode));
+            }
+            if !noreply {
+                self.reply(&origin, &header, r);
+            }
+        } else if noreply {
+            // Nothing will be sent back; forget the bookkeeping when the
+            // service answers (service_reply drops unknown reqids).
+        }
+    }
+
+    /// Ask a local service; the reply arrives through `service_reply`.
+    fn ask(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        svc: ServiceId,
+        msg: Msg,
+        origin: &Origin,
+        header: &Header,
+        opcode: Opcode,
+    ) -> Answer {
+        let reqid = self.new_reqid();
+        let p = Packet::new(Endpoint::new(self.pnn, svc), self.endpoint(), reqid, Body::Msg(msg));
+        self.actions.push_back(Action::Send(p));
+        let deadline = now + self.control_timeout();
+        self.pending.insert(reqid, Pending { origin: origin.clone(), header: header.clone(), opcode, deadline, wall });
+        Answer::Later
+    }
+
+    /// A service answered a request of ours.
+    pub(super) fn service_reply(&mut self, _wall: SystemTime, reqid: u64, msg: Msg) {
+        let Some(p) = self.pending.remove(&reqid) else { return };
+        let r = match msg {
+            Msg::Status { status } => ReplyControl { status, data: Vec::new(), errmsg: None },
+            Msg::Stats(t) => {
+                let num_clients = self.clients.len() as u32;
+                let st = self.counters.statistics(num_clients, &t, p.wall);
+                ReplyControl { status: 0, data: st.to_bytes(), errmsg: None }
+            }
+            other => {
+                warn!("gateway: unexpected reply {other:?} to {}", opname(p.opcode));
+                ReplyControl { status: -1, data: Vec::new(), errmsg: None }
+            }
+        };
+        self.reply(&p.origin, &p.header, r);
+    }
+
+    fn answer(&mut self, now: Instant, wall: SystemTime, origin: &Origin, header: &Header, c: &ReqControl) -> Answer {
+        let Some(st) = self.state.clone() else {
+            return fail("daemon not ready");
+        };
+        let d = c.data.as_slice();
+        match c.opcode {
+            Opcode::GET_PNN => status(self.pnn as i32),
+            Opcode::PING if d.is_empty() => status(self.clients.len() as i32),
+            Opcode::GET_PID if d.is_empty() => status(std::process::id() as i32),
+            Opcode::GET_RUNSTATE => ok(st.runstate.to_bytes()),
+            Opcode::GET_CAPABILITIES => ok(st.capabilities.to_bytes()),
+            Opcode::GET_RECMODE => status(st.recmode as i32),
+            Opcode::GETVNNMAP => ok(VnnMap { generation: st.generation, map: st.vnnmap.clone() }.to_bytes()),
+            Opcode::GET_NODEMAP => ok(nodemap(&st.nodes, false).to_bytes()),
+            Opcode::GET_NODES_FILE => ok(nodemap(&st.nodes, true).to_bytes()),
+            // No public addresses and no databases exist yet: the true
+            // answers are empty lists.
+            Opcode::GET_IFACES => ok(IfaceList { ifaces: Vec::new() }.to_bytes()),
+            Opcode::GET_DBMAP => ok(DbidMap { dbs: Vec::new() }.to_bytes()),
+            Opcode::GET_RECLOCK_FILE => ok(CString(st.cluster_lock.clone().unwrap_or_default()).to_bytes()),
+            Opcode::UPTIME => {
+                let (s1, u1, s2, u2) = st.last_recovery;
+                ok(Uptime {
+                    current_time: timeval(wall),
+                    ctdbd_start_time: timeval(self.start),
+                    last_recovery_started: Timeval { sec: s1, usec: u1 },
+                    last_recovery_finished: Timeval { sec: s2, usec: u2 },
+                }
+                .to_bytes())
+            }
+            Opcode::GET_DEBUG => ok(self.debug_level.to_bytes()),
+            Opcode::SET_DEBUG => match i32::from_bytes(d) {
+                Ok(level) => {
+                    info!("gateway: debug level set to {level}");
+                    self.debug_level = level;
+                    self.actions.push_back(Action::SetDebug(level));
+                    status(0)
+                }
+                Err(_) => fail("SET_DEBUG needs a 4-byte level"),
+            },
+            Opcode::GET_TUNABLE => match StringN::from_bytes(d) {
+                Ok(name) => match tunable_slot(name.as_str()) {
+                    Some(slot) => ok(st.tunables.get(slot).copied().unwrap_or(0).to_bytes()),
+                    None => status(-22),
+                },
+                Err(_) => status(-22),
+            },
+            Opcode::LIST_TUNABLES => {
+                ok(VarList { names: Tunables::listed_names().map(str::to_string).collect() }.to_bytes())
+            }
+            Opcode::GET_ALL_TUNABLES => {
+                let mut values = [0u32; 62];
+                for (v, s) in values.iter_mut().zip(st.tunables.iter()) {
+                    *v = *s;
+                }
+                ok(TunableList { values }.to_bytes())
+            }
+            Opcode::SET_TUNABLE => match ctdb_legacy_proto::TunableSet::from_bytes(d) {
+                Ok(t) => {
+                    let msg = Msg::SetTunable { name: t.name.clone(), value: t.value };
+                    self.ask(now, wall, ServiceId::CLUSTERD, msg, origin, header, c.opcode)
+                }
+                Err(_) => fail("malformed SET_TUNABLE"),
+            },
+            Opcode::STATISTICS => {
+                self.ask(now, wall, ServiceId::TRANSPORT, Msg::StatsRequest, origin, header, c.opcode)
+            }
+            Opcode::STATISTICS_RESET => {
+                self.counters.reset(wall);
+                self.actions.push_back(Action::Send(Packet::new(
+                    Endpoint::new(self.pnn, ServiceId::TRANSPORT),
+                    self.endpoint(),
+                    0,
+                    Body::Msg(Msg::StatsReset),
+                )));
+                status(0)
+            }
+            Opcode::REGISTER_SRVID => match origin {
+                Origin::Client(id) => {
+                    if let Some(cl) = self.clients.get_mut(id) {
+                        cl.srvids.push(c.srvid);
+                    }
+                    status(0)
+                }
+                Origin::Remote { .. } => fail("srvids are registered on the client's own node"),
+            },
+            Opcode::DEREGISTER_SRVID => match origin {
+                Origin::Client(id) => {
+                    let found = self.clients.get_mut(id).and_then(|cl| {
+                        let i = cl.srvids.iter().position(|s| *s == c.srvid)?;
+                        cl.srvids.remove(i);
+                        Some(())
+                    });
+                    status(if found.is_some() { 0 } else { -1 })
+                }
+                Origin::Remote { .. } => fail("srvids are deregistered on the client's own node"),
+            },
+            Opcode::PROCESS_EXISTS => match i32::from_bytes(d) {
+                Ok(pid) => {
+                    let inactive = st.nodes.get(self.pnn as usize).is_some_and(|n| n.flags & nflags::INACTIVE != 0);
+                    let exists = !inactive && self.clients.values().any(|cl| cl.pid == pid);
+                    status(if exists { 0 } else { -1 })
+                }
+                Err(_) => status(-1),
+            },
+            Opcode::CHECK_PID_SRVID => match PidSrvid::from_bytes(d) {
+                Ok(ps) => {
+                    let has = self.clients.values().any(|cl| cl.pid == ps.pid && cl.srvids.contains(&ps.srvid));
+                    status(if has { 0 } else { -1 })
+                }
+                Err(_) => status(-1),
+            },
+            Opcode::SHUTDOWN => {
+                info!("gateway: shutdown requested by a client");
+                self.actions.push_back(Action::Send(Packet::new(
+                    Endpoint::new(self.pnn, ServiceId::MASTERD),
+                    self.endpoint(),
+                    0,
+                    Body::Msg(Msg::Shutdown),
+                )));
+                status(0)
+            }
+            other => {
+                // Unknown, obsolete, or not implemented yet: an error for
+                // the client and a line in the log, never fatal.
+                warn!("gateway: control {} ({}) not supported", opname(other), other.0);
+                status(-1)
+            }
+        }
+    }
+}
+
+/// The legacy nodemap: every slot, deleted ones as 0.0.0.0 with DELETED.
+/// `from_file` reports the file's view (no live flags except DELETED).
+fn nodemap(nodes: &[ctdb_proto::NodeInfo], from_file: bool) -> NodeMap {
+    let port = ctdb_config::CTDB_PORT;
+    NodeMap {
+        nodes: nodes
+            .iter()
+            .map(|n| {
+                let ip = n.addr.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+                let flags = if from_file { n.flags & nflags::DELETED } else { n.flags };
+                NodeAndFlags { pnn: n.pnn, flags, addr: SockAddr(std::net::SocketAddr::new(ip, port)) }
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn opname(op: Opcode) -> String {
+    op.name().map(str::to_string).unwrap_or_else(|| format!("opcode {}", op.0))
+}
+
+/// Struct slot of a tunable, by case-insensitive name (obsolete ones too:
+/// GET_TUNABLE answers them).
+fn tunable_slot(name: &str) -> Option<usize> {
+    let name = name.trim_end_matches('\0');
+    TUNABLES.iter().position(|t| t.name.eq_ignore_ascii_case(name))
+}

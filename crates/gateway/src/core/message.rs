@@ -1,0 +1,58 @@
+//! Messages by srvid: delivered to every registration on the target nodes.
+
+use ctdb_legacy_proto::{pnn, srvid, Frame, Operation, Packet as LPacket, ReqMessage};
+use ctdb_proto::{Body, Endpoint, Packet, ServiceId};
+use tracing::debug;
+
+use super::{Action, Gateway};
+
+impl Gateway {
+    /// A client sent a message to `destnode`.
+    pub(super) fn message(&mut self, destnode: u32, srvid: u64, data: Vec<u8>) {
+        let dest = self.resolve(destnode);
+        let broadcast = matches!(dest, pnn::BROADCAST_ALL | pnn::BROADCAST_ACTIVE | pnn::BROADCAST_CONNECTED);
+        if dest == self.pnn || broadcast {
+            self.deliver(srvid, &data);
+        }
+        if dest == self.pnn {
+            return;
+        }
+        let node = if broadcast { Endpoint::BROADCAST_OTHERS } else { dest };
+        if !broadcast && !self.connected(node) {
+            debug!("gateway: message for srvid 0x{srvid:016x} to disconnected node {node} dropped");
+            return;
+        }
+        let mut header = self.reply_header(Operation::REQ_MESSAGE, node, 0);
+        header.destnode = node;
+        let bytes = Frame { header, packet: LPacket::ReqMessage(ReqMessage { srvid, data }) }.encode(true);
+        self.counters.node_packet_sent();
+        self.actions.push_back(Action::Send(Packet::new(
+            Endpoint::new(node, ServiceId::GATEWAY),
+            self.endpoint(),
+            0,
+            Body::Legacy(bytes),
+        )));
+    }
+
+    /// Deliver to every local registration of `srvid` (duplicates each get
+    /// a copy) and to every registration of CTDB_SRVID_ALL.
+    pub(super) fn deliver(&mut self, id: u64, data: &[u8]) {
+        let mut targets: Vec<u64> = Vec::new();
+        for (cid, cl) in &self.clients {
+            let n = cl.srvids.iter().filter(|s| **s == id || **s == srvid::ALL).count();
+            targets.extend(std::iter::repeat_n(*cid, n));
+        }
+        if targets.is_empty() {
+            debug!("gateway: no registration for srvid 0x{id:016x}; message dropped");
+            return;
+        }
+        targets.sort_unstable();
+        let header = self.reply_header(Operation::REQ_MESSAGE, 0, 0);
+        let bytes =
+            Frame { header, packet: LPacket::ReqMessage(ReqMessage { srvid: id, data: data.to_vec() }) }.encode(true);
+        for client in targets {
+            self.counters.client_packet_sent();
+            self.actions.push_back(Action::ToClient { client, bytes: bytes.clone() });
+        }
+    }
+}

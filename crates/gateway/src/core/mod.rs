@@ -1,0 +1,304 @@
+//! The gateway's sans-IO core.
+//!
+//! Inputs: client connect / packet / disconnect (from the shell, with the
+//! wall-clock time some replies carry), internal packets (from the
+//! transport), timer expiry. Outputs: [`Action`]s, drained with
+//! [`Gateway::poll_action`] after every input.
+
+mod control;
+mod message;
+mod stats;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use ctdb_legacy_proto::{pnn, Frame, Header, Operation, Packet as LPacket, ReplyControl, CTDB_MAGIC, CTDB_PROTOCOL};
+use ctdb_proto::{Body, ClusterState, Endpoint, Flags, Msg, Packet, ServiceId};
+use tracing::{debug, warn};
+
+pub use stats::Counters;
+
+/// A client connection, numbered by the shell.
+pub type ClientId = u64;
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Write these legacy bytes to the client (already padded).
+    ToClient {
+        /// Which client.
+        client: ClientId,
+        /// A whole packet.
+        bytes: Vec<u8>,
+    },
+    /// Close the client's connection; its registrations are already gone.
+    Disconnect {
+        /// Which client.
+        client: ClientId,
+        /// For the log line.
+        reason: String,
+    },
+    /// Send an internal packet through the transport.
+    Send(Packet),
+    /// Change the daemon's log level (SET_DEBUG).
+    SetDebug(i32),
+}
+
+/// Where a control came from, so its reply can find its way back.
+#[derive(Debug, Clone, PartialEq)]
+enum Origin {
+    /// A client of this node.
+    Client(ClientId),
+    /// The gateway of another node forwarded it (reply by internal reqid).
+    Remote { from: Endpoint, reqid: u64 },
+}
+
+/// A control waiting for another service or node.
+#[derive(Debug)]
+struct Pending {
+    origin: Origin,
+    header: Header,
+    opcode: ctdb_legacy_proto::Opcode,
+    deadline: Instant,
+    wall: SystemTime,
+}
+
+#[derive(Debug)]
+struct Client {
+    pid: i32,
+    srvids: Vec<u64>,
+}
+
+/// The gateway core of one node.
+pub struct Gateway {
+    pnn: u32,
+    state: Option<ClusterState>,
+    clients: HashMap<ClientId, Client>,
+    pending: HashMap<u64, Pending>,
+    next_reqid: u64,
+    debug_level: i32,
+    start: SystemTime,
+    counters: Counters,
+    actions: VecDeque<Action>,
+}
+
+impl Gateway {
+    /// A core for node `pnn`, started at `start` (wall clock), logging at
+    /// `debug_level`.
+    pub fn new(pnn: u32, start: SystemTime, debug_level: i32) -> Gateway {
+        Gateway {
+            pnn,
+            state: None,
+            clients: HashMap::new(),
+            pending: HashMap::new(),
+            next_reqid: 1,
+            debug_level,
+            start,
+            counters: Counters::new(start),
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// Number of connected clients.
+    pub fn num_clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// A client connected; `pid` from SO_PEERCRED.
+    pub fn client_connected(&mut self, client: ClientId, pid: i32) {
+        self.clients.insert(client, Client { pid, srvids: Vec::new() });
+    }
+
+    /// A client went away: forget its registrations. Replies still pending
+    /// for it are dropped when they arrive.
+    pub fn client_gone(&mut self, client: ClientId) {
+        self.clients.remove(&client);
+    }
+
+    /// One whole legacy packet from a client (exactly `length` bytes).
+    pub fn client_packet(&mut self, now: Instant, wall: SystemTime, client: ClientId, bytes: &[u8]) {
+        if !self.clients.contains_key(&client) {
+            return;
+        }
+        let frame = match Frame::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!("gateway: client {client}: malformed packet ({e}); dropping connection");
+                self.drop_client(client, format!("malformed packet: {e}"));
+                return;
+            }
+        };
+        self.counters.client_packet_recv(&frame.packet);
+        match frame.packet {
+            LPacket::ReqControl(c) => self.control(now, wall, Origin::Client(client), frame.header, c),
+            LPacket::ReqMessage(m) => self.message(frame.header.destnode, m.srvid, m.data),
+            LPacket::ReqCall(_) => {
+                // Databases arrive with databased; until then say so in
+                // the log instead of leaving the client guessing silently.
+                warn!("gateway: client {client}: REQ_CALL not supported yet (no databases); ignored");
+            }
+            other => {
+                warn!(
+                    "gateway: client {client}: unexpected operation {:?}; dropping connection",
+                    frame.header.operation
+                );
+                let _ = other;
+                self.drop_client(client, "unexpected operation".into());
+            }
+        }
+    }
+
+    fn drop_client(&mut self, client: ClientId, reason: String) {
+        self.clients.remove(&client);
+        self.actions.push_back(Action::Disconnect { client, reason });
+    }
+
+    /// Earliest deadline of a pending control.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pending.values().map(|p| p.deadline).min()
+    }
+
+    /// Expire pending controls whose deadline passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<u64> = self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            if let Some(p) = self.pending.remove(&id) {
+                warn!("gateway: control {:?} timed out", p.opcode);
+                self.counters.control_timeout();
+                self.reply(
+                    &p.origin,
+                    &p.header,
+                    ReplyControl { status: -1, data: Vec::new(), errmsg: Some("ctdb_control timed out".into()) },
+                );
+            }
+        }
+    }
+
+    /// Next action, until `None`.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// One packet from the transport.
+    pub fn internal(&mut self, now: Instant, wall: SystemTime, p: Packet) {
+        let is_reply = p.header.flags.contains(Flags::REPLY);
+        match p.body {
+            Body::Msg(Msg::ClusterState(st)) => self.state = Some(st),
+            Body::Msg(msg) if is_reply => self.service_reply(wall, p.header.reqid, msg),
+            Body::Legacy(bytes) if is_reply => self.remote_reply(p.header.reqid, &bytes),
+            Body::Legacy(bytes) => self.remote_request(now, wall, p.header.src, p.header.reqid, &bytes),
+            other => debug!("gateway: unexpected internal packet {other:?}"),
+        }
+    }
+
+    /// A legacy packet forwarded by another node's gateway: a control to
+    /// answer here, or a message to deliver here.
+    fn remote_request(&mut self, now: Instant, wall: SystemTime, from: Endpoint, reqid: u64, bytes: &[u8]) {
+        let frame = match Frame::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!("gateway: node {} forwarded a malformed packet: {e}", from.node);
+                return;
+            }
+        };
+        self.counters.node_packet_recv(&frame.packet);
+        match frame.packet {
+            LPacket::ReqControl(c) => {
+                let mut header = frame.header;
+                header.destnode = self.pnn;
+                self.control(now, wall, Origin::Remote { from, reqid }, header, c);
+            }
+            LPacket::ReqMessage(m) => self.deliver(m.srvid, &m.data),
+            _ => warn!("gateway: node {} forwarded an unexpected {:?}", from.node, frame.header.operation),
+        }
+    }
+
+    /// A reply from another node to a control we forwarded.
+    fn remote_reply(&mut self, reqid: u64, bytes: &[u8]) {
+        let Some(p) = self.pending.remove(&reqid) else {
+            debug!("gateway: late reply {reqid} dropped");
+            return;
+        };
+        match Frame::decode(bytes) {
+            Ok(Frame { packet: LPacket::ReplyControl(r), .. }) => self.reply(&p.origin, &p.header, r),
+            Ok(_) | Err(_) => {
+                warn!("gateway: malformed reply to {:?} from another node", p.opcode);
+                self.reply(
+                    &p.origin,
+                    &p.header,
+                    ReplyControl { status: -1, data: Vec::new(), errmsg: Some("malformed reply".into()) },
+                );
+            }
+        }
+    }
+
+    fn new_reqid(&mut self) -> u64 {
+        let id = self.next_reqid;
+        self.next_reqid += 1;
+        id
+    }
+
+    fn control_timeout(&self) -> Duration {
+        // ControlTimeout is tunable slot 2 (seconds).
+        let secs = self.state.as_ref().and_then(|s| s.tunables.get(2).copied()).unwrap_or(60);
+        Duration::from_secs(u64::from(secs.max(1)))
+    }
+
+    /// Send a reply to wherever the request came from.
+    fn reply(&mut self, origin: &Origin, req: &Header, r: ReplyControl) {
+        let frame = Frame {
+            header: self.reply_header(Operation::REPLY_CONTROL, req.srcnode, req.reqid),
+            packet: LPacket::ReplyControl(r),
+        };
+        match origin {
+            Origin::Client(client) => {
+                if !self.clients.contains_key(client) {
+                    return;
+                }
+                self.counters.client_packet_sent();
+                self.actions.push_back(Action::ToClient { client: *client, bytes: frame.encode(true) });
+            }
+            Origin::Remote { from, reqid } => {
+                let mut p = Packet::new(*from, self.endpoint(), *reqid, Body::Legacy(frame.encode(true)));
+                p.header.flags = Flags::REPLY;
+                self.actions.push_back(Action::Send(p));
+            }
+        }
+    }
+
+    fn reply_header(&self, op: Operation, destnode: u32, reqid: u32) -> Header {
+        Header {
+            length: 0,
+            magic: CTDB_MAGIC,
+            version: CTDB_PROTOCOL,
+            generation: self.state.as_ref().map_or(1, |s| s.generation),
+            operation: op,
+            destnode,
+            srcnode: self.pnn,
+            reqid,
+        }
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::new(self.pnn, ServiceId::GATEWAY)
+    }
+
+    /// Whether `node` is a non-deleted node whose link is up (or us).
+    fn connected(&self, node: u32) -> bool {
+        if node == self.pnn {
+            return true;
+        }
+        self.state.as_ref().and_then(|s| s.nodes.get(node as usize)).is_some_and(|n| n.flags & (0x01 | 0x10) == 0)
+    }
+
+    fn resolve(&self, destnode: u32) -> u32 {
+        if destnode == pnn::CURRENT_NODE {
+            self.pnn
+        } else {
+            destnode
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
