@@ -14,7 +14,7 @@ use crate::types::db::{
 use crate::types::ip::{AddrInfo, Iface, IfaceList, PublicIp, PublicIpInfo, PublicIpList, TickleList};
 use crate::types::node::{BanState, NodeAndFlags, NodeFlagChange, NodeMap, VnnMap};
 use crate::types::srvid::{DisableMessage, EchoData, ElectionMessage, NotifyData, PidSrvid, ServerId, SrvidMessage};
-use crate::types::stats::{LatencyCounter, Statistics, StatisticsList};
+use crate::types::stats::{DbStatistics, LatencyCounter, Statistics, StatisticsList};
 use crate::types::strings::{CString, StringN, TdbDataN};
 use crate::types::time::{Timeval, Uptime};
 use crate::types::tunable::{TunableList, TunableSet, VarList};
@@ -80,6 +80,7 @@ pub fn decode_payloads(data: &[u8]) {
         LatencyCounter,
         Statistics,
         StatisticsList,
+        DbStatistics,
         TunableSet,
         StringN,
         CString,

@@ -44,8 +44,8 @@ pub use types::ip::{AddrInfo, Iface, IfaceList, PublicIp, PublicIpInfo, PublicIp
 pub use types::node::{BanState, NodeAndFlags, NodeFlagChange, NodeMap, VnnMap};
 pub use types::srvid::{DisableMessage, EchoData, ElectionMessage, NotifyData, PidSrvid, ServerId, SrvidMessage};
 pub use types::stats::{
-    ClientCounters, LatencyCounter, LockCounters, NodeCounters, ReclockLatency, Statistics, StatisticsList,
-    TimeoutCounters, STATISTICS_LEN,
+    ClientCounters, DbLockCounters, DbStatistics, HotKey, LatencyCounter, LockCounters, NodeCounters, ReclockLatency,
+    Statistics, StatisticsList, TimeoutCounters, MAX_HOT_KEYS, STATISTICS_LEN,
 };
 pub use types::strings::{CString, StringN, TdbDataN};
 pub use types::time::{Timeval, Uptime};

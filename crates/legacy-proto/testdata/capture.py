@@ -46,7 +46,7 @@ OP = {
     "GET_NODEMAP": 91, "GET_RECLOCK_FILE": 99, "GET_IFACES": 124, "GET_PUBLIC_IPS": 90, "GET_PUBLIC_IP_INFO": 123,
     "GET_STAT_HISTORY": 127, "GET_RUNSTATE": 138, "GET_NODES_FILE": 140,
     "CHECK_PID_SRVID": 151, "DB_ATTACH": 18, "GETDBPATH": 4,
-    "DB_OPEN_FLAGS": 149,
+    "DB_OPEN_FLAGS": 149, "GET_DB_STATISTICS": 132,
 }
 
 
@@ -346,6 +346,8 @@ def main():
         out["req_call"] = req
         out["reply_call"] = rep
         save_pair("get_dbmap_attached", cli("getdbmap"), OP["GET_DBMAP"])
+        save_pair("get_db_statistics", cli("dbstatistics", "test.tdb"),
+                  OP["GET_DB_STATISTICS"])
 
         # Raw probes (sent by this script, padded like the CLI library).
         def probe(name, *a, **kw):

@@ -274,6 +274,26 @@ proptest! {
     }
 
     #[test]
+    fn db_stats(lat in latency(), v in latency(), b in any::<[u32; 16]>(), h in any::<[u32; 16]>(),
+                x in any::<[u32; 6]>(), n in 0u32..=10, keys in vec((any::<u32>(), bytes(40)), 10)) {
+        let mut hot_keys: [HotKey; MAX_HOT_KEYS] = Default::default();
+        for (i, (slot, (count, key))) in hot_keys.iter_mut().zip(keys).enumerate() {
+            slot.count = count;
+            // Only the first num_hot_keys slots carry their key on the wire.
+            slot.key = if (i as u32) < n { key } else { Vec::new() };
+        }
+        roundtrip(&DbStatistics {
+            locks: DbLockCounters { num_calls: x[0], num_current: x[1], num_pending: x[2], num_failed: x[3], latency: lat, buckets: b },
+            vacuum_latency: v,
+            db_ro_delegations: x[4],
+            db_ro_revokes: x[5],
+            hop_count_bucket: h,
+            num_hot_keys: n,
+            hot_keys,
+        })?;
+    }
+
+    #[test]
     fn tunables(n in name(), value in any::<u32>(), names in vec(name(), 0..10),
                 values in any::<[u32; 62]>()) {
         roundtrip(&TunableSet { value, name: n.clone() })?;

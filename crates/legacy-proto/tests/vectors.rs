@@ -6,10 +6,10 @@
 use std::net::SocketAddr;
 
 use ctdb_legacy_proto::{
-    call, caps, debug, pnn, runstate, srvid, status, CString, Dbid, DbidMap, Frame, Header, IfaceList, NodeMap, Opcode,
-    Operation, Packet, PidSrvid, PublicIpInfo, PublicIpList, ReplyCall, ReplyControl, ReqControl, ReqMessage, SockAddr,
-    Statistics, StatisticsList, StringN, TunableList, TunableSet, Uptime, VarList, VnnMap, Wire, CTDB_MAGIC,
-    CTDB_PROTOCOL, LIST_ORDER, TUNABLES,
+    call, caps, debug, pnn, runstate, srvid, status, CString, DbStatistics, Dbid, DbidMap, Frame, Header, IfaceList,
+    NodeMap, Opcode, Operation, Packet, PidSrvid, PublicIpInfo, PublicIpList, ReplyCall, ReplyControl, ReqControl,
+    ReqMessage, SockAddr, Statistics, StatisticsList, StringN, TunableList, TunableSet, Uptime, VarList, VnnMap, Wire,
+    CTDB_MAGIC, CTDB_PROTOCOL, LIST_ORDER, TUNABLES,
 };
 
 fn load(name: &str) -> Vec<u8> {
@@ -362,6 +362,18 @@ fn db_attach_getdbpath_and_open_flags() {
     let (_, data) = ok_data("get_dbmap_attached", Opcode::GET_DBMAP);
     let map: DbidMap = decode("get_dbmap_attached", &data);
     assert_eq!(map.dbs, vec![Dbid { db_id, flags: 0 }]);
+}
+
+#[test]
+fn get_db_statistics_always_has_10_hot_key_slots() {
+    let (req, data) = ok_data("get_db_statistics", Opcode::GET_DB_STATISTICS);
+    let (_, attach) = ok_data("db_attach", Opcode::DB_ATTACH);
+    assert_eq!(req.data, attach, "input is the db_id");
+    assert_eq!(data.len(), 464, "no hot keys yet");
+    let s: DbStatistics = decode("get_db_statistics", &data);
+    assert_eq!(s.num_hot_keys, 10);
+    assert!(s.hot_keys.iter().all(|k| k.key.is_empty()));
+    assert_eq!(s.to_bytes(), data);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use crate::error::ProtoError;
 use crate::types::time::Timeval;
-use crate::wire::{decode_vec, encode_all, len_all, len_u32, put_pad, skip_pad, Wire};
+use crate::wire::{decode_vec, encode_all, len_all, len_u32, put_pad, skip_pad, take, Wire};
 
 /// Size of [`Statistics`] on the wire.
 pub const STATISTICS_LEN: usize = 488;
@@ -365,6 +365,137 @@ impl Wire for StatisticsList {
             return Err(ProtoError::Malformed("statistics_list count is negative"));
         };
         Ok(StatisticsList { stats: decode_vec(buf, num, STATISTICS_LEN, "statistics_list")? })
+    }
+}
+
+/// Number of hot keys in [`DbStatistics`].
+pub const MAX_HOT_KEYS: usize = 10;
+/// Size of the fixed part of [`DbStatistics`].
+pub const DB_STATISTICS_LEN: usize = 464;
+
+/// One hot key of a database: how often it was fetched, and the key.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct HotKey {
+    /// Hop count when the key was recorded.
+    pub count: u32,
+    /// The key (empty for an unused slot).
+    pub key: Vec<u8>,
+}
+
+/// Per-database record lock statistics.
+#[derive(Copy, Clone, PartialEq, Debug, Default)]
+pub struct DbLockCounters {
+    /// Lock requests.
+    pub num_calls: u32,
+    /// Locks being taken now.
+    pub num_current: u32,
+    /// Lock requests waiting.
+    pub num_pending: u32,
+    /// Failed lock requests.
+    pub num_failed: u32,
+    /// Time to take a lock.
+    pub latency: LatencyCounter,
+    /// Histogram of lock wait times.
+    pub buckets: [u32; MAX_COUNT_BUCKETS],
+}
+
+/// `ctdb_db_statistics` (GET_DB_STATISTICS): 464 fixed bytes, then the
+/// bytes of the hot keys back to back.
+///
+/// Each of the 10 hot-key slots is {count u32, pad 4, key pointer (8 bytes
+/// of ctdbd's memory, meaningless here), key length u64}; the pointer is
+/// ignored on decode and written as 0.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct DbStatistics {
+    /// Record locks.
+    pub locks: DbLockCounters,
+    /// Vacuuming run time.
+    pub vacuum_latency: LatencyCounter,
+    /// Read-only delegations handed out.
+    pub db_ro_delegations: u32,
+    /// Read-only delegations revoked.
+    pub db_ro_revokes: u32,
+    /// Histogram of hop counts.
+    pub hop_count_bucket: [u32; MAX_COUNT_BUCKETS],
+    /// Number of hot-key slots whose keys follow (ctdbd always sends 10).
+    pub num_hot_keys: u32,
+    /// The hot-key slots.
+    pub hot_keys: [HotKey; MAX_HOT_KEYS],
+}
+
+impl DbStatistics {
+    fn keys_sent(&self) -> usize {
+        // Only the first num_hot_keys slots carry key bytes.
+        (self.num_hot_keys as usize).min(MAX_HOT_KEYS)
+    }
+}
+
+impl Wire for DbStatistics {
+    fn wire_len(&self) -> usize {
+        DB_STATISTICS_LEN + self.hot_keys[..self.keys_sent()].iter().map(|k| k.key.len()).sum::<usize>()
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        let l = &self.locks;
+        for v in [l.num_calls, l.num_current, l.num_pending, l.num_failed] {
+            v.encode(out);
+        }
+        l.latency.encode(out);
+        l.buckets.encode(out);
+        self.vacuum_latency.encode(out);
+        self.db_ro_delegations.encode(out);
+        self.db_ro_revokes.encode(out);
+        self.hop_count_bucket.encode(out);
+        self.num_hot_keys.encode(out);
+        put_pad(out, 4);
+        let sent = self.keys_sent();
+        for (i, k) in self.hot_keys.iter().enumerate() {
+            k.count.encode(out);
+            put_pad(out, 4 + 8);
+            let len = if i < sent { k.key.len() } else { 0 };
+            (len as u64).encode(out);
+        }
+        for k in &self.hot_keys[..sent] {
+            out.extend_from_slice(&k.key);
+        }
+    }
+    fn decode(buf: &mut &[u8]) -> Result<Self, ProtoError> {
+        let locks = DbLockCounters {
+            num_calls: u32::decode(buf)?,
+            num_current: u32::decode(buf)?,
+            num_pending: u32::decode(buf)?,
+            num_failed: u32::decode(buf)?,
+            latency: LatencyCounter::decode(buf)?,
+            buckets: <[u32; MAX_COUNT_BUCKETS]>::decode(buf)?,
+        };
+        let vacuum_latency = LatencyCounter::decode(buf)?;
+        let db_ro_delegations = u32::decode(buf)?;
+        let db_ro_revokes = u32::decode(buf)?;
+        let hop_count_bucket = <[u32; MAX_COUNT_BUCKETS]>::decode(buf)?;
+        let num_hot_keys = u32::decode(buf)?;
+        if num_hot_keys as usize > MAX_HOT_KEYS {
+            return Err(ProtoError::Malformed("db_statistics has more than 10 hot keys"));
+        }
+        skip_pad(buf, 4, "db_statistics pad")?;
+        let mut lens = [0u64; MAX_HOT_KEYS];
+        let mut hot_keys: [HotKey; MAX_HOT_KEYS] = Default::default();
+        for (k, len) in hot_keys.iter_mut().zip(lens.iter_mut()) {
+            k.count = u32::decode(buf)?;
+            skip_pad(buf, 4 + 8, "db_statistics hot key")?;
+            *len = u64::decode(buf)?;
+        }
+        for (k, len) in hot_keys.iter_mut().zip(lens).take(num_hot_keys as usize) {
+            let len = usize::try_from(len).map_err(|_| ProtoError::Malformed("hot key length"))?;
+            k.key = take(buf, len, "db_statistics hot key")?.to_vec();
+        }
+        Ok(DbStatistics {
+            locks,
+            vacuum_latency,
+            db_ro_delegations,
+            db_ro_revokes,
+            hop_count_bucket,
+            num_hot_keys,
+            hot_keys,
+        })
     }
 }
 
