@@ -1,0 +1,188 @@
+//! Harness for tests that run real daemons: a local cluster made with
+//! `ctdb-local`, our `ctdb`, Debian's `/usr/bin/ctdb`, and the client
+//! library.
+//!
+//! Binaries are taken from the cargo target directory this test runs from,
+//! so the test command must build them first (`cargo build --workspace
+//! --bins`, which the README's test command does).
+//!
+//! Every cluster lives in its own temporary directory on its own loopback
+//! /24-ish range (`base`), so test files can run in parallel; dropping a
+//! [`Cluster`] stops every daemon it started, also when a test fails.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use ctdb_client::Client;
+use ctdb_legacy_proto::{pnn, NodeMap, Opcode, Wire};
+
+/// Where cargo put the binaries of this build.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>
+    exe.parent().and_then(Path::parent).map(Path::to_path_buf).expect("target directory")
+}
+
+/// Path of one of our binaries; panics with a hint if it was not built.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} not built: run `cargo build --workspace --bins` first", p.display());
+    p
+}
+
+/// Debian's `ctdb` tool, if installed.
+pub fn debian_ctdb() -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin/ctdb");
+    p.exists().then_some(p)
+}
+
+/// Poll `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Result<Duration> {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A local cluster of ctdb-rs daemons.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    /// Number of nodes.
+    pub n: u32,
+    /// Address of node 0.
+    pub base: Ipv4Addr,
+}
+
+impl Cluster {
+    /// Set up (not start) an `n`-node cluster on `base`, `base+1`, … with
+    /// extra ctdb.tunables lines.
+    pub fn setup(n: u32, base: Ipv4Addr, tunables: &[&str]) -> Result<Cluster> {
+        let dir = tempfile::Builder::new().prefix("ctdb-itest").tempdir()?;
+        let c = Cluster { dir, n, base };
+        let mut args = vec!["setup".to_string(), "-n".into(), n.to_string(), "--base-addr".into(), base.to_string()];
+        for t in tunables {
+            args.push("--tunable".into());
+            args.push(t.to_string());
+        }
+        c.local(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
+        Ok(c)
+    }
+
+    /// Set up and start, then wait until every node sees every other
+    /// connected.
+    pub fn start(n: u32, base: Ipv4Addr, tunables: &[&str]) -> Result<Cluster> {
+        let c = Cluster::setup(n, base, tunables)?;
+        c.local(&["start", "all"])?;
+        c.wait_all_connected(Duration::from_secs(20))?;
+        Ok(c)
+    }
+
+    /// The cluster directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A node's CTDB_BASE.
+    pub fn node_dir(&self, pnn: u32) -> PathBuf {
+        self.dir().join(format!("node.{pnn}"))
+    }
+
+    /// A node's socket.
+    pub fn socket(&self, pnn: u32) -> PathBuf {
+        self.node_dir(pnn).join("run/ctdbd.socket")
+    }
+
+    /// A node's log text.
+    pub fn log(&self, pnn: u32) -> String {
+        std::fs::read_to_string(self.node_dir(pnn).join("log.ctdb")).unwrap_or_default()
+    }
+
+    /// A node's daemon pid, from its pid file.
+    pub fn pid(&self, pnn: u32) -> Option<i32> {
+        std::fs::read_to_string(self.node_dir(pnn).join("run/ctdbd.pid")).ok()?.trim().parse().ok()
+    }
+
+    /// Run `ctdb-local DIR args…`; error unless it succeeds.
+    pub fn local(&self, args: &[&str]) -> Result<Output> {
+        let out = Command::new(bin("ctdb-local")).arg(self.dir()).args(args).output()?;
+        if !out.status.success() {
+            bail!(
+                "ctdb-local {args:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out)
+    }
+
+    /// Run a `ctdb` binary against node `pnn`'s socket.
+    pub fn run_ctdb(&self, ctdb: &Path, pnn: u32, args: &[&str]) -> Output {
+        Command::new(ctdb)
+            .env("CTDB_SOCKET", self.socket(pnn))
+            .env("CTDB_BASE", self.node_dir(pnn))
+            .env("CTDB_TEST_MODE", "yes")
+            .args(args)
+            .output()
+            .expect("running ctdb")
+    }
+
+    /// Our `ctdb` against node `pnn`.
+    pub fn ctdb(&self, pnn: u32, args: &[&str]) -> Output {
+        self.run_ctdb(&bin("ctdb"), pnn, args)
+    }
+
+    /// The nodemap as node `pnn` reports it (client library, 2 s timeout).
+    pub fn nodemap(&self, pnn: u32) -> Result<NodeMap> {
+        let socket = self.socket(pnn);
+        block_on(async move {
+            let c = Client::connect(&socket).await?;
+            let r = c.control(pnn::CURRENT_NODE, Opcode::GET_NODEMAP, 0, 0, Vec::new(), Duration::from_secs(2)).await?;
+            if r.status != 0 {
+                bail!("GET_NODEMAP failed: {}", r.status);
+            }
+            Ok(NodeMap::from_bytes(&r.data)?)
+        })
+    }
+
+    /// Flags of `of` as seen by `by`.
+    pub fn flags(&self, by: u32, of: u32) -> Option<u32> {
+        self.nodemap(by).ok()?.nodes.iter().find(|n| n.pnn == of).map(|n| n.flags)
+    }
+
+    /// Wait until every node reports every node with flags 0.
+    pub fn wait_all_connected(&self, timeout: Duration) -> Result<Duration> {
+        wait_for(timeout, "all nodes connected", || {
+            (0..self.n).all(|by| (0..self.n).all(|of| self.flags(by, of) == Some(0)))
+        })
+    }
+
+    /// `kill -9` a node's daemon.
+    pub fn kill9(&self, pnn: u32) -> Result<()> {
+        let pid = self.pid(pnn).context("no pid file")?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)?;
+        wait_for(Duration::from_secs(5), "killed daemon to vanish", || {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+        })?;
+        Ok(())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(bin("ctdb-local")).arg(self.dir()).args(["stop", "all"]).output();
+    }
+}
+
+/// Run a future on a fresh current-thread runtime (tests are synchronous).
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(f)
+}

@@ -1,0 +1,40 @@
+//! A dead or frozen node is noticed within KeepaliveInterval × KeepaliveLimit
+//! (+1 s), and comes back when it returns.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ctdb_itest::Cluster;
+
+const INTERVAL: u64 = 1;
+const LIMIT: u64 = 2;
+
+fn disconnected(c: &Cluster, by: u32, of: u32) -> bool {
+    c.flags(by, of).is_some_and(|f| f & 1 != 0)
+}
+
+#[test]
+fn kill9_and_freeze_are_detected_and_restart_reconnects() {
+    let c = Cluster::start(3, Ipv4Addr::new(127, 0, 11, 1), &["KeepaliveInterval=1", "KeepaliveLimit=2"]).unwrap();
+    let bound = Duration::from_secs(INTERVAL * LIMIT + 1);
+
+    // kill -9: the kernel closes the sockets, peers see EOF at once.
+    c.kill9(1).unwrap();
+    for by in [0, 2] {
+        ctdb_itest::wait_for(bound, "node 1 DISCONNECTED after kill -9", || disconnected(&c, by, 1)).unwrap();
+    }
+    c.local(&["start", "1"]).unwrap();
+    c.wait_all_connected(Duration::from_secs(10)).unwrap();
+
+    // SIGSTOP: like a hard hang or a reboot without FIN — the connection
+    // stays open and only the keepalive limit can tell.
+    let pid = nix::unistd::Pid::from_raw(c.pid(2).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let waited =
+        ctdb_itest::wait_for(bound, "frozen node 2 DISCONNECTED", || disconnected(&c, 0, 2) && disconnected(&c, 1, 2));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let waited = waited.unwrap();
+    assert!(waited >= Duration::from_millis(1500), "declared dead too early: {waited:?}");
+    // Thawed, it notices its dead links, redials, and is connected again.
+    c.wait_all_connected(Duration::from_secs(10)).unwrap();
+}

@@ -1,0 +1,185 @@
+//! Run the services of one node in this process until shutdown.
+
+use std::time::{Instant, SystemTime};
+
+use ctdb_clusterd::{Clusterd, ClusterdConfig};
+use ctdb_config::{LogLocation, CTDB_PORT};
+use ctdb_gateway::{GatewayConfig, GatewayShell};
+use ctdb_legacy_proto::caps;
+use ctdb_proto::{Body, Msg, Packet, ServiceId};
+use ctdb_service::{run_loop, BoxFuture, Service, ServiceError, ServiceIo};
+use ctdb_transport::{Transport, TransportConfig};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::daemonize::Ready;
+use crate::pidfile::PidFile;
+use crate::setup::Loaded;
+
+/// masterd's own endpoint: it receives the request to stop the daemon.
+struct Supervisor {
+    stop: watch::Sender<bool>,
+}
+
+impl Service for Supervisor {
+    fn id(&self) -> ServiceId {
+        ServiceId::MASTERD
+    }
+
+    fn dispatch(&mut self, _now: Instant, p: Packet) {
+        if let Body::Msg(Msg::Shutdown) = p.body {
+            info!("Received SHUTDOWN command.");
+            let _ = self.stop.send(true);
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<Packet> {
+        None
+    }
+
+    fn run(self: Box<Self>, io: ServiceIo) -> BoxFuture<Result<(), ServiceError>> {
+        Box::pin(run_loop(self, io))
+    }
+}
+
+/// Start logging, take the pid file, bind the sockets, report readiness,
+/// then run until a SHUTDOWN control or SIGTERM/SIGINT. `Err(code)` is the
+/// exit status for a failed start.
+pub fn run(l: Loaded, interactive: bool, ready: Option<Ready>) -> Result<(), u8> {
+    let host = if l.paths.test_mode {
+        l.paths.base.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    } else {
+        nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+    };
+    let location = if interactive { LogLocation::Stderr } else { l.conf.logging.location.clone() };
+    let log = match ctdb_log::init(&location, l.conf.logging.level, "ctdbd", &host) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("ctdbd: cannot set up logging: {e}");
+            return Err(1);
+        }
+    };
+    info!("CTDB starting on node {} (ctdb-rs {})", l.pnn, env!("CARGO_PKG_VERSION"));
+    for w in &l.tunable_warnings {
+        warn!("{w}");
+    }
+    let _pid = match PidFile::create(&l.paths.pidfile) {
+        Ok(p) => p,
+        Err(e) => {
+            error!("Failed to create PID file {}: {e}", l.paths.pidfile.display());
+            log.flush();
+            return Err(11);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the async runtime: {e}");
+            return Err(1);
+        }
+    };
+    let result = rt.block_on(serve(l, log.clone(), ready));
+    log.flush();
+    result
+}
+
+async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Result<(), u8> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tcfg = TransportConfig {
+        pnn: l.pnn,
+        nodes: l.nodes.clone(),
+        port: CTDB_PORT,
+        keepalive_interval: l.tunables.keepalive_interval(),
+        keepalive_limit: l.tunables.keepalive_limit(),
+    };
+    let mut transport = Transport::new(tcfg, stop_rx.clone());
+    match transport.bind().await {
+        Ok(addr) => info!("Listening for node connections on {addr}"),
+        Err(e) => {
+            error!("{e}");
+            return Err(1);
+        }
+    }
+
+    let mut capabilities = caps::PARALLEL_RECOVERY | caps::FRAGMENTED_CONTROLS;
+    if l.conf.cluster.leader_capability {
+        capabilities |= caps::RECMASTER;
+    }
+    if l.conf.legacy.lmaster_capability {
+        capabilities |= caps::LMASTER;
+    }
+    let mut start_flags = 0;
+    if l.conf.legacy.start_as_stopped {
+        start_flags |= ctdb_clusterd::node_flags::STOPPED;
+    }
+    if l.conf.legacy.start_as_disabled {
+        start_flags |= ctdb_clusterd::node_flags::PERMANENTLY_DISABLED;
+    }
+    let cluster_lock = l.conf.cluster.cluster_lock.clone().or_else(|| l.conf.cluster.recovery_lock.clone());
+    let clusterd = Clusterd::new(ClusterdConfig {
+        pnn: l.pnn,
+        nodes: l.nodes.clone(),
+        tunables: l.tunables.clone(),
+        cluster_lock,
+        capabilities,
+        start_flags,
+    });
+
+    let mut gateway = GatewayShell::new(GatewayConfig {
+        pnn: l.pnn,
+        socket: l.paths.socket.clone(),
+        start: SystemTime::now(),
+        debug_level: l.conf.logging.level.0,
+        log: Some(log),
+    });
+    if let Err(e) = gateway.bind() {
+        error!("{e}");
+        return Err(1);
+    }
+    info!("Listening for clients on {}", l.paths.socket.display());
+
+    let services: Vec<Box<dyn Service>> =
+        vec![Box::new(clusterd), Box::new(gateway), Box::new(Supervisor { stop: stop_tx.clone() })];
+    let mut tasks = Vec::new();
+    for mut svc in services {
+        let io = transport.register(svc.id());
+        if let Err(e) = svc.init(Instant::now()) {
+            error!("{e}");
+            return Err(1);
+        }
+        let name = svc.id().name();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = svc.run(io).await {
+                error!("{name} stopped: {e}");
+            }
+        }));
+    }
+    let tio = transport.register(ServiceId::TRANSPORT);
+    let transport_task = tokio::spawn(Box::new(transport).run(tio));
+
+    if let Some(r) = ready {
+        r.done();
+    }
+
+    let mut stop = stop_rx.clone();
+    let signals = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            }
+            _ => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = signals => info!("Received a signal, shutting down"),
+        _ = stop.wait_for(|s| *s) => {}
+    }
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = transport_task.await;
+    info!("Shutdown sequence complete, exiting.");
+    Ok(())
+}
