@@ -102,14 +102,15 @@ pub struct Client {
     // caller waiting for a reply can never deadlock against a full queue.
     messages: tokio::sync::Mutex<mpsc::UnboundedReceiver<ReqMessage>>,
     reader: JoinHandle<()>,
-    writer: JoinHandle<()>,
+    // Not aborted on drop: the writer ends by itself once it has written
+    // what was queued (see Client::close).
+    writer: Option<JoinHandle<()>>,
     default_timeout: Duration,
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
         self.reader.abort();
-        self.writer.abort();
     }
 }
 
@@ -162,9 +163,21 @@ impl Client {
             out: out_tx,
             messages: tokio::sync::Mutex::new(msg_rx),
             reader,
-            writer,
+            writer: Some(writer),
             default_timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// Write everything queued (messages, NOREPLY controls), then close
+    /// the connection. Dropping a `Client` also lets queued packets be
+    /// written, but only while the runtime keeps running.
+    pub async fn close(mut self) {
+        // With its only sender gone, the writer loop ends after draining.
+        let (dead, _) = mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.out, dead));
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.await;
+        }
     }
 
     /// Our pnn as learned at connect ([`pnn::UNKNOWN`] before).
@@ -220,7 +233,9 @@ impl Client {
         }
     }
 
-    /// Send a packet that expects no reply (message, NOREPLY control).
+    /// Queue a packet that expects no reply (message, NOREPLY control).
+    /// Packets are written in order by the connection's writer task;
+    /// [`Client::close`] waits until they are.
     pub fn send_frame(&self, frame: &Frame) -> Result<(), ClientError> {
         let bytes = frame.try_encode(true)?;
         if self.is_closed() || self.out.send(bytes).is_err() {

@@ -201,6 +201,28 @@ async fn noreply_controls_and_messages() {
 }
 
 #[tokio::test]
+async fn close_writes_what_was_queued() {
+    let f = fake();
+    let server = async {
+        let (mut s, _) = accept_and_greet(&f, 0).await;
+        let mut got = Vec::new();
+        while let Some((_, frame)) = recv(&mut s).await {
+            got.push(frame);
+        }
+        got
+    };
+    let client_side = async {
+        let c = Client::connect(&f.path).await.unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..100u8 {
+            assert!(c.send_message(0, 7, vec![i; 100]).await.is_ok());
+        }
+        c.close().await;
+    };
+    let ((), got) = tokio::join!(client_side, server);
+    assert_eq!(got.len(), 100, "every queued message reaches the daemon before EOF");
+}
+
+#[tokio::test]
 async fn connect_to_missing_socket_names_the_path() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("nothing.socket");
