@@ -182,7 +182,13 @@ impl Drop for Cluster {
     }
 }
 
-/// Run a future on a fresh current-thread runtime (tests are synchronous).
+/// Run a future on the test process's runtime (tests are synchronous). One
+/// shared multi-thread runtime, so a client made in one call keeps its
+/// background reader running for the next.
 pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(f)
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio runtime")
+    })
+    .block_on(f)
 }

@@ -48,7 +48,9 @@ fn bad_packets_drop_only_the_offending_connection() {
     let socket = c.socket(0);
     let bystander = block_on(ctdb_client::Client::connect(&socket)).unwrap();
 
-    expect_dropped(unix(), &legacy_header(40, 0xDEAD_BEEF), "wrong magic");
+    let mut wrong_magic = legacy_header(40, 0xDEAD_BEEF);
+    wrong_magic.extend_from_slice(&[0u8; 8]);
+    expect_dropped(unix(), &wrong_magic, "wrong magic");
     expect_dropped(unix(), &legacy_header(0xFFFF_FFF0, 0x4354_4442), "oversized");
     expect_dropped(unix(), &legacy_header(0, 0x4354_4442), "zero length");
     expect_dropped(unix(), &legacy_header(16, 0x4354_4442), "length below header");
@@ -61,8 +63,9 @@ fn bad_packets_drop_only_the_offending_connection() {
     }
     // A REQ_CONTROL whose inner datalen points past the end of the packet.
     let mut inner = legacy_header(64, 0x4354_4442);
-    inner.extend_from_slice(&[0u8; 28]);
-    inner.extend_from_slice(&1000u32.to_le_bytes());
+    inner.extend_from_slice(&[0u8; 24]); // opcode, pad, srvid, client_id, flags
+    inner.extend_from_slice(&1000u32.to_le_bytes()); // datalen
+    inner.extend_from_slice(&[0u8; 4]);
     expect_dropped(unix(), &inner, "inner length beyond packet");
 
     ping_works(&c, 0);
