@@ -10,7 +10,7 @@ pub const IFACE_NAME_LEN: usize = 18;
 /// Size of `ctdb_iface`.
 pub const IFACE_LEN: usize = 24;
 
-/// `ctdb_iface` (24 bytes): name char[18], u16 link_state, u32 references.
+/// `ctdb_iface` (24 bytes): `name char[18]`, u16 link_state, u32 references.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Iface {
     /// Interface name. At most 18 bytes are sent; ctdbd's are NUL-terminated
