@@ -5,14 +5,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ctdb_config::{Tunables, TUNABLES};
 use ctdb_legacy_proto::{
-    ctrl_flags, flags as nflags, pnn, CString, DbidMap, Frame, Header, IfaceList, NodeAndFlags, NodeMap, Opcode,
+    ctrl_flags, flags as nflags, pnn, CString, DbidMap, Frame, IfaceList, NodeAndFlags, NodeMap, Opcode,
     Packet as LPacket, PidSrvid, ReplyControl, ReqControl, SockAddr, StringN, Timeval, TunableList, Uptime, VarList,
     VnnMap, Wire,
 };
 use ctdb_proto::{Body, Endpoint, Msg, Packet, ServiceId};
 use tracing::{info, warn};
 
-use super::{Action, Gateway, Origin, Pending};
+use super::{Action, Gateway, Origin, Pending, Request};
 
 /// Answer of a control handled here.
 enum Answer {
@@ -30,8 +30,12 @@ fn status(status: i32) -> Answer {
     Answer::Now(ReplyControl { status, data: Vec::new(), errmsg: None })
 }
 
+pub(super) fn failure(msg: &str) -> ReplyControl {
+    ReplyControl { status: -1, data: Vec::new(), errmsg: Some(msg.to_string()) }
+}
+
 fn fail(msg: &str) -> Answer {
-    Answer::Now(ReplyControl { status: -1, data: Vec::new(), errmsg: Some(msg.to_string()) })
+    Answer::Now(failure(msg))
 }
 
 pub(super) fn timeval(t: SystemTime) -> Timeval {
@@ -40,61 +44,37 @@ pub(super) fn timeval(t: SystemTime) -> Timeval {
 }
 
 impl Gateway {
-    pub(super) fn control(&mut self, now: Instant, wall: SystemTime, origin: Origin, header: Header, c: ReqControl) {
+    pub(super) fn control(&mut self, now: Instant, req: Request, c: ReqControl) {
         let noreply = c.flags & ctrl_flags::NOREPLY != 0;
-        let dest = self.resolve(header.destnode);
+        let dest = self.resolve(req.header.destnode);
         if matches!(dest, pnn::BROADCAST_ALL | pnn::BROADCAST_ACTIVE | pnn::BROADCAST_CONNECTED) {
             if !noreply {
                 // CTDB only accepts broadcast controls without replies:
                 // there is no way to return several replies to one request.
-                self.reply(
-                    &origin,
-                    &header,
-                    ReplyControl {
-                        status: -1,
-                        data: Vec::new(),
-                        errmsg: Some("broadcast control requires NOREPLY".into()),
-                    },
-                );
+                self.reply(&req, failure("broadcast control requires NOREPLY"));
                 return;
             }
-            if matches!(origin, Origin::Client(_)) {
-                self.forward(now, wall, Endpoint::BROADCAST_OTHERS, &origin, &header, &c, true);
+            if matches!(req.origin, Origin::Client(_)) {
+                self.forward(now, Endpoint::BROADCAST_OTHERS, &req, &c, true);
             }
-            self.local_control(now, wall, origin, header, c, true);
+            self.local_control(now, req, c, true);
             return;
         }
         if dest != self.pnn {
             if !self.connected(dest) {
-                self.reply(
-                    &origin,
-                    &header,
-                    ReplyControl {
-                        status: -1,
-                        data: Vec::new(),
-                        errmsg: Some("ctdb_control to disconnected node".into()),
-                    },
-                );
+                self.reply(&req, failure("ctdb_control to disconnected node"));
                 return;
             }
-            self.forward(now, wall, dest, &origin, &header, &c, noreply);
+            self.forward(now, dest, &req, &c, noreply);
             return;
         }
-        self.local_control(now, wall, origin, header, c, noreply);
+        self.local_control(now, req, c, noreply);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn forward(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        node: u32,
-        origin: &Origin,
-        header: &Header,
-        c: &ReqControl,
-        noreply: bool,
-    ) {
-        let mut h = header.clone();
+    /// Send the control to the gateway of `node` (or of every other node);
+    /// unless NOREPLY, remember who waits for the answer.
+    fn forward(&mut self, now: Instant, node: u32, req: &Request, c: &ReqControl, noreply: bool) {
+        let mut h = req.header;
         h.destnode = node;
         let bytes = Frame { header: h, packet: LPacket::ReqControl(c.clone()) }.encode(true);
         let reqid = if noreply { 0 } else { self.new_reqid() };
@@ -103,74 +83,53 @@ impl Gateway {
         self.actions.push_back(Action::Send(p));
         if !noreply {
             let deadline = now + self.control_timeout();
-            self.pending.insert(
-                reqid,
-                Pending { origin: origin.clone(), header: header.clone(), opcode: c.opcode, deadline, wall },
-            );
+            self.pending.insert(reqid, Pending { req: req.clone(), deadline });
         }
     }
 
-    fn local_control(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        origin: Origin,
-        header: Header,
-        c: ReqControl,
-        noreply: bool,
-    ) {
-        let answer = self.answer(now, wall, &origin, &header, &c);
-        if let Answer::Now(r) = answer {
+    fn local_control(&mut self, now: Instant, req: Request, c: ReqControl, noreply: bool) {
+        // A NOREPLY control that waits for a service is still carried out;
+        // its late reply finds no pending entry and is dropped.
+        if let Answer::Now(r) = self.answer(now, &req, &c) {
             if r.status == -1 && r.errmsg.is_none() {
                 warn!("gateway: control {} failed", opname(c.opcode));
             }
             if !noreply {
-                self.reply(&origin, &header, r);
+                self.reply(&req, r);
             }
-        } else if noreply {
-            // Nothing will be sent back; forget the bookkeeping when the
-            // service answers (service_reply drops unknown reqids).
         }
     }
 
     /// Ask a local service; the reply arrives through `service_reply`.
-    fn ask(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        svc: ServiceId,
-        msg: Msg,
-        origin: &Origin,
-        header: &Header,
-        opcode: Opcode,
-    ) -> Answer {
+    fn ask(&mut self, now: Instant, req: &Request, svc: ServiceId, msg: Msg) -> Answer {
         let reqid = self.new_reqid();
         let p = Packet::new(Endpoint::new(self.pnn, svc), self.endpoint(), reqid, Body::Msg(msg));
         self.actions.push_back(Action::Send(p));
         let deadline = now + self.control_timeout();
-        self.pending.insert(reqid, Pending { origin: origin.clone(), header: header.clone(), opcode, deadline, wall });
+        self.pending.insert(reqid, Pending { req: req.clone(), deadline });
         Answer::Later
     }
 
     /// A service answered a request of ours.
-    pub(super) fn service_reply(&mut self, _wall: SystemTime, reqid: u64, msg: Msg) {
-        let Some(p) = self.pending.remove(&reqid) else { return };
+    pub(super) fn service_reply(&mut self, reqid: u64, msg: Msg) {
+        let Some(Pending { req, .. }) = self.pending.remove(&reqid) else { return };
         let r = match msg {
             Msg::Status { status } => ReplyControl { status, data: Vec::new(), errmsg: None },
             Msg::Stats(t) => {
                 let num_clients = self.clients.len() as u32;
-                let st = self.counters.statistics(num_clients, &t, p.wall);
+                let st = self.counters.statistics(num_clients, &t, req.wall);
                 ReplyControl { status: 0, data: st.to_bytes(), errmsg: None }
             }
             other => {
-                warn!("gateway: unexpected reply {other:?} to {}", opname(p.opcode));
+                warn!("gateway: unexpected reply {other:?} to {}", opname(req.opcode));
                 ReplyControl { status: -1, data: Vec::new(), errmsg: None }
             }
         };
-        self.reply(&p.origin, &p.header, r);
+        self.reply(&req, r);
     }
 
-    fn answer(&mut self, now: Instant, wall: SystemTime, origin: &Origin, header: &Header, c: &ReqControl) -> Answer {
+    fn answer(&mut self, now: Instant, req: &Request, c: &ReqControl) -> Answer {
+        let (wall, origin) = (req.wall, &req.origin);
         let Some(st) = self.state.clone() else {
             return fail("daemon not ready");
         };
@@ -230,13 +189,11 @@ impl Gateway {
             Opcode::SET_TUNABLE => match ctdb_legacy_proto::TunableSet::from_bytes(d) {
                 Ok(t) => {
                     let msg = Msg::SetTunable { name: t.name.clone(), value: t.value };
-                    self.ask(now, wall, ServiceId::CLUSTERD, msg, origin, header, c.opcode)
+                    self.ask(now, req, ServiceId::CLUSTERD, msg)
                 }
                 Err(_) => fail("malformed SET_TUNABLE"),
             },
-            Opcode::STATISTICS => {
-                self.ask(now, wall, ServiceId::TRANSPORT, Msg::StatsRequest, origin, header, c.opcode)
-            }
+            Opcode::STATISTICS => self.ask(now, req, ServiceId::TRANSPORT, Msg::StatsRequest),
             Opcode::STATISTICS_RESET => {
                 self.counters.reset(wall);
                 self.actions.push_back(Action::Send(Packet::new(

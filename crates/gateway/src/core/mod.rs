@@ -18,6 +18,8 @@ use tracing::{debug, warn};
 
 pub use stats::Counters;
 
+use control::failure;
+
 /// A client connection, numbered by the shell.
 pub type ClientId = u64;
 
@@ -53,14 +55,21 @@ enum Origin {
     Remote { from: Endpoint, reqid: u64 },
 }
 
-/// A control waiting for another service or node.
-#[derive(Debug)]
-struct Pending {
+/// A control being served: who asked, the legacy header to answer, and
+/// when it arrived (wall clock, for replies that carry a time).
+#[derive(Debug, Clone)]
+struct Request {
     origin: Origin,
     header: Header,
     opcode: ctdb_legacy_proto::Opcode,
-    deadline: Instant,
     wall: SystemTime,
+}
+
+/// A control waiting for another service or node.
+#[derive(Debug)]
+struct Pending {
+    req: Request,
+    deadline: Instant,
 }
 
 #[derive(Debug)]
@@ -130,7 +139,10 @@ impl Gateway {
         };
         self.counters.client_packet_recv(&frame.packet);
         match frame.packet {
-            LPacket::ReqControl(c) => self.control(now, wall, Origin::Client(client), frame.header, c),
+            LPacket::ReqControl(c) => {
+                let req = Request { origin: Origin::Client(client), header: frame.header, opcode: c.opcode, wall };
+                self.control(now, req, c)
+            }
             LPacket::ReqMessage(m) => self.message(frame.header.destnode, m.srvid, m.data),
             LPacket::ReqCall(_) => {
                 // Databases arrive with databased; until then say so in
@@ -162,14 +174,10 @@ impl Gateway {
     pub fn handle_timeout(&mut self, now: Instant) {
         let expired: Vec<u64> = self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
-            if let Some(p) = self.pending.remove(&id) {
-                warn!("gateway: control {:?} timed out", p.opcode);
+            if let Some(Pending { req, .. }) = self.pending.remove(&id) {
+                warn!("gateway: control {} timed out", control::opname(req.opcode));
                 self.counters.control_timeout();
-                self.reply(
-                    &p.origin,
-                    &p.header,
-                    ReplyControl { status: -1, data: Vec::new(), errmsg: Some("ctdb_control timed out".into()) },
-                );
+                self.reply(&req, failure("ctdb_control timed out"));
             }
         }
     }
@@ -184,7 +192,7 @@ impl Gateway {
         let is_reply = p.header.flags.contains(Flags::REPLY);
         match p.body {
             Body::Msg(Msg::ClusterState(st)) => self.state = Some(st),
-            Body::Msg(msg) if is_reply => self.service_reply(wall, p.header.reqid, msg),
+            Body::Msg(msg) if is_reply => self.service_reply(p.header.reqid, msg),
             Body::Legacy(bytes) if is_reply => self.remote_reply(p.header.reqid, &bytes),
             Body::Legacy(bytes) => self.remote_request(now, wall, p.header.src, p.header.reqid, &bytes),
             other => debug!("gateway: unexpected internal packet {other:?}"),
@@ -206,7 +214,8 @@ impl Gateway {
             LPacket::ReqControl(c) => {
                 let mut header = frame.header;
                 header.destnode = self.pnn;
-                self.control(now, wall, Origin::Remote { from, reqid }, header, c);
+                let req = Request { origin: Origin::Remote { from, reqid }, header, opcode: c.opcode, wall };
+                self.control(now, req, c);
             }
             LPacket::ReqMessage(m) => self.deliver(m.srvid, &m.data),
             _ => warn!("gateway: node {} forwarded an unexpected {:?}", from.node, frame.header.operation),
@@ -215,19 +224,15 @@ impl Gateway {
 
     /// A reply from another node to a control we forwarded.
     fn remote_reply(&mut self, reqid: u64, bytes: &[u8]) {
-        let Some(p) = self.pending.remove(&reqid) else {
+        let Some(Pending { req, .. }) = self.pending.remove(&reqid) else {
             debug!("gateway: late reply {reqid} dropped");
             return;
         };
         match Frame::decode(bytes) {
-            Ok(Frame { packet: LPacket::ReplyControl(r), .. }) => self.reply(&p.origin, &p.header, r),
+            Ok(Frame { packet: LPacket::ReplyControl(r), .. }) => self.reply(&req, r),
             Ok(_) | Err(_) => {
-                warn!("gateway: malformed reply to {:?} from another node", p.opcode);
-                self.reply(
-                    &p.origin,
-                    &p.header,
-                    ReplyControl { status: -1, data: Vec::new(), errmsg: Some("malformed reply".into()) },
-                );
+                warn!("gateway: malformed reply to {} from another node", control::opname(req.opcode));
+                self.reply(&req, failure("malformed reply"));
             }
         }
     }
@@ -245,12 +250,12 @@ impl Gateway {
     }
 
     /// Send a reply to wherever the request came from.
-    fn reply(&mut self, origin: &Origin, req: &Header, r: ReplyControl) {
+    fn reply(&mut self, req: &Request, r: ReplyControl) {
         let frame = Frame {
-            header: self.reply_header(Operation::REPLY_CONTROL, req.srcnode, req.reqid),
+            header: self.reply_header(Operation::REPLY_CONTROL, req.header.srcnode, req.header.reqid),
             packet: LPacket::ReplyControl(r),
         };
-        match origin {
+        match &req.origin {
             Origin::Client(client) => {
                 if !self.clients.contains_key(client) {
                     return;

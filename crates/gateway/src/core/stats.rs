@@ -60,7 +60,7 @@ impl Counters {
 
     /// The full STATISTICS record: ours plus the transport's link counters.
     pub(super) fn statistics(&self, num_clients: u32, t: &TransportStats, wall: SystemTime) -> Statistics {
-        let mut s = self.stats.clone();
+        let mut s = self.stats;
         s.num_clients = num_clients;
         s.node_packets_sent = t.node_packets_sent;
         s.node_packets_recv = t.node_packets_recv;
