@@ -120,18 +120,6 @@ impl Reply {
         Reply { stdout: render(result, format, cx), stderr: None, exit: 0 }
     }
 
-    /// Nothing printed, exit code 0 (setvar, setdebug, statisticsreset…).
-    ///
-    /// With `--json` an empty object is printed so that a JSON consumer
-    /// always gets a document.
-    pub fn silent(format: &Format) -> Reply {
-        let stdout = match format {
-            Format::Json => "{}\n".to_string(),
-            _ => String::new(),
-        };
-        Reply { stdout, stderr: None, exit: 0 }
-    }
-
     /// Sets the exit code.
     pub fn with_exit(mut self, exit: i32) -> Reply {
         self.exit = exit;

@@ -14,6 +14,9 @@
 //! ... command controls, destnode = P (or local), timeout -t ...
 //! ```
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ctdb_legacy_proto::{
@@ -179,7 +182,18 @@ impl<L: Link> Session<L> {
     /// Sends a control to `dest` and returns the reply, whatever its status.
     pub async fn control_to(&mut self, dest: u32, opcode: Opcode, data: Vec<u8>) -> Result<ReplyControl, CliError> {
         let name = opcode_name(opcode);
-        match self.link.control(dest, opcode, 0, 0, data, self.timeout).await {
+        let timeout = self.timeout;
+        let call = self.link.control(dest, opcode, 0, 0, data, timeout);
+        let result = if timeout == Some(Duration::ZERO) {
+            // `-t 0`: in Samba's tool the expired timer always wins over a
+            // reply (`Control PING failed to node 0, ret=110`), whereas a
+            // zero tokio timeout still lets a fast reply through. So the
+            // request goes out (first poll) and is then given up.
+            poll_once(call).await.unwrap_or(Err(LinkError::Timeout))
+        } else {
+            call.await
+        };
+        match result {
             Ok(reply) => Ok(reply),
             Err(LinkError::Timeout) => Err(CliError::control_transport(&name, dest, ETIMEDOUT)),
             Err(LinkError::Closed) => Err(CliError::Silent(1)),
@@ -419,6 +433,19 @@ impl<L: Link> Session<L> {
             }
         }
     }
+}
+
+/// Polls `fut` once: its output if it is ready at once, else `None` (and
+/// the future is dropped).
+async fn poll_once<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    poll_fn(|cx| {
+        Poll::Ready(match fut.as_mut().poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
+    .await
 }
 
 /// Samba's name of an opcode for error messages (`GET_NODEMAP`,
