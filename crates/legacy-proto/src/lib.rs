@@ -49,9 +49,7 @@ pub use types::stats::{
 };
 pub use types::strings::{CString, StringN, TdbDataN};
 pub use types::time::{Timeval, Uptime};
-pub use types::tunable::{
-    tunable_slot, TunableInfo, TunableList, TunableSet, VarList, LIST_ORDER, NUM_TUNABLES, TUNABLES,
-};
+pub use types::tunable::{TunableList, TunableSet, VarList, NUM_TUNABLES};
 pub use wire::Wire;
 
 /// Header magic, "BDTC" on the wire.

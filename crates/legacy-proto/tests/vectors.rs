@@ -9,7 +9,7 @@ use ctdb_legacy_proto::{
     call, caps, debug, pnn, runstate, srvid, status, CString, DbStatistics, Dbid, DbidMap, Frame, Header, IfaceList,
     NodeMap, Opcode, Operation, Packet, PidSrvid, PublicIpInfo, PublicIpList, ReplyCall, ReplyControl, ReqControl,
     ReqMessage, SockAddr, Statistics, StatisticsList, StringN, TunableList, TunableSet, Uptime, VarList, VnnMap, Wire,
-    CTDB_MAGIC, CTDB_PROTOCOL, LIST_ORDER, TUNABLES,
+    CTDB_MAGIC, CTDB_PROTOCOL,
 };
 
 fn load(name: &str) -> Vec<u8> {
@@ -214,7 +214,7 @@ fn list_tunables_follows_the_name_table_with_a_leading_colon() {
     assert_eq!(data[4], b':');
     assert_eq!(data.last(), Some(&0));
     let list: VarList = decode("list_tunables", &data);
-    let expected: Vec<&str> = LIST_ORDER.iter().map(|&i| TUNABLES[i].name).collect();
+    let expected: Vec<&str> = ctdb_config::Tunables::listed_names().collect();
     assert_eq!(list.names, expected);
     assert_eq!(list.to_bytes(), data, "leading ':' is reproduced");
 }
@@ -245,7 +245,7 @@ fn set_tunable() {
 fn get_all_tunables_are_the_defaults_in_struct_order() {
     let (_, data) = ok_data("get_all_tunables", Opcode::GET_ALL_TUNABLES);
     let list: TunableList = decode("get_all_tunables", &data);
-    assert_eq!(list, TunableList::default());
+    assert_eq!(list.values, ctdb_config::Tunables::defaults().as_array());
 }
 
 #[test]
