@@ -23,7 +23,7 @@ impl DebugLevel {
     /// Errors only.
     pub const ERROR: DebugLevel = DebugLevel(0);
     /// Warnings and errors.
-    pub const WARNING: DebugLevel = DebugLevel(2);
+    pub const WARNING: DebugLevel = DebugLevel(1);
     /// The daemon's default.
     pub const NOTICE: DebugLevel = DebugLevel(3);
     /// Informational.
