@@ -21,10 +21,12 @@ fn kill9_and_freeze_are_detected_and_restart_reconnects() {
     // kill -9: the kernel closes the sockets, peers see EOF at once.
     c.kill9(1).unwrap();
     for by in [0, 2] {
-        ctdb_itest::wait_for(bound, "node 1 DISCONNECTED after kill -9", || disconnected(&c, by, 1)).unwrap();
+        let t = ctdb_itest::wait_for(bound, "node 1 DISCONNECTED after kill -9", || disconnected(&c, by, 1)).unwrap();
+        eprintln!("kill -9: node {by} saw node 1 DISCONNECTED after {t:?} (bound {bound:?})");
     }
     c.local(&["start", "1"]).unwrap();
-    c.wait_all_connected(Duration::from_secs(10)).unwrap();
+    let t = c.wait_all_connected(Duration::from_secs(10)).unwrap();
+    eprintln!("restarted node 1 connected everywhere {t:?} after ctdbd returned");
 
     // SIGSTOP: like a hard hang or a reboot without FIN — the connection
     // stays open and only the keepalive limit can tell.
@@ -34,7 +36,9 @@ fn kill9_and_freeze_are_detected_and_restart_reconnects() {
         ctdb_itest::wait_for(bound, "frozen node 2 DISCONNECTED", || disconnected(&c, 0, 2) && disconnected(&c, 1, 2));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
     let waited = waited.unwrap();
+    eprintln!("SIGSTOP: nodes 0 and 1 saw node 2 DISCONNECTED after {waited:?} (bound {bound:?})");
     assert!(waited >= Duration::from_millis(1500), "declared dead too early: {waited:?}");
     // Thawed, it notices its dead links, redials, and is connected again.
-    c.wait_all_connected(Duration::from_secs(10)).unwrap();
+    let t = c.wait_all_connected(Duration::from_secs(10)).unwrap();
+    eprintln!("thawed node 2 connected everywhere after {t:?}");
 }
