@@ -1,32 +1,49 @@
-//! clusterd: membership, node flags, runstate and the tunables of one node.
+//! clusterd: membership, node flags, leadership with the cluster lock,
+//! the recovery framework, runstate and the tunables of one node.
 //!
-//! Inputs (packets from the transport):
-//! - `PeerUp` / `PeerDown` from the transport: a node link came up or died;
-//! - `SetTunable` from the gateway (SET_TUNABLE);
+//! The core ([`Clusterd`]) is sans-IO. Inputs:
+//! - packets from the transport ([`Clusterd::dispatch`]): `PeerUp`/`PeerDown`
+//!   from the transport; `Leader`, `Recover`, `RecoverAck`, `Recovered`,
+//!   `RecoverRequest` from other clusterds; `SetTunable`, `RecoverRequest`
+//!   from the gateway;
+//! - the cluster lock helper's answers ([`Clusterd::lock_reply`],
+//!   [`Clusterd::lock_lost`]);
+//! - timer expiry ([`Clusterd::handle_timeout`]).
 //!
-//! Actions (packets out): a [`ClusterState`] snapshot to the local gateway
-//! and transport after every change, and replies to requests.
+//! Actions, drained after every input: packets ([`Clusterd::poll_output`])
+//! and lock requests ([`Clusterd::poll_lock`]). Then the shell sleeps until
+//! [`Clusterd::poll_timeout`].
 //!
 //! ```text
 //!  transport ──PeerUp/PeerDown──► clusterd ──ClusterState──► gateway, transport
 //!  gateway   ──SetTunable───────►          ──Status────────► gateway
+//!  clusterd  ◄──Leader / Recover / RecoverAck / Recovered──► clusterd (other nodes)
+//!  shell     ──lock_reply / lock_lost──►   ──LockAction::Take/Release──► shell
 //! ```
 //!
-//! Leadership, the cluster lock, recovery and banning come later and will
-//! live here too; until then the node reports what is true: no leader, an
-//! invalid generation, recovery mode NORMAL.
+//! Leadership (see [`election`]): the leader is the node that holds the
+//! cluster lock. A node that has heard no leader for `leader timeout`
+//! seconds races for the lock; the winner broadcasts itself every second
+//! and runs a recovery (see [`recovery`]). Without a configured lock the
+//! lowest connected leader-capable node leads (loudly warned about: a
+//! partition can then have two leaders until it heals).
 
+pub mod election;
+pub mod recovery;
 mod runstate;
+pub mod shell;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
+use ctdb_cluster_lock::LockReply;
 use ctdb_config::{SetOutcome, Tunables};
 use ctdb_proto::{Body, ClusterState, Endpoint, Flags, Msg, NodeInfo, Packet, ServiceId};
-use ctdb_service::{run_loop, BoxFuture, Service, ServiceError, ServiceIo};
 use tracing::{info, warn};
 
+pub use election::{Election, LockAction, LockState};
+pub use recovery::Recovery;
 pub use runstate::Runstate;
 
 /// Legacy node flag bits clusterd sets.
@@ -37,14 +54,29 @@ pub mod node_flags {
     pub const UNHEALTHY: u32 = 0x02;
     /// `ctdb disable` / `start as disabled`.
     pub const PERMANENTLY_DISABLED: u32 = 0x04;
+    /// Banned.
+    pub const BANNED: u32 = 0x08;
     /// A deleted slot of the nodes file.
     pub const DELETED: u32 = 0x10;
     /// `ctdb stop` / `start as stopped`.
     pub const STOPPED: u32 = 0x20;
+    /// Flags that keep a node out of recovery and leadership.
+    pub const INACTIVE: u32 = DELETED | DISCONNECTED | BANNED | STOPPED;
+}
+
+/// Capability bits clusterd looks at.
+pub mod caps {
+    /// May become leader.
+    pub const RECMASTER: u32 = 0x1;
+    /// May be an lmaster (enters the vnnmap).
+    pub const LMASTER: u32 = 0x2;
 }
 
 /// vnnmap generation meaning "no recovery has established one".
 pub const INVALID_GENERATION: u32 = 1;
+
+/// Tunable slots clusterd reads.
+const SLOT_RECOVER_TIMEOUT: usize = 6;
 
 /// What clusterd starts from.
 #[derive(Debug, Clone)]
@@ -61,18 +93,33 @@ pub struct ClusterdConfig {
     pub capabilities: u32,
     /// Flags this node starts with (`start as stopped` / `disabled`).
     pub start_flags: u32,
+    /// `[cluster] leader timeout`.
+    pub leader_timeout: Duration,
+    /// Seed for generation numbers (the core never reads the OS RNG, so a
+    /// simulation can replay a run).
+    pub seed: u64,
+    /// Wall-clock time at the `now` given to [`Clusterd::new`] (the core
+    /// never reads the clock; recovery times are reported in wall time).
+    pub wall_start: SystemTime,
 }
 
 /// The clusterd core.
 pub struct Clusterd {
     tunables: Tunables,
     state: ClusterState,
+    election: Election,
+    recovery: Recovery,
+    rng: u64,
     out: VecDeque<Packet>,
+    lock_out: VecDeque<LockAction>,
+    dirty: bool,
+    instant_start: Instant,
+    wall_start: SystemTime,
 }
 
 impl Clusterd {
     /// A core for `cfg`: every other node starts disconnected.
-    pub fn new(cfg: ClusterdConfig) -> Clusterd {
+    pub fn new(now: Instant, cfg: ClusterdConfig) -> Clusterd {
         let nodes = cfg
             .nodes
             .iter()
@@ -94,13 +141,27 @@ impl Clusterd {
             capabilities: cfg.capabilities,
             generation: INVALID_GENERATION,
             vnnmap: Vec::new(),
-            recmode: 0,
+            // Like CTDB, a node is in recovery until its first recovery.
+            recmode: 1,
             leader: None,
             tunables: cfg.tunables.as_array().to_vec(),
-            cluster_lock: cfg.cluster_lock,
+            cluster_lock: cfg.cluster_lock.clone(),
             last_recovery: (0, 0, 0, 0),
         };
-        Clusterd { tunables: cfg.tunables, state, out: VecDeque::new() }
+        let can_lead = cfg.capabilities & caps::RECMASTER != 0;
+        let election = Election::new(now, can_lead, cfg.cluster_lock.is_some(), cfg.leader_timeout);
+        Clusterd {
+            tunables: cfg.tunables,
+            state,
+            election,
+            recovery: Recovery::default(),
+            rng: cfg.seed | 1,
+            out: VecDeque::new(),
+            lock_out: VecDeque::new(),
+            dirty: true,
+            instant_start: now,
+            wall_start: cfg.wall_start,
+        }
     }
 
     /// The current snapshot.
@@ -108,11 +169,71 @@ impl Clusterd {
         &self.state
     }
 
-    fn publish(&mut self) {
+    /// This node's pnn.
+    pub fn pnn(&self) -> u32 {
+        self.state.pnn
+    }
+
+    /// Whether this node currently acts as leader.
+    pub fn is_leader(&self) -> bool {
+        self.state.leader == Some(self.state.pnn)
+    }
+
+    /// The cluster lock helper answered a Take.
+    pub fn lock_reply(&mut self, now: Instant, reply: LockReply) {
+        self.on_lock_reply(now, reply);
+        self.after_input(now);
+    }
+
+    /// The cluster lock helper exited after reporting the lock held.
+    pub fn lock_lost(&mut self, now: Instant) {
+        self.on_lock_lost(now);
+        self.after_input(now);
+    }
+
+    /// Next lock request for the shell.
+    pub fn poll_lock(&mut self) -> Option<LockAction> {
+        self.lock_out.pop_front()
+    }
+
+    /// Connected, non-inactive nodes (this one included when active).
+    pub fn active_nodes(&self) -> Vec<u32> {
+        self.state.nodes.iter().filter(|n| n.flags & node_flags::INACTIVE == 0).map(|n| n.pnn).collect()
+    }
+
+    fn next_random(&mut self) -> u32 {
+        // xorshift64*: enough for generation numbers, reproducible from
+        // the configured seed.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
+    }
+
+    fn recover_timeout(&self) -> Duration {
+        let secs = self.state.tunables.get(SLOT_RECOVER_TIMEOUT).copied().unwrap_or(30);
+        Duration::from_secs(u64::from(secs.max(1)))
+    }
+
+    fn send(&mut self, node: u32, msg: Msg) {
         let me = Endpoint::new(self.state.pnn, ServiceId::CLUSTERD);
-        for svc in [ServiceId::GATEWAY, ServiceId::TRANSPORT] {
-            let dst = Endpoint::new(self.state.pnn, svc);
-            self.out.push_back(Packet::new(dst, me, 0, Body::Msg(Msg::ClusterState(self.state.clone()))));
+        self.out.push_back(Packet::new(Endpoint::new(node, ServiceId::CLUSTERD), me, 0, Body::Msg(msg)));
+    }
+
+    fn send_local(&mut self, svc: ServiceId, msg: Msg) {
+        let me = Endpoint::new(self.state.pnn, ServiceId::CLUSTERD);
+        self.out.push_back(Packet::new(Endpoint::new(self.state.pnn, svc), me, 0, Body::Msg(msg)));
+    }
+
+    /// After every input: publish the snapshot if it changed.
+    fn after_input(&mut self, _now: Instant) {
+        if self.dirty {
+            self.dirty = false;
+            for svc in [ServiceId::GATEWAY, ServiceId::TRANSPORT] {
+                self.send_local(svc, Msg::ClusterState(self.state.clone()));
+            }
         }
     }
 
@@ -120,19 +241,21 @@ impl Clusterd {
         if (rs as u32) > self.state.runstate {
             info!("Set runstate to {} ({})", rs.name(), rs as u32);
             self.state.runstate = rs as u32;
+            self.dirty = true;
         }
     }
 
-    fn set_connected(&mut self, pnn: u32, up: bool) {
+    fn set_connected(&mut self, now: Instant, pnn: u32, up: bool) {
         let Some(node) = self.state.nodes.get_mut(pnn as usize) else {
             warn!("clusterd: link event for unknown node {pnn}");
             return;
         };
         let down = node_flags::DISCONNECTED | node_flags::UNHEALTHY;
-        // Until node flags are exchanged (leadership issue) a connected peer
-        // is reported healthy; its own view wins once it can tell us.
+        // Until node flags are exchanged a connected peer is reported
+        // healthy; its own view wins once it can tell us.
         node.flags = if up { node.flags & !down } else { node.flags | down };
-        self.publish();
+        self.dirty = true;
+        self.on_membership_change(now, pnn, up);
     }
 
     fn reply(&mut self, req: &Packet, msg: Msg) {
@@ -140,60 +263,87 @@ impl Clusterd {
         p.header.flags = Flags::REPLY;
         self.out.push_back(p);
     }
+
+    fn set_tunable(&mut self, p: &Packet, name: &str, value: u32) {
+        let status = match self.tunables.set(name, value) {
+            Ok(SetOutcome::Set) => 0,
+            Ok(SetOutcome::Obsolete) => 1,
+            Err(_) => -1,
+        };
+        if status >= 0 {
+            info!("clusterd: tunable {name} set to {value}");
+            self.state.tunables = self.tunables.as_array().to_vec();
+            self.dirty = true;
+        }
+        self.reply(p, Msg::Status { status });
+    }
 }
 
-impl Service for Clusterd {
-    fn id(&self) -> ServiceId {
-        ServiceId::CLUSTERD
-    }
-
-    fn activate(&mut self, _now: Instant) {
-        // No event scripts and no recovery exist yet, so the start-up
-        // phases complete at once; each step is still logged as CTDB does.
-        for rs in [Runstate::Setup, Runstate::FirstRecovery, Runstate::Startup, Runstate::Running] {
+/// Lifecycle and inputs; the shell ([`shell::ClusterdShell`]) calls these
+/// from its [`Service`] implementation, a simulation calls them directly.
+impl Clusterd {
+    /// Start serving: the start-up runstates, then wait for a leader.
+    pub fn activate(&mut self, now: Instant) {
+        // No event scripts exist yet, so init and setup complete at once;
+        // the node then waits in FIRST_RECOVERY for its first recovery.
+        for rs in [Runstate::Setup, Runstate::FirstRecovery] {
             self.set_runstate(rs);
         }
         if self.state.cluster_lock.is_none() {
-            warn!("Cluster lock not set");
+            warn!(
+                "Cluster lock not set: leadership falls back to the lowest connected node; \
+                 a network partition can then elect two leaders"
+            );
         }
-        self.publish();
+        self.election.start(now);
+        self.after_input(now);
     }
 
-    fn deactivate(&mut self, _now: Instant) {
+    /// Stop serving: a leader yields so others need not wait it out.
+    pub fn deactivate(&mut self, now: Instant) {
         self.set_runstate(Runstate::Shutdown);
+        if self.is_leader() {
+            self.step_down(now, "shutting down");
+        }
+        self.after_input(now);
     }
 
-    fn dispatch(&mut self, _now: Instant, p: Packet) {
+    /// One packet from the transport.
+    pub fn dispatch(&mut self, now: Instant, p: Packet) {
         let Body::Msg(msg) = &p.body else {
             warn!("clusterd: unexpected {:?} packet from {:?}", p.header.kind, p.header.src);
             return;
         };
-        match msg {
-            Msg::PeerUp { pnn } => self.set_connected(*pnn, true),
-            Msg::PeerDown { pnn } => self.set_connected(*pnn, false),
-            Msg::SetTunable { name, value } => {
-                let status = match self.tunables.set(name, *value) {
-                    Ok(SetOutcome::Set) => 0,
-                    Ok(SetOutcome::Obsolete) => 1,
-                    Err(_) => -1,
-                };
-                if status >= 0 {
-                    info!("clusterd: tunable {name} set to {value}");
-                    self.state.tunables = self.tunables.as_array().to_vec();
-                    self.publish();
-                }
-                self.reply(&p, Msg::Status { status });
-            }
+        let from = p.header.src.node;
+        match msg.clone() {
+            Msg::PeerUp { pnn } => self.set_connected(now, pnn, true),
+            Msg::PeerDown { pnn } => self.set_connected(now, pnn, false),
+            Msg::SetTunable { name, value } => self.set_tunable(&p, &name, value),
+            Msg::Leader { pnn, generation } => self.on_leader(now, from, pnn, generation),
+            Msg::Recover { generation, vnnmap } => self.on_recover(now, from, generation, vnnmap),
+            Msg::RecoverAck { generation } => self.on_recover_ack(now, from, generation),
+            Msg::Recovered { generation, vnnmap } => self.on_recovered(now, from, generation, vnnmap),
+            Msg::RecoverRequest => self.on_recover_request(now),
             other => warn!("clusterd: unexpected message {other:?}"),
         }
+        self.after_input(now);
     }
 
-    fn poll_output(&mut self) -> Option<Packet> {
+    /// When [`Clusterd::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.election.poll_timeout(self.is_leader()), self.recovery.poll_timeout()].into_iter().flatten().min()
+    }
+
+    /// Timers: leader broadcasts, leader timeout, recovery deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.election_tick(now);
+        self.recovery_tick(now);
+        self.after_input(now);
+    }
+
+    /// Next packet to send.
+    pub fn poll_output(&mut self) -> Option<Packet> {
         self.out.pop_front()
-    }
-
-    fn run(self: Box<Self>, io: ServiceIo) -> BoxFuture<Result<(), ServiceError>> {
-        Box::pin(run_loop(self, io))
     }
 }
 

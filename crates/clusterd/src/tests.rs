@@ -1,26 +1,46 @@
-use std::net::IpAddr;
-use std::time::Instant;
+//! clusterd core: exact outputs for each input.
 
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use ctdb_cluster_lock::LockReply;
 use ctdb_config::Tunables;
 use ctdb_proto::{Body, ClusterState, Endpoint, Msg, Packet, ServiceId};
-use ctdb_service::Service;
 
 use super::*;
 
-fn core() -> Clusterd {
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+fn core_at(t0: Instant, pnn: u32, lock: bool) -> Clusterd {
     let ip = |n: u8| Some(IpAddr::from([127, 0, 0, n]));
-    Clusterd::new(ClusterdConfig {
-        pnn: 0,
-        nodes: vec![ip(1), None, ip(3)],
-        tunables: Tunables::defaults(),
-        cluster_lock: Some("/tmp/lock".into()),
-        capabilities: 0x3_0003,
-        start_flags: 0,
-    })
+    Clusterd::new(
+        t0,
+        ClusterdConfig {
+            pnn,
+            nodes: vec![ip(1), None, ip(3)],
+            tunables: Tunables::defaults(),
+            cluster_lock: lock.then(|| "/tmp/lock".into()),
+            capabilities: 0x3_0003,
+            start_flags: 0,
+            leader_timeout: TIMEOUT,
+            seed: 7,
+            wall_start: SystemTime::UNIX_EPOCH,
+        },
+    )
 }
 
 fn drain(c: &mut Clusterd) -> Vec<Packet> {
     std::iter::from_fn(|| c.poll_output()).collect()
+}
+
+fn msgs(out: &[Packet]) -> Vec<(Endpoint, Msg)> {
+    out.iter()
+        .filter_map(|p| match &p.body {
+            Body::Msg(Msg::ClusterState(_)) => None,
+            Body::Msg(m) => Some((p.header.dst, m.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 fn states(out: &[Packet]) -> Vec<(ServiceId, ClusterState)> {
@@ -32,64 +52,161 @@ fn states(out: &[Packet]) -> Vec<(ServiceId, ClusterState)> {
         .collect()
 }
 
+fn from(node: u32, msg: Msg) -> Packet {
+    Packet::new(Endpoint::new(0, ServiceId::CLUSTERD), Endpoint::new(node, ServiceId::CLUSTERD), 0, Body::Msg(msg))
+}
+
 fn from_transport(msg: Msg) -> Packet {
     Packet::new(Endpoint::new(0, ServiceId::CLUSTERD), Endpoint::new(0, ServiceId::TRANSPORT), 0, Body::Msg(msg))
 }
 
 #[test]
 fn other_nodes_start_disconnected_and_deleted_slots_are_deleted() {
-    let c = core();
+    let c = core_at(Instant::now(), 0, true);
     let flags: Vec<u32> = c.state().nodes.iter().map(|n| n.flags).collect();
     assert_eq!(flags, vec![0, node_flags::DELETED, node_flags::DISCONNECTED | node_flags::UNHEALTHY]);
     assert_eq!(c.state().generation, INVALID_GENERATION);
+    assert_eq!(c.state().recmode, 1, "in recovery until the first recovery");
     assert_eq!(c.state().leader, None);
 }
 
 #[test]
-fn activation_reaches_running_and_publishes_to_gateway_and_transport() {
-    let mut c = core();
-    c.activate(Instant::now());
+fn activation_waits_in_first_recovery_and_publishes() {
+    let t0 = Instant::now();
+    let mut c = core_at(t0, 0, true);
+    c.activate(t0);
     let out = states(&drain(&mut c));
     let dsts: Vec<ServiceId> = out.iter().map(|(d, _)| *d).collect();
     assert_eq!(dsts, vec![ServiceId::GATEWAY, ServiceId::TRANSPORT]);
-    assert_eq!(out[0].1.runstate, Runstate::Running as u32);
+    assert_eq!(out[0].1.runstate, Runstate::FirstRecovery as u32);
+    assert_eq!(c.poll_lock(), None, "no race before the leader timeout");
+    assert_eq!(c.poll_timeout(), Some(t0 + TIMEOUT));
 }
 
 #[test]
-fn peer_up_and_down_toggle_disconnected_and_publish() {
-    let mut c = core();
-    c.dispatch(Instant::now(), from_transport(Msg::PeerUp { pnn: 2 }));
-    let out = states(&drain(&mut c));
-    assert_eq!(out[0].1.nodes[2].flags, 0);
-    c.dispatch(Instant::now(), from_transport(Msg::PeerDown { pnn: 2 }));
-    let out = states(&drain(&mut c));
-    assert_eq!(out[0].1.nodes[2].flags, node_flags::DISCONNECTED | node_flags::UNHEALTHY);
+fn after_leader_timeout_the_node_races_for_the_lock_and_leads_when_it_wins() {
+    let t0 = Instant::now();
+    let mut c = core_at(t0, 0, true);
+    c.activate(t0);
+    drain(&mut c);
+    c.handle_timeout(t0 + TIMEOUT);
+    assert_eq!(c.poll_lock(), Some(LockAction::Take));
+    assert_eq!(c.poll_timeout(), None, "nothing to do while the helper answers");
+    c.lock_reply(t0 + TIMEOUT, LockReply::Held);
+    assert!(c.is_leader());
+    let m = msgs(&drain(&mut c));
+    assert_eq!(
+        m[0],
+        (Endpoint::new(Endpoint::BROADCAST_CONNECTED, ServiceId::CLUSTERD), Msg::Leader { pnn: 0, generation: 1 })
+    );
+    let Msg::Recover { generation, vnnmap } = &m[1].1 else { panic!("{m:?}") };
+    assert_eq!(m[1].0, Endpoint::new(0, ServiceId::CLUSTERD), "only active nodes take part");
+    assert_eq!(vnnmap, &vec![0]);
+    // Recovery completes with our own ack.
+    let g = *generation;
+    c.dispatch(t0 + TIMEOUT, from(0, Msg::RecoverAck { generation: g }));
+    let m = msgs(&drain(&mut c));
+    assert_eq!(m, vec![(Endpoint::new(0, ServiceId::CLUSTERD), Msg::Recovered { generation: g, vnnmap: vec![0] })]);
+    c.dispatch(t0 + TIMEOUT, from(0, Msg::Recovered { generation: g, vnnmap: vec![0] }));
+    let st = states(&drain(&mut c)).pop().unwrap().1;
+    assert_eq!((st.generation, st.recmode, st.runstate, st.leader), (g, 0, Runstate::Running as u32, Some(0)));
+    // The leader announces itself every second.
+    assert_eq!(c.poll_timeout(), Some(t0 + TIMEOUT + election::BROADCAST_INTERVAL));
+}
+
+#[test]
+fn contention_means_wait_for_the_broadcast_and_follow_it() {
+    let t0 = Instant::now();
+    let mut c = core_at(t0, 2, true);
+    c.activate(t0);
+    c.handle_timeout(t0 + TIMEOUT);
+    assert_eq!(c.poll_lock(), Some(LockAction::Take));
+    c.lock_reply(t0 + TIMEOUT, LockReply::Contended);
+    assert!(!c.is_leader());
+    assert_eq!(c.poll_timeout(), Some(t0 + TIMEOUT * 2));
+    c.dispatch(t0 + TIMEOUT, from(0, Msg::Leader { pnn: 0, generation: 1 }));
+    assert_eq!(c.state().leader, Some(0));
+    let m = msgs(&drain(&mut c));
+    assert!(m.contains(&(Endpoint::new(2, ServiceId::GATEWAY), Msg::Leader { pnn: 0, generation: 1 })), "{m:?}");
+}
+
+#[test]
+fn losing_the_lock_steps_down_at_once() {
+    let t0 = Instant::now();
+    let mut c = core_at(t0, 0, true);
+    c.activate(t0);
+    c.handle_timeout(t0 + TIMEOUT);
+    c.poll_lock();
+    c.lock_reply(t0 + TIMEOUT, LockReply::Held);
+    drain(&mut c);
+    c.lock_lost(t0 + TIMEOUT * 2);
+    assert!(!c.is_leader());
+    let m = msgs(&drain(&mut c));
+    assert!(m.contains(&(
+        Endpoint::new(Endpoint::BROADCAST_CONNECTED, ServiceId::CLUSTERD),
+        Msg::Leader { pnn: u32::MAX, generation: 1 }
+    )));
+    assert_eq!(c.poll_lock(), None, "the helper already exited: nothing to release");
+}
+
+#[test]
+fn leader_disconnect_makes_followers_race_at_once() {
+    let t0 = Instant::now();
+    let mut c = core_at(t0, 2, true);
+    c.activate(t0);
+    c.dispatch(t0, from_transport(Msg::PeerUp { pnn: 0 }));
+    c.dispatch(t0, from(0, Msg::Leader { pnn: 0, generation: 1 }));
+    drain(&mut c);
+    let t1 = t0 + Duration::from_secs(2);
+    c.dispatch(t1, from_transport(Msg::PeerDown { pnn: 0 }));
+    assert_eq!(c.state().leader, None);
+    assert_eq!(c.poll_timeout(), Some(t1));
+    c.handle_timeout(t1);
+    assert_eq!(c.poll_lock(), Some(LockAction::Take));
+}
+
+#[test]
+fn without_a_lock_the_lowest_active_node_leads() {
+    let t0 = Instant::now();
+    let mut n2 = core_at(t0, 2, false);
+    n2.activate(t0);
+    n2.dispatch(t0, from_transport(Msg::PeerUp { pnn: 0 }));
+    n2.handle_timeout(t0 + TIMEOUT);
+    assert!(!n2.is_leader(), "node 0 is lower and connected");
+    assert_eq!(n2.poll_lock(), None);
+    let mut n0 = core_at(t0, 0, false);
+    n0.activate(t0);
+    n0.handle_timeout(t0 + TIMEOUT);
+    assert!(n0.is_leader());
+    // Two leaders after a healed partition: the higher one yields.
+    let mut n2 = core_at(t0, 2, false);
+    n2.activate(t0);
+    n2.handle_timeout(t0 + TIMEOUT);
+    assert!(n2.is_leader(), "alone, node 2 leads");
+    n2.dispatch(t0 + TIMEOUT * 2, from(0, Msg::Leader { pnn: 0, generation: 9 }));
+    assert_eq!(n2.state().leader, Some(0));
 }
 
 #[test]
 fn set_tunable_replies_with_legacy_status_and_publishes_new_value() {
-    let mut c = core();
+    let t0 = Instant::now();
+    let mut c = core_at(t0, 0, true);
     let req = |name: &str, value| {
-        let mut p = Packet::new(
+        Packet::new(
             Endpoint::new(0, ServiceId::CLUSTERD),
             Endpoint::new(0, ServiceId::GATEWAY),
             42,
             Body::Msg(Msg::SetTunable { name: name.into(), value }),
-        );
-        p.header.reqid = 42;
-        p
+        )
     };
-    c.dispatch(Instant::now(), req("keepaliveinterval", 2));
+    c.dispatch(t0, req("keepaliveinterval", 2));
     let out = drain(&mut c);
-    let st = states(&out);
-    assert_eq!(st[0].1.tunables[4], 2, "KeepaliveInterval is slot 4");
-    let reply = out.last().unwrap();
+    assert_eq!(states(&out)[0].1.tunables[4], 2, "KeepaliveInterval is slot 4");
+    let reply = out.iter().find(|p| matches!(p.body, Body::Msg(Msg::Status { .. }))).unwrap();
     assert_eq!(reply.body, Body::Msg(Msg::Status { status: 0 }));
-    assert_eq!(reply.header.reqid, 42);
-    assert_eq!(reply.header.dst.service, ServiceId::GATEWAY);
-
-    c.dispatch(Instant::now(), req("NoSuchTunable", 1));
-    assert_eq!(drain(&mut c).last().unwrap().body, Body::Msg(Msg::Status { status: -1 }));
-    c.dispatch(Instant::now(), req("EventScriptUnhealthyOnTimeout", 1));
-    assert_eq!(drain(&mut c).last().unwrap().body, Body::Msg(Msg::Status { status: 1 }));
+    assert_eq!((reply.header.reqid, reply.header.dst.service), (42, ServiceId::GATEWAY));
+    c.dispatch(t0, req("NoSuchTunable", 1));
+    assert!(drain(&mut c).iter().any(|p| p.body == Body::Msg(Msg::Status { status: -1 })));
+    c.dispatch(t0, req("EventScriptUnhealthyOnTimeout", 1));
+    assert!(drain(&mut c).iter().any(|p| p.body == Body::Msg(Msg::Status { status: 1 })));
 }

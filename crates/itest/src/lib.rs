@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use ctdb_client::Client;
-use ctdb_legacy_proto::{pnn, NodeMap, Opcode, Wire};
+use ctdb_legacy_proto::{pnn, NodeMap, Opcode, VnnMap, Wire};
+
+/// Test clusters elect faster than the 5 s default.
+pub const LEADER_TIMEOUT_OPTION: &str = "cluster:leader timeout=2";
 
 /// Where cargo put the binaries of this build.
 pub fn bin_dir() -> PathBuf {
@@ -64,8 +67,13 @@ pub struct Cluster {
 
 impl Cluster {
     /// Set up (not start) an `n`-node cluster on `base`, `base+1`, … with
-    /// extra ctdb.tunables lines.
+    /// extra ctdb.tunables lines and the test default `leader timeout = 2`.
     pub fn setup(n: u32, base: Ipv4Addr, tunables: &[&str]) -> Result<Cluster> {
+        Cluster::setup_with(n, base, tunables, &[LEADER_TIMEOUT_OPTION])
+    }
+
+    /// Set up with extra ctdb.conf settings (`SECTION:KEY=VALUE`).
+    pub fn setup_with(n: u32, base: Ipv4Addr, tunables: &[&str], options: &[&str]) -> Result<Cluster> {
         let dir = tempfile::Builder::new().prefix("ctdb-itest").tempdir()?;
         let c = Cluster { dir, n, base };
         let mut args = vec!["setup".to_string(), "-n".into(), n.to_string(), "--base-addr".into(), base.to_string()];
@@ -73,17 +81,67 @@ impl Cluster {
             args.push("--tunable".into());
             args.push(t.to_string());
         }
+        for o in options {
+            args.push("--option".into());
+            args.push(o.to_string());
+        }
         c.local(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
         Ok(c)
     }
 
-    /// Set up and start, then wait until every node sees every other
-    /// connected.
+    /// Set up and start, then wait until the cluster is ready: every node
+    /// connected, recovered, at one generation.
     pub fn start(n: u32, base: Ipv4Addr, tunables: &[&str]) -> Result<Cluster> {
         let c = Cluster::setup(n, base, tunables)?;
         c.local(&["start", "all"])?;
-        c.wait_all_connected(Duration::from_secs(20))?;
+        c.wait_ready(Duration::from_secs(30))?;
         Ok(c)
+    }
+
+    /// A control to node `pnn` through its own socket (2 s timeout).
+    pub fn control(&self, pnn: u32, opcode: Opcode, data: Vec<u8>) -> Result<ctdb_legacy_proto::ReplyControl> {
+        let socket = self.socket(pnn);
+        block_on(async move {
+            let c = Client::connect(&socket).await?;
+            Ok(c.control(pnn::CURRENT_NODE, opcode, 0, 0, data, Duration::from_secs(2)).await?)
+        })
+    }
+
+    /// Recovery mode and generation as node `pnn` reports them.
+    pub fn recmode_generation(&self, pnn: u32) -> Option<(i32, u32)> {
+        let recmode = self.control(pnn, Opcode::GET_RECMODE, Vec::new()).ok()?.status;
+        let vnnmap = self.control(pnn, Opcode::GETVNNMAP, Vec::new()).ok()?;
+        Some((recmode, VnnMap::from_bytes(&vnnmap.data).ok()?.generation))
+    }
+
+    /// Every running node in normal mode at one valid generation.
+    pub fn agreed_generation(&self, nodes: &[u32]) -> Option<u32> {
+        let views: Vec<(i32, u32)> = nodes.iter().map(|&p| self.recmode_generation(p)).collect::<Option<_>>()?;
+        let g = views.first()?.1;
+        views.iter().all(|&(mode, gen)| mode == 0 && gen == g && gen != 1).then_some(g)
+    }
+
+    /// Wait until every node sees every node connected, and all are
+    /// recovered at one generation.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<Duration> {
+        let all: Vec<u32> = (0..self.n).collect();
+        wait_for(timeout, "cluster connected and recovered", || {
+            (0..self.n).all(|by| (0..self.n).all(|of| self.flags(by, of) == Some(0)))
+                && self.agreed_generation(&all).is_some()
+        })
+    }
+
+    /// The leader as node `pnn` hears it: register for the LEADER srvid and
+    /// wait (≤ 3 s) for the next broadcast.
+    pub fn leader(&self, pnn: u32) -> Option<u32> {
+        let socket = self.socket(pnn);
+        block_on(async move {
+            let c = Client::connect(&socket).await.ok()?;
+            c.register_srvid(ctdb_legacy_proto::srvid::LEADER).await.ok()?;
+            let m = tokio::time::timeout(Duration::from_secs(3), c.next_message()).await.ok()??;
+            let b: [u8; 4] = m.data.get(..4)?.try_into().ok()?;
+            Some(u32::from_le_bytes(b)).filter(|&l| l != u32::MAX)
+        })
     }
 
     /// The cluster directory.

@@ -23,19 +23,26 @@ fn debian_ctdb_runs_every_foundation_command_against_ctdb_rs() {
         assert_eq!(run(pnn, &["pnn"]).1, format!("{pnn}\n"));
     }
 
-    // status: -t 1 bounds the wait for a LEADER broadcast (there is no
-    // leader before the leadership service exists).
-    let (rc, out, _) = run(1, &["-t", "1", "status"]);
+    // status: nodes, generation, vnnmap, recovery mode and leader, the
+    // same on every node.
+    let generation = c.agreed_generation(&[0, 1, 2]).expect("one generation");
+    let leader = c.leader(1).expect("a leader");
+    let (rc, out, _) = run(1, &["status"]);
     assert_eq!(rc, Some(0));
-    assert!(out.starts_with("Number of nodes:3\n"), "{out}");
-    assert!(out.contains("pnn:0 127.0.10.1       OK\n"), "{out}");
-    assert!(out.contains("pnn:1 127.0.10.2       OK (THIS NODE)\n"), "{out}");
-    assert!(out.contains("pnn:2 127.0.10.3       OK\n"), "{out}");
-    assert!(out.contains("Generation:INVALID\n"), "{out}");
-    assert!(out.contains("Recovery mode:NORMAL (0)\n"), "{out}");
-    assert!(out.contains("Leader:UNKNOWN\n"), "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "Number of nodes:3\npnn:0 127.0.10.1       OK\npnn:1 127.0.10.2       OK (THIS NODE)\n\
+             pnn:2 127.0.10.3       OK\nGeneration:{generation}\nSize:3\nhash:0 lmaster:0\nhash:1 lmaster:1\n\
+             hash:2 lmaster:2\nRecovery mode:NORMAL (0)\nLeader:{leader}\n"
+        )
+    );
+    for pnn in [0, 2] {
+        assert!(run(pnn, &["status"]).1.ends_with(&format!("Leader:{leader}\n")));
+    }
+    assert_eq!(run(2, &["leader"]).1, format!("{leader}\n"));
 
-    let (rc, out, _) = run(0, &["-t", "1", "-X", "status"]);
+    let (rc, out, _) = run(0, &["-X", "status"]);
     assert_eq!(rc, Some(0));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
@@ -125,6 +132,6 @@ fn debian_ctdb_runs_every_foundation_command_against_ctdb_rs() {
     wait_for(std::time::Duration::from_secs(5), "node 2 pid file removed", || c.pid(2).is_none()).unwrap();
     wait_for(std::time::Duration::from_secs(5), "node 2 disconnected", || c.flags(0, 2).is_some_and(|f| f & 1 != 0))
         .unwrap();
-    let (_, out, _) = run(0, &["-t", "1", "status"]);
+    let (_, out, _) = run(0, &["-t", "3", "status"]);
     assert!(out.contains("pnn:2 127.0.10.3       DISCONNECTED|UNHEALTHY|INACTIVE\n"), "{out}");
 }

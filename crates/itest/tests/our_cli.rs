@@ -27,10 +27,10 @@ fn our_ctdb_matches_samba_ctdb_on_a_three_node_ctdb_rs_cluster() {
         String::from_utf8_lossy(&ours.stdout).into_owned()
     };
 
-    let status = same(0, &["-t", "1", "status"]);
+    let status = same(0, &["status"]);
     assert!(status.starts_with("Number of nodes:3\npnn:0 127.0.16.1       OK (THIS NODE)\n"), "{status}");
-    same(1, &["-t", "1", "-X", "status"]);
-    same(2, &["-t", "1", "-Y", "status"]);
+    same(1, &["-X", "status"]);
+    same(2, &["-Y", "status"]);
     same(1, &["nodestatus"]);
     same(1, &["nodestatus", "all"]);
     same(1, &["-X", "nodestatus", "all"]);
@@ -75,7 +75,7 @@ fn our_ctdb_matches_samba_ctdb_on_a_three_node_ctdb_rs_cluster() {
     assert_eq!(c.ctdb(0, &["statisticsreset"]).status.code(), Some(0));
 
     // JSON output parses and carries the nodes.
-    let json = c.ctdb(0, &["--json", "-t", "1", "status"]);
+    let json = c.ctdb(0, &["--json", "status"]);
     let text = String::from_utf8_lossy(&json.stdout);
     assert!(text.contains("127.0.16.3"), "{text}");
 

@@ -2,7 +2,8 @@
 //! CTDB's own `tests/local_daemons.sh`.
 //!
 //! ```text
-//! ctdb-local DIR setup -n 3 [--tunable KeepaliveInterval=1 …] [--no-cluster-lock]
+//! ctdb-local DIR setup -n 3 [--tunable KeepaliveInterval=1 …] [--option 'cluster:leader timeout=2' …]
+//!                          [--base-addr 127.0.5.1] [--no-cluster-lock]
 //! ctdb-local DIR start all|PNN
 //! ctdb-local DIR stop all|PNN
 //! ctdb-local DIR onnode all|PNN COMMAND…
@@ -48,6 +49,10 @@ enum Cmd {
         /// (default 127.0.0.1). Lets several clusters share one machine.
         #[arg(long, default_value = "127.0.0.1")]
         base_addr: std::net::Ipv4Addr,
+        /// Extra ctdb.conf setting `SECTION:KEY=VALUE` for every node, e.g.
+        /// `--option "cluster:leader timeout=2"`.
+        #[arg(long = "option")]
+        options: Vec<String>,
     },
     /// Start the daemon of one node, or all of them.
     Start {
@@ -149,8 +154,8 @@ fn node_command(dir: &Path, pnn: u32, program: &str) -> Command {
 fn run(cli: Cli) -> Result<u8> {
     let dir = std::path::absolute(&cli.dir).context("resolving DIR")?;
     match cli.cmd {
-        Cmd::Setup { nodes, tunables, no_cluster_lock, base_addr } => {
-            setup(&dir, nodes, &tunables, no_cluster_lock, base_addr).map(|_| 0)
+        Cmd::Setup { nodes, tunables, no_cluster_lock, base_addr, options } => {
+            setup(&dir, &SetupOpts { nodes, tunables, no_cluster_lock, base: base_addr, options }).map(|_| 0)
         }
         Cmd::Start { which } => {
             for pnn in which_nodes(&dir, &which)? {
@@ -201,44 +206,94 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-fn setup(dir: &Path, n: u32, tunables: &[String], no_cluster_lock: bool, base: std::net::Ipv4Addr) -> Result<()> {
-    let first = base.octets()[3];
-    if n == 0 || u32::from(first) + n > 255 {
-        bail!("{n} nodes do not fit after {base}");
+/// Everything `setup` takes.
+struct SetupOpts {
+    nodes: u32,
+    tunables: Vec<String>,
+    no_cluster_lock: bool,
+    base: std::net::Ipv4Addr,
+    options: Vec<String>,
+}
+
+fn setup(dir: &Path, o: &SetupOpts) -> Result<()> {
+    let first = o.base.octets()[3];
+    if o.nodes == 0 || u32::from(first) + o.nodes > 255 {
+        bail!("{} nodes do not fit after {}", o.nodes, o.base);
     }
-    let addr = |pnn: u32| std::net::Ipv4Addr::from(u32::from(base) + pnn);
-    let nodes: String = (0..n).map(|i| format!("{}\n", addr(i))).collect();
+    let addr = |pnn: u32| std::net::Ipv4Addr::from(u32::from(o.base) + pnn);
+    let nodes: String = (0..o.nodes).map(|i| format!("{}\n", addr(i))).collect();
     std::fs::create_dir_all(dir.join("shared"))?;
     std::fs::write(dir.join("nodes"), &nodes)?;
-    for tunable in tunables {
+    for tunable in &o.tunables {
         if !tunable.contains('=') {
             bail!("--tunable takes Name=Value, got {tunable:?}");
         }
     }
-    for pnn in 0..n {
+    let mut extra = Vec::new();
+    for opt in &o.options {
+        let parsed = opt.split_once(':').and_then(|(sec, kv)| {
+            let (k, v) = kv.split_once('=')?;
+            Some((sec.trim().to_string(), k.trim().to_string(), v.trim().to_string()))
+        });
+        match parsed {
+            Some(t) => extra.push(t),
+            None => bail!("--option takes SECTION:KEY=VALUE, got {opt:?}"),
+        }
+    }
+    for pnn in 0..o.nodes {
         let nd = node_dir(dir, pnn);
         for sub in ["run", "var/volatile", "var/persistent", "var/state"] {
             std::fs::create_dir_all(nd.join(sub))?;
         }
         std::fs::write(nd.join("nodes"), &nodes)?;
-        let lock = if no_cluster_lock {
-            String::new()
-        } else {
-            format!("\tcluster lock = {}\n", dir.join("shared/cluster.lock").display())
-        };
-        let conf = format!(
-            "[logging]\n\tlocation = file:{log}\n\tlog level = NOTICE\n\n[cluster]\n{lock}\tnode address = {addr}\n\n\
-             [database]\n\tvolatile database directory = {v}\n\tpersistent database directory = {p}\n\tstate database directory = {s}\n\n\
-             [failover]\n\tdisabled = true\n",
-            log = nd.join("log.ctdb").display(),
-            addr = addr(pnn),
-            v = nd.join("var/volatile").display(),
-            p = nd.join("var/persistent").display(),
-            s = nd.join("var/state").display(),
-        );
-        std::fs::write(nd.join("ctdb.conf"), conf)?;
+        let s = |p: &Path| p.display().to_string();
+        let mut conf: Vec<(String, Vec<(String, String)>)> = vec![
+            (
+                "logging".into(),
+                vec![
+                    ("location".into(), format!("file:{}", s(&nd.join("log.ctdb")))),
+                    ("log level".into(), "NOTICE".into()),
+                ],
+            ),
+            ("cluster".into(), vec![("node address".into(), addr(pnn).to_string())]),
+            (
+                "database".into(),
+                vec![
+                    ("volatile database directory".into(), s(&nd.join("var/volatile"))),
+                    ("persistent database directory".into(), s(&nd.join("var/persistent"))),
+                    ("state database directory".into(), s(&nd.join("var/state"))),
+                ],
+            ),
+            ("failover".into(), vec![("disabled".into(), "true".into())]),
+        ];
+        if !o.no_cluster_lock {
+            conf[1].1.push(("cluster lock".into(), s(&dir.join("shared/cluster.lock"))));
+        }
+        for (sec, key, value) in &extra {
+            let idx = match conf.iter().position(|(n, _)| n == sec) {
+                Some(i) => i,
+                None => {
+                    conf.push((sec.clone(), Vec::new()));
+                    conf.len() - 1
+                }
+            };
+            let keys = &mut conf[idx].1;
+            match keys.iter_mut().find(|(k, _)| k == key) {
+                Some(kv) => kv.1 = value.clone(),
+                None => keys.push((key.clone(), value.clone())),
+            }
+        }
+        let mut text = String::new();
+        for (sec, keys) in &conf {
+            text.push_str(&format!("[{sec}]\n"));
+            for (k, v) in keys {
+                text.push_str(&format!("\t{k} = {v}\n"));
+            }
+            text.push('\n');
+        }
+        std::fs::write(nd.join("ctdb.conf"), text)?;
         let mut t = String::new();
-        for line in tunables {
+        for line in &o.tunables {
             t.push_str(line);
             t.push('\n');
         }

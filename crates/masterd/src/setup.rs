@@ -2,7 +2,10 @@
 
 use std::net::IpAddr;
 
-use anyhow::{anyhow, Context, Result};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use ctdb_cluster_lock::helper_command;
 use ctdb_config::{is_local_address, CtdbConf, NodesFile, Paths, Tunables};
 
 /// Everything the daemon starts from.
@@ -21,6 +24,8 @@ pub struct Loaded {
     /// Problems in ctdb.tunables (logged once logging is up; CTDB ignores
     /// bad lines there and so do we).
     pub tunable_warnings: Vec<String>,
+    /// The cluster lock helper's command line, if a lock is configured.
+    pub lock_command: Option<(PathBuf, Vec<String>)>,
 }
 
 /// Load paths, ctdb.conf, the nodes file and the tunables; find our pnn.
@@ -44,5 +49,35 @@ pub fn load() -> Result<Loaded> {
     })?;
     let mut tunables = Tunables::defaults();
     let tunable_warnings = tunables.load_file(&paths.tunables_file());
-    Ok(Loaded { paths, conf, nodes, pnn, tunables, tunable_warnings })
+    let lock_value = conf.cluster.cluster_lock.clone().or_else(|| conf.cluster.recovery_lock.clone());
+    let lock_command = match lock_value {
+        None => None,
+        Some(v) => {
+            let cmd = helper_command(&v, &default_lock_helper())
+                .ok_or_else(|| anyhow!("[cluster] cluster lock: empty helper command {v:?}"))?;
+            if !is_executable(&cmd.0) {
+                bail!("[cluster] cluster lock: helper {} does not exist or is not executable", cmd.0.display());
+            }
+            Some(cmd)
+        }
+    };
+    Ok(Loaded { paths, conf, nodes, pnn, tunables, tunable_warnings, lock_command })
+}
+
+/// The fcntl helper for a `cluster lock = PATH`: `CTDB_CLUSTER_MUTEX_HELPER`
+/// as in Samba; else ours, installed beside `ctdbd`; else Samba's.
+fn default_lock_helper() -> PathBuf {
+    if let Some(p) = std::env::var_os("CTDB_CLUSTER_MUTEX_HELPER") {
+        return PathBuf::from(p);
+    }
+    let ours = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.join("ctdb_mutex_fcntl_helper")));
+    match ours {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("/usr/libexec/ctdb/ctdb_mutex_fcntl_helper"),
+    }
+}
+
+fn is_executable(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

@@ -2,6 +2,7 @@
 
 use std::time::{Instant, SystemTime};
 
+use ctdb_clusterd::shell::ClusterdShell;
 use ctdb_clusterd::{Clusterd, ClusterdConfig};
 use ctdb_config::{LogLocation, CTDB_PORT};
 use ctdb_gateway::{GatewayConfig, GatewayShell};
@@ -116,14 +117,23 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         start_flags |= ctdb_clusterd::node_flags::PERMANENTLY_DISABLED;
     }
     let cluster_lock = l.conf.cluster.cluster_lock.clone().or_else(|| l.conf.cluster.recovery_lock.clone());
-    let clusterd = Clusterd::new(ClusterdConfig {
-        pnn: l.pnn,
-        nodes: l.nodes.clone(),
-        tunables: l.tunables.clone(),
-        cluster_lock,
-        capabilities,
-        start_flags,
-    });
+    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()) << 32;
+    let clusterd = Clusterd::new(
+        Instant::now(),
+        ClusterdConfig {
+            pnn: l.pnn,
+            nodes: l.nodes.clone(),
+            tunables: l.tunables.clone(),
+            cluster_lock,
+            capabilities,
+            start_flags,
+            leader_timeout: std::time::Duration::from_secs(u64::from(l.conf.cluster.leader_timeout)),
+            seed,
+            wall_start: SystemTime::now(),
+        },
+    );
+    let clusterd = ClusterdShell::new(clusterd, l.lock_command.clone());
 
     let mut gateway = GatewayShell::new(GatewayConfig {
         pnn: l.pnn,

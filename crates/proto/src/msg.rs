@@ -101,6 +101,39 @@ pub enum Msg {
     StatsReset,
     /// gateway → masterd: stop the daemon (SHUTDOWN).
     Shutdown,
+    /// clusterd → every clusterd (and the local gateway, which passes it to
+    /// clients registered for the LEADER srvid): "`pnn` leads, at
+    /// `generation`". Sent by the leader every second; `pnn` = u32::MAX
+    /// means the sender stopped leading.
+    Leader {
+        /// The leader, or u32::MAX.
+        pnn: u32,
+        /// The leader's current generation.
+        generation: u32,
+    },
+    /// leader → each active node: recovery to `generation` begins; freeze
+    /// and answer [`Msg::RecoverAck`].
+    Recover {
+        /// The new generation.
+        generation: u32,
+        /// The new vnnmap.
+        vnnmap: Vec<u32>,
+    },
+    /// node → leader: frozen and ready for `generation`.
+    RecoverAck {
+        /// The generation being recovered to.
+        generation: u32,
+    },
+    /// leader → each active node: recovery done; adopt and thaw.
+    Recovered {
+        /// The new generation.
+        generation: u32,
+        /// The new vnnmap.
+        vnnmap: Vec<u32>,
+    },
+    /// gateway → clusterd, clusterd → leader: please run a recovery
+    /// (`ctdb recover`, SET_RECMODE 1).
+    RecoverRequest,
 }
 
 /// One node as clusterd sees it.

@@ -141,6 +141,22 @@ impl Gateway {
             Opcode::GET_RUNSTATE => ok(st.runstate.to_bytes()),
             Opcode::GET_CAPABILITIES => ok(st.capabilities.to_bytes()),
             Opcode::GET_RECMODE => status(st.recmode as i32),
+            Opcode::SET_RECMODE => match u32::from_bytes(d) {
+                // ACTIVE: `ctdb recover` asks for a recovery; the leader runs
+                // it and the new generation is the answer the tool waits for.
+                Ok(1) => {
+                    self.actions.push_back(Action::Send(Packet::new(
+                        Endpoint::new(self.pnn, ServiceId::CLUSTERD),
+                        self.endpoint(),
+                        0,
+                        Body::Msg(Msg::RecoverRequest),
+                    )));
+                    status(0)
+                }
+                // NORMAL: only the leader's recovery ends recovery mode.
+                Ok(0) => status(0),
+                _ => fail("SET_RECMODE needs a 4-byte mode 0 or 1"),
+            },
             Opcode::GETVNNMAP => ok(VnnMap { generation: st.generation, map: st.vnnmap.clone() }.to_bytes()),
             Opcode::GET_NODEMAP => ok(nodemap(&st.nodes, false).to_bytes()),
             Opcode::GET_NODES_FILE => ok(nodemap(&st.nodes, true).to_bytes()),

@@ -12,7 +12,9 @@ mod stats;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
-use ctdb_legacy_proto::{pnn, Frame, Header, Operation, Packet as LPacket, ReplyControl, CTDB_MAGIC, CTDB_PROTOCOL};
+use ctdb_legacy_proto::{
+    pnn, srvid, Frame, Header, Operation, Packet as LPacket, ReplyControl, CTDB_MAGIC, CTDB_PROTOCOL,
+};
 use ctdb_proto::{Body, ClusterState, Endpoint, Flags, Msg, Packet, ServiceId};
 use tracing::{debug, warn};
 
@@ -192,6 +194,9 @@ impl Gateway {
         let is_reply = p.header.flags.contains(Flags::REPLY);
         match p.body {
             Body::Msg(Msg::ClusterState(st)) => self.state = Some(st),
+            // The leader's announcement, for clients waiting on the LEADER
+            // srvid (`ctdb status`, `ctdb leader`): a u32 pnn.
+            Body::Msg(Msg::Leader { pnn: leader, .. }) => self.deliver(srvid::LEADER, &leader.to_le_bytes()),
             Body::Msg(msg) if is_reply => self.service_reply(p.header.reqid, msg),
             Body::Legacy(bytes) if is_reply => self.remote_reply(p.header.reqid, &bytes),
             Body::Legacy(bytes) => self.remote_request(now, wall, p.header.src, p.header.reqid, &bytes),

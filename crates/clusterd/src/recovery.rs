@@ -1,0 +1,173 @@
+//! The recovery framework, driven by the leader.
+//!
+//! ```text
+//!  leader: new generation, vnnmap of active nodes
+//!     ──Recover{g}──► every active node: recovery mode ACTIVE, freeze
+//!     ◄─RecoverAck{g}─
+//!     (all acked) ──Recovered{g}──► every active node: adopt g and the
+//!                                   vnnmap, thaw, recovery mode NORMAL
+//! ```
+//!
+//! A recovery runs when a node becomes leader, when membership changes, and
+//! on request (`ctdb recover`, a node that missed one). One that does not
+//! finish within RecoverTimeout is started again with a new generation.
+//! Inactive nodes (disconnected, banned, stopped) are left out. Databases
+//! (freeze, collect, push, thaw) hook in here when databased exists.
+
+use std::collections::BTreeSet;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ctdb_proto::Msg;
+use tracing::{info, warn};
+
+use crate::{caps, Clusterd, Runstate, INVALID_GENERATION};
+
+/// The leader's recovery in progress, if any.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    run: Option<Run>,
+}
+
+#[derive(Debug)]
+struct Run {
+    generation: u32,
+    vnnmap: Vec<u32>,
+    participants: Vec<u32>,
+    waiting: BTreeSet<u32>,
+    deadline: Instant,
+}
+
+impl Recovery {
+    /// Whether this (leader) node is running a recovery.
+    pub fn in_progress(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// Forget the recovery (the node stopped leading).
+    pub(crate) fn abandon(&mut self) {
+        self.run = None;
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.run.as_ref().map(|r| r.deadline)
+    }
+}
+
+fn wall_pair(t: SystemTime) -> (i64, i64) {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs() as i64, i64::from(d.subsec_micros()))
+}
+
+impl Clusterd {
+    fn wall(&self, now: Instant) -> SystemTime {
+        self.wall_start + now.saturating_duration_since(self.instant_start)
+    }
+
+    fn new_generation(&mut self) -> u32 {
+        loop {
+            let g = self.next_random();
+            // 0 and 1 (INVALID) are never used; a new one must differ.
+            if g > INVALID_GENERATION && g != self.state.generation {
+                return g;
+            }
+        }
+    }
+
+    /// Leader: begin a recovery of every active node.
+    pub(crate) fn start_recovery(&mut self, now: Instant, why: &str) {
+        if !self.is_leader() {
+            return;
+        }
+        let generation = self.new_generation();
+        let participants = self.active_nodes();
+        let me = self.state.pnn;
+        // Remote capabilities are not exchanged yet: remote nodes are taken
+        // as lmaster-capable; this node's own capability is honoured.
+        let vnnmap: Vec<u32> =
+            participants.iter().copied().filter(|&p| p != me || self.state.capabilities & caps::LMASTER != 0).collect();
+        info!("Starting recovery to generation {generation} ({why}), nodes {participants:?}");
+        for &p in &participants {
+            self.send(p, Msg::Recover { generation, vnnmap: vnnmap.clone() });
+        }
+        let deadline = now + self.recover_timeout();
+        self.recovery.run =
+            Some(Run { generation, vnnmap, waiting: participants.iter().copied().collect(), participants, deadline });
+    }
+
+    /// Leader timer: a recovery that took too long is started again.
+    pub(crate) fn recovery_tick(&mut self, now: Instant) {
+        let Some(run) = &self.recovery.run else { return };
+        if now < run.deadline {
+            return;
+        }
+        warn!("Recovery to generation {} timed out waiting for nodes {:?}; restarting", run.generation, run.waiting);
+        self.recovery.run = None;
+        self.start_recovery(now, "previous recovery timed out");
+    }
+
+    /// Any node: the leader starts a recovery.
+    pub(crate) fn on_recover(&mut self, now: Instant, from: u32, generation: u32, _vnnmap: Vec<u32>) {
+        if self.state.leader != Some(from) {
+            warn!("Ignoring recovery to generation {generation} from node {from}, which is not the leader");
+            return;
+        }
+        if self.state.recmode != 1 {
+            self.state.recmode = 1;
+            self.dirty = true;
+        }
+        let (s, u) = wall_pair(self.wall(now));
+        self.state.last_recovery.0 = s;
+        self.state.last_recovery.1 = u;
+        self.dirty = true;
+        // Databases will be frozen here before the answer goes out.
+        self.send(from, Msg::RecoverAck { generation });
+    }
+
+    /// Leader: a node is ready.
+    pub(crate) fn on_recover_ack(&mut self, _now: Instant, from: u32, generation: u32) {
+        let Some(run) = &mut self.recovery.run else { return };
+        if run.generation != generation {
+            return;
+        }
+        run.waiting.remove(&from);
+        if !run.waiting.is_empty() {
+            return;
+        }
+        let Some(run) = self.recovery.run.take() else { return };
+        for &p in &run.participants {
+            self.send(p, Msg::Recovered { generation: run.generation, vnnmap: run.vnnmap.clone() });
+        }
+    }
+
+    /// Any node: the recovery is complete.
+    pub(crate) fn on_recovered(&mut self, now: Instant, from: u32, generation: u32, vnnmap: Vec<u32>) {
+        if self.state.leader != Some(from) {
+            warn!("Ignoring end of recovery from node {from}, which is not the leader");
+            return;
+        }
+        info!("Recovery complete: generation {generation}");
+        self.state.generation = generation;
+        self.state.vnnmap = vnnmap;
+        self.state.recmode = 0;
+        let (s, u) = wall_pair(self.wall(now));
+        self.state.last_recovery.2 = s;
+        self.state.last_recovery.3 = u;
+        self.dirty = true;
+        if self.state.runstate == Runstate::FirstRecovery as u32 {
+            // No startup event yet (eventd): straight on to running.
+            self.set_runstate(Runstate::Startup);
+            self.set_runstate(Runstate::Running);
+        }
+    }
+
+    /// Someone asks for a recovery (`ctdb recover`, a node that missed one).
+    pub(crate) fn on_recover_request(&mut self, now: Instant) {
+        if self.is_leader() {
+            if !self.recovery.in_progress() {
+                self.start_recovery(now, "requested");
+            }
+        } else if let Some(leader) = self.state.leader {
+            self.send(leader, Msg::RecoverRequest);
+        }
+    }
+}

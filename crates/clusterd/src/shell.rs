@@ -1,0 +1,220 @@
+//! clusterd's I/O: the service loop and the cluster lock helper process.
+//!
+//! The helper is a child of the daemon that follows Samba's mutex-helper
+//! contract (`ctdb_cluster_lock`). When processd exists it will start and
+//! watch the helper on clusterd's behalf; until then this shell does.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use ctdb_cluster_lock::LockReply;
+use ctdb_proto::{Packet, ServiceId};
+use ctdb_service::{BoxFuture, Service, ServiceError, ServiceIo};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+use tracing::{error, info, warn};
+
+use crate::{Clusterd, LockAction};
+
+/// How long a helper may take to answer (Samba's leader uses 120 s).
+const LOCK_TAKE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The clusterd service: the core plus how to run the lock helper.
+pub struct ClusterdShell {
+    core: Clusterd,
+    lock_command: Option<(PathBuf, Vec<String>)>,
+}
+
+impl ClusterdShell {
+    /// A service around `core`; `lock_command` is the helper's program and
+    /// arguments (`None`: no cluster lock configured).
+    pub fn new(core: Clusterd, lock_command: Option<(PathBuf, Vec<String>)>) -> ClusterdShell {
+        ClusterdShell { core, lock_command }
+    }
+}
+
+struct Helper {
+    child: Child,
+    stdout: ChildStdout,
+    answered: bool,
+    deadline: tokio::time::Instant,
+}
+
+enum HelperEvent {
+    Answer(LockReply),
+    Exited,
+}
+
+impl Helper {
+    async fn event(&mut self) -> HelperEvent {
+        let mut b = [0u8; 1];
+        if !self.answered {
+            return match tokio::time::timeout_at(self.deadline, self.stdout.read(&mut b)).await {
+                Ok(Ok(1)) => HelperEvent::Answer(LockReply::from_byte(Some(b[0]))),
+                Ok(_) => HelperEvent::Answer(LockReply::Error),
+                Err(_) => HelperEvent::Answer(LockReply::Timeout),
+            };
+        }
+        // After '0' the helper says nothing more; end of file (or any
+        // read error) means it exited and the lock is gone.
+        loop {
+            match self.stdout.read(&mut b).await {
+                Ok(0) | Err(_) => return HelperEvent::Exited,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+async fn next_helper_event(h: &mut Option<Helper>) -> HelperEvent {
+    match h {
+        Some(h) => h.event().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn stop_helper(h: Option<Helper>) {
+    if let Some(mut h) = h {
+        if let Some(pid) = h.child.id() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+        }
+        // Reap it off the loop.
+        tokio::spawn(async move {
+            let _ = h.child.wait().await;
+        });
+    }
+}
+
+fn spawn_helper(cmd: &(PathBuf, Vec<String>)) -> Option<Helper> {
+    let (program, args) = cmd;
+    let mut child = match Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            error!("Unable to run cluster lock helper {}: {e}", program.display());
+            return None;
+        }
+    };
+    if let Some(stderr) = child.stderr.take() {
+        let name = program.display().to_string();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                warn!("{name}: {line}");
+            }
+        });
+    }
+    let stdout = child.stdout.take()?;
+    info!("Cluster lock helper started: {} {}", program.display(), args.join(" "));
+    Some(Helper { child, stdout, answered: false, deadline: tokio::time::Instant::now() + LOCK_TAKE_TIMEOUT })
+}
+
+impl ClusterdShell {
+    fn lock_actions(&mut self, helper: &mut Option<Helper>) {
+        while let Some(a) = self.core.poll_lock() {
+            match a {
+                LockAction::Take => {
+                    stop_helper(helper.take());
+                    match self.lock_command.as_ref().and_then(spawn_helper) {
+                        Some(h) => *helper = Some(h),
+                        None => self.core.lock_reply(Instant::now(), LockReply::Error),
+                    }
+                }
+                LockAction::Release => {
+                    info!("Releasing the cluster lock");
+                    stop_helper(helper.take());
+                }
+            }
+        }
+    }
+}
+
+/// The service loop.
+pub async fn run(mut shell: ClusterdShell, mut io: ServiceIo) -> Result<(), ServiceError> {
+    let mut helper: Option<Helper> = None;
+    shell.core.activate(Instant::now());
+    loop {
+        shell.lock_actions(&mut helper);
+        while let Some(p) = shell.core.poll_output() {
+            io.outbox.send(p).map_err(|_| ServiceError::TransportClosed)?;
+        }
+        let deadline = shell.core.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            p = io.inbox.recv() => match p {
+                Some(p) => shell.core.dispatch(Instant::now(), p),
+                None => break,
+            },
+            ev = next_helper_event(&mut helper) => match ev {
+                HelperEvent::Answer(r) => {
+                    if let Some(h) = helper.as_mut() {
+                        h.answered = true;
+                    }
+                    if r != LockReply::Held {
+                        stop_helper(helper.take());
+                    }
+                    shell.core.lock_reply(Instant::now(), r);
+                }
+                HelperEvent::Exited => {
+                    stop_helper(helper.take());
+                    shell.core.lock_lost(Instant::now());
+                }
+            },
+            _ = sleep => shell.core.handle_timeout(Instant::now()),
+            r = io.shutdown.changed() => if r.is_err() || *io.shutdown.borrow() { break },
+        }
+    }
+    shell.core.deactivate(Instant::now());
+    shell.lock_actions(&mut helper);
+    stop_helper(helper.take());
+    while let Some(p) = shell.core.poll_output() {
+        let _ = io.outbox.send(p);
+    }
+    Ok(())
+}
+
+impl Service for ClusterdShell {
+    fn id(&self) -> ServiceId {
+        ServiceId::CLUSTERD
+    }
+
+    fn activate(&mut self, now: Instant) {
+        self.core.activate(now);
+    }
+
+    fn deactivate(&mut self, now: Instant) {
+        self.core.deactivate(now);
+    }
+
+    fn dispatch(&mut self, now: Instant, packet: Packet) {
+        self.core.dispatch(now, packet);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+    }
+
+    fn poll_output(&mut self) -> Option<Packet> {
+        self.core.poll_output()
+    }
+
+    fn run(self: Box<Self>, io: ServiceIo) -> BoxFuture<Result<(), ServiceError>> {
+        Box::pin(run(*self, io))
+    }
+}
