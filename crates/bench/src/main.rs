@@ -1,0 +1,578 @@
+//! `ctdb-bench`: ctdb-rs against Samba's ctdbd, side by side in one run.
+//!
+//! ```text
+//! cargo run --release -p ctdb-bench            # the full comparison
+//! cargo run -q -p ctdb-bench -- --smoke        # the same path in seconds (CI)
+//! ```
+//!
+//! One run:
+//!
+//! ```text
+//!  start Samba's ctdbd ×N (127.0.40.x) ─┐
+//!  start ctdb-rs ×N via ctdb-local (127.0.41.x) ─┴─ wait until both are ready
+//!  floor: plain Unix/TCP echo, ring, fan-out (no daemon) × runs
+//!  for each run: for each workload: ctdb-rs and Samba (order alternates),
+//!      daemon CPU before/after, every result checked
+//!  memory (VmRSS, VmHWM); stop both clusters (also on failure and Ctrl-C)
+//!  print the table, write the JSON file with every run
+//! ```
+//!
+//! Workloads live in [`workload`]; each figure is the median of the runs,
+//! min and max kept in the JSON file. A workload that sees a wrong result
+//! (lost, duplicated, reordered or corrupted message) fails the whole run.
+
+mod cluster;
+mod floor;
+mod procfs;
+mod report;
+mod stats;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use ctdb_legacy_proto::{pnn, Frame, Opcode, Packet, ReqControl, ReqMessage};
+use serde_json::json;
+
+use crate::cluster::{Cluster, Kind};
+use crate::floor::FloorSizes;
+use crate::report::Row;
+use crate::stats::Summary;
+use crate::workload::{Better, Metric, Sizes, Unit, Workload};
+
+/// Addresses of Samba's nodes: 127.0.40.1, .2, …
+const SAMBA_BASE: Ipv4Addr = Ipv4Addr::new(127, 0, 40, 1);
+/// Addresses of our nodes: 127.0.41.1, .2, …
+const OURS_BASE: Ipv4Addr = Ipv4Addr::new(127, 0, 41, 1);
+/// How long a cluster may take to become ready (Samba needs about 9 s for
+/// its first recovery).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The workspace, for building our daemon with the same profile.
+const WORKSPACE_MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
+
+#[derive(Parser, Debug)]
+#[command(name = "ctdb-bench", about = "Benchmark ctdb-rs against Samba's ctdbd on local clusters, side by side")]
+struct Opts {
+    /// Seconds-long run of the same path with tiny counts and 1 run each
+    /// (still checking every result).
+    #[arg(long)]
+    smoke: bool,
+    /// Runs of every workload per daemon (default 5; 1 with --smoke).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Where to write the JSON results (default bench-results.json; with
+    /// --smoke, target/bench-results-smoke.json).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Nodes per cluster.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Which daemons to run.
+    #[arg(long, value_enum, default_value_t = Daemons::Both)]
+    daemons: Daemons,
+    /// Only these workloads (comma-separated names, see --list).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// List the workloads and exit.
+    #[arg(long)]
+    list: bool,
+    /// Payload bytes of every benchmark message (at least 24).
+    #[arg(long, default_value_t = 64)]
+    payload: usize,
+    /// Tokens each node keeps on the message ring.
+    #[arg(long, default_value_t = 8)]
+    ring_window: u32,
+    /// Time limit of one run of one workload, in seconds (default 120; 30
+    /// with --smoke). A run that takes longer fails.
+    #[arg(long)]
+    time_limit: Option<u64>,
+    /// Worker threads of the clients' async runtime; 0 runs every client
+    /// on the main thread.
+    #[arg(long, default_value_t = 0)]
+    client_threads: usize,
+    /// Directory holding our `ctdbd` and `ctdb-local` (default: the
+    /// directory of this executable, i.e. the same cargo target directory).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Do not run `cargo build` for ctdbd and ctdb-local first (it is run
+    /// only when ctdb-bench itself runs under cargo).
+    #[arg(long)]
+    no_build: bool,
+    /// Keep the clusters' directory (configuration, logs) afterwards; it
+    /// is always kept after a failure.
+    #[arg(long)]
+    keep: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Daemons {
+    Both,
+    CtdbRs,
+    Samba,
+}
+
+impl Daemons {
+    fn kinds(self) -> Vec<Kind> {
+        match self {
+            Daemons::Both => vec![Kind::CtdbRs, Kind::Samba],
+            Daemons::CtdbRs => vec![Kind::CtdbRs],
+            Daemons::Samba => vec![Kind::Samba],
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = Opts::parse();
+    let rt = if opts.client_threads == 0 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(opts.client_threads).enable_all().build()
+    };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ctdb-bench: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The clusters are dropped (stopped) with the future when a signal
+    // wins the race, before block_on returns.
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = run(&opts) => r,
+            sig = interrupted() => Err(anyhow!("interrupted by {sig}; clusters stopped")),
+        }
+    });
+    // A floor measurement may still run on a blocking thread; it is
+    // bounded, but there is no point waiting for it.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ctdb-bench: FAILED: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() -> &'static str {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    match term {
+        Ok(mut term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+/// Everything fixed before the first daemon starts.
+struct Plan {
+    smoke: bool,
+    runs: usize,
+    limit: Duration,
+    nodes: usize,
+    daemons: Vec<Kind>,
+    workloads: Vec<Box<dyn Workload>>,
+    floor: FloorSizes,
+    /// Our binaries' directory and cargo profile, if ctdb-rs runs.
+    ours: Option<(PathBuf, String)>,
+    output: PathBuf,
+}
+
+async fn run(opts: &Opts) -> Result<()> {
+    let sizes = if opts.smoke {
+        Sizes::smoke(opts.payload, opts.ring_window)
+    } else {
+        Sizes::full(opts.payload, opts.ring_window)
+    };
+    let all = workload::registry(&sizes);
+    if opts.list {
+        for w in &all {
+            println!("{:<20} {}", w.name(), w.params());
+        }
+        return Ok(());
+    }
+    if opts.payload < workload::STAMP_LEN {
+        bail!("--payload must be at least {} bytes (the sequence stamp)", workload::STAMP_LEN);
+    }
+    for name in &opts.only {
+        if !all.iter().any(|w| w.name() == name) {
+            bail!("no workload {name:?} (see --list)");
+        }
+    }
+    let workloads: Vec<Box<dyn Workload>> =
+        all.into_iter().filter(|w| opts.only.is_empty() || opts.only.iter().any(|o| o == w.name())).collect();
+    let daemons = opts.daemons.kinds();
+    let ours = if daemons.contains(&Kind::CtdbRs) { Some(our_binaries(opts)?) } else { None };
+    let output = match (&opts.output, opts.smoke) {
+        (Some(p), _) => p.clone(),
+        (None, false) => PathBuf::from("bench-results.json"),
+        (None, true) => target_dir().unwrap_or_default().join("bench-results-smoke.json"),
+    };
+    let plan = Plan {
+        smoke: opts.smoke,
+        runs: opts.runs.unwrap_or(if opts.smoke { 1 } else { 5 }).max(1),
+        limit: Duration::from_secs(opts.time_limit.unwrap_or(if opts.smoke { 30 } else { 120 })),
+        nodes: opts.nodes,
+        daemons,
+        floor: floor_sizes(&sizes, opts.nodes)?,
+        workloads,
+        ours,
+        output,
+    };
+    if plan.ours.as_ref().is_some_and(|(_, p)| p == "dev") && !plan.smoke {
+        eprintln!("ctdb-bench: WARNING: ctdb-rs is a debug build; use `cargo run --release -p ctdb-bench` for figures");
+    }
+
+    let work = tempfile::Builder::new().prefix("ctdb-bench.").tempdir().context("creating the work directory")?;
+    let started = Instant::now();
+    // The clusters live inside bench() and are stopped when it returns,
+    // whatever it returns; `work` outlives them.
+    match bench(&plan, work.path()).await {
+        Ok(mut results) => {
+            results.meta["duration_s"] = json!(started.elapsed().as_secs_f64());
+            let text = serde_json::to_string_pretty(&results.json()).context("encoding the results")?;
+            std::fs::write(&plan.output, text + "\n").with_context(|| format!("writing {}", plan.output.display()))?;
+            print!("{}", results.table());
+            println!("raw runs: {}   ({:.0} s in all)", plan.output.display(), started.elapsed().as_secs_f64());
+            if opts.keep {
+                println!("cluster directories kept in {}", work.keep().display());
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let kept = work.keep();
+            Err(e.context(format!("cluster configuration and logs kept in {}", kept.display())))
+        }
+    }
+}
+
+/// What one whole run produced.
+struct Results {
+    meta: serde_json::Value,
+    title: String,
+    rows: Vec<Row>,
+    floor_rows: Vec<Row>,
+}
+
+impl Results {
+    fn table(&self) -> String {
+        report::table(&self.title, &self.rows, &self.floor_rows)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let mut v = self.meta.clone();
+        v["figures"] = json!(self.rows);
+        v["floor"]["figures"] = json!(self.floor_rows);
+        v
+    }
+}
+
+async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
+    let started_unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+
+    // Start both, then wait: Samba's first recovery takes most of the time.
+    let mut clusters: Vec<Cluster> = Vec::new();
+    for &kind in &plan.daemons {
+        eprintln!("ctdb-bench: starting {} nodes of {kind}", plan.nodes);
+        let cluster = match (kind, &plan.ours) {
+            (Kind::Samba, _) => Cluster::start_samba(&dir.join("samba"), plan.nodes, SAMBA_BASE)?,
+            (Kind::CtdbRs, Some((bin_dir, _))) => {
+                Cluster::start_ours(&dir.join("ctdb-rs"), plan.nodes, OURS_BASE, bin_dir)?
+            }
+            (Kind::CtdbRs, None) => bail!("ctdb-rs binaries not resolved"),
+        };
+        clusters.push(cluster);
+    }
+    for c in &mut clusters {
+        let took = c.wait_ready(READY_TIMEOUT).await?;
+        eprintln!("ctdb-bench: {} ready after {:.1} s", c.kind(), took.as_secs_f64());
+    }
+    let idle_memory: BTreeMap<Kind, Vec<procfs::Memory>> =
+        clusters.iter().map(|c| Ok((c.kind(), c.memory()?))).collect::<Result<_>>()?;
+
+    // The floor, with both clusters up and idle, as during the workloads.
+    let floor_metrics = floor::metrics(&plan.floor);
+    let mut floor_runs: Vec<Vec<f64>> = vec![Vec::new(); floor_metrics.len()];
+    for r in 0..plan.runs {
+        let (sizes, fdir, limit) = (plan.floor.clone(), dir.to_path_buf(), plan.limit);
+        let values = tokio::task::spawn_blocking(move || floor::run(&sizes, &fdir, limit))
+            .await
+            .context("floor thread")?
+            .context("floor")?;
+        for (runs, v) in floor_runs.iter_mut().zip(values) {
+            runs.push(v);
+        }
+        eprintln!("ctdb-bench: [{}/{}] floor done", r + 1, plan.runs);
+    }
+    let floor_summaries: BTreeMap<String, Summary> = floor_metrics
+        .iter()
+        .zip(&floor_runs)
+        .filter_map(|(m, runs)| Some((m.key.clone(), Summary::of(runs)?)))
+        .collect();
+
+    // Every figure of every workload: runs per daemon, then CPU per 100k.
+    let mut figures: Vec<(Metric, BTreeMap<Kind, Vec<f64>>)> = Vec::new();
+    let mut index: Vec<(usize, usize)> = Vec::new(); // per workload: first figure, count
+    for w in &plan.workloads {
+        let ms = w.metrics();
+        index.push((figures.len(), ms.len()));
+        figures.extend(ms.into_iter().map(|m| (m, BTreeMap::new())));
+        let cpu = Metric::new(
+            format!("{}.cpu", w.name()),
+            format!("{}: daemon CPU per 100k {}", w.name(), w.unit_noun()),
+            Unit::CpuMs,
+            Better::Lower,
+        );
+        figures.push((cpu, BTreeMap::new()));
+    }
+    for r in 0..plan.runs {
+        for (wi, w) in plan.workloads.iter().enumerate() {
+            // Alternate who goes first, so that neither daemon always runs
+            // on a machine just warmed (or disturbed) by the other.
+            let mut order: Vec<usize> = (0..clusters.len()).collect();
+            if r % 2 == 1 {
+                order.reverse();
+            }
+            for ci in order {
+                let c = &mut clusters[ci];
+                let (values, cpu) = run_one(w.as_ref(), c, plan.limit)
+                    .await
+                    .with_context(|| format!("{} on {} (run {} of {})", w.name(), c.kind(), r + 1, plan.runs))?;
+                let (first, count) = index[wi];
+                for (k, v) in values.iter().enumerate() {
+                    figures[first + k].1.entry(c.kind()).or_default().push(*v);
+                }
+                figures[first + count].1.entry(c.kind()).or_default().push(cpu);
+                eprintln!(
+                    "ctdb-bench: [{}/{}] {:<20} {:<8} {} {}",
+                    r + 1,
+                    plan.runs,
+                    w.name(),
+                    c.kind(),
+                    report::value(values[0], figures[first].0.unit),
+                    figures[first].0.unit.label()
+                );
+            }
+        }
+    }
+
+    // Memory after the load, then stop: a failure to stop is reported.
+    let mut memory_rows = vec![
+        (
+            Metric::new(
+                "memory.rss_idle".into(),
+                "daemon RSS when idle, largest node".into(),
+                Unit::MiB,
+                Better::Lower,
+            ),
+            BTreeMap::new(),
+        ),
+        (
+            Metric::new(
+                "memory.rss_after".into(),
+                "daemon RSS after the runs, largest node".into(),
+                Unit::MiB,
+                Better::Lower,
+            ),
+            BTreeMap::new(),
+        ),
+        (
+            Metric::new("memory.hwm".into(), "daemon peak RSS (VmHWM), largest node".into(), Unit::MiB, Better::Lower),
+            BTreeMap::new(),
+        ),
+    ];
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let mut daemons_meta = serde_json::Map::new();
+    for c in &mut clusters {
+        c.check_alive()?;
+        let after = c.memory()?;
+        let idle = idle_memory.get(&c.kind()).cloned().unwrap_or_default();
+        let max = |v: &[procfs::Memory], f: fn(&procfs::Memory) -> u64| v.iter().map(f).max().unwrap_or(0);
+        memory_rows[0].1.insert(c.kind(), vec![mib(max(&idle, |m| m.rss_kib))]);
+        memory_rows[1].1.insert(c.kind(), vec![mib(max(&after, |m| m.rss_kib))]);
+        memory_rows[2].1.insert(c.kind(), vec![mib(max(&after, |m| m.hwm_kib))]);
+        daemons_meta.insert(c.kind().key().into(), daemon_meta(c, plan, &idle, &after));
+    }
+    for mut c in clusters {
+        c.stop().with_context(|| format!("stopping the {} cluster", c.kind()))?;
+    }
+    figures.extend(memory_rows);
+
+    let rows: Vec<Row> = figures.into_iter().map(|(m, runs)| Row::new(m, &runs, &floor_summaries)).collect();
+    let floor_rows: Vec<Row> = floor_metrics
+        .into_iter()
+        .zip(floor_runs)
+        .map(|(m, runs)| Row::new(m, &BTreeMap::from([(Kind::CtdbRs, runs)]), &BTreeMap::new()))
+        .map(|mut r| {
+            // The floor belongs to neither daemon.
+            if let Some(s) = r.results.remove(Kind::CtdbRs.key()) {
+                r.results.insert("floor", s);
+            }
+            r
+        })
+        .collect();
+    let title = format!(
+        "ctdb-bench{}: {} nodes each, median of {} run{} (min, max and every run in the JSON file)",
+        if plan.smoke { " --smoke (tiny counts: figures mean nothing)" } else { "" },
+        plan.nodes,
+        plan.runs,
+        if plan.runs == 1 { "" } else { "s" }
+    );
+    let meta = json!({
+        "tool": "ctdb-bench",
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": if plan.smoke { "smoke" } else { "full" },
+        "started_unix_s": started_unix,
+        "machine": {
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+            "loadavg_at_start": loadavg.trim(),
+        },
+        "nodes": plan.nodes,
+        "runs": plan.runs,
+        "time_limit_s": plan.limit.as_secs(),
+        "daemons": daemons_meta,
+        "workloads": plan.workloads.iter().map(|w| json!({
+            "name": w.name(), "params": w.params(), "unit": w.unit_noun(),
+        })).collect::<Vec<_>>(),
+        "floor": { "sizes": plan.floor },
+    });
+    Ok(Results { meta, title, rows, floor_rows })
+}
+
+/// One run of one workload on one cluster: its figures and the daemons'
+/// CPU time per 100k units, in ms.
+async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(Vec<f64>, f64)> {
+    let nodes = c.nodes();
+    let cpu_before = c.cpu_time()?;
+    // The workload bounds itself; this only guards against one that forgot.
+    let outcome = match tokio::time::timeout(limit + Duration::from_secs(10), w.run(&nodes, limit)).await {
+        Ok(r) => r?,
+        Err(_) => bail!("did not finish within {limit:?}"),
+    };
+    let cpu = c.cpu_time()?.saturating_sub(cpu_before);
+    // A daemon that crashed under load must not pass.
+    c.check_alive()?;
+    if outcome.values.len() != w.metrics().len() {
+        bail!("reported {} figures, declared {}", outcome.values.len(), w.metrics().len());
+    }
+    let per_100k = if outcome.units == 0 { 0.0 } else { cpu.as_secs_f64() * 1000.0 * 100_000.0 / outcome.units as f64 };
+    Ok((outcome.values, per_100k))
+}
+
+fn daemon_meta(c: &Cluster, plan: &Plan, idle: &[procfs::Memory], after: &[procfs::Memory]) -> serde_json::Value {
+    let kib = |v: &[procfs::Memory]| {
+        v.iter().map(|m| json!({"rss_kib": m.rss_kib, "hwm_kib": m.hwm_kib})).collect::<Vec<_>>()
+    };
+    let mut v = json!({
+        "addresses": c.addrs().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "pids": c.pids(),
+        "memory_idle": kib(idle),
+        "memory_after": kib(after),
+    });
+    match c.kind() {
+        Kind::Samba => {
+            v["ctdbd"] = json!(cluster::SAMBA_CTDBD);
+            v["package_version"] = json!(command_output("dpkg-query", &["-W", "-f=${Version}", "ctdb"]));
+        }
+        Kind::CtdbRs => {
+            if let Some((dir, profile)) = &plan.ours {
+                v["ctdbd"] = json!(dir.join("ctdbd"));
+                v["cargo_profile"] = json!(profile);
+            }
+            let manifest_dir = env!("CARGO_MANIFEST_DIR");
+            v["git_commit"] = json!(command_output("git", &["-C", manifest_dir, "rev-parse", "HEAD"]));
+            v["git_dirty"] =
+                json!(command_output("git", &["-C", manifest_dir, "status", "--porcelain"]).map(|s| !s.is_empty()));
+        }
+    }
+    v
+}
+
+/// Trimmed standard output of a command that succeeded.
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The cargo target directory this executable was built into (the parent
+/// of its profile directory).
+fn target_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.to_path_buf())
+}
+
+/// Where our `ctdbd` and `ctdb-local` are, and the cargo profile they were
+/// built with. Under `cargo run` they are (re)built first with the same
+/// profile as this executable, so the daemon measured is the current code.
+fn our_binaries(opts: &Opts) -> Result<(PathBuf, String)> {
+    let (dir, profile) = match &opts.bin_dir {
+        Some(d) => (d.clone(), "given".to_string()),
+        None => {
+            let exe = std::env::current_exe().context("locating this executable")?;
+            let dir = exe.parent().context("executable has no directory")?.to_path_buf();
+            let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("release");
+            // cargo's `dev` profile builds into target/debug.
+            let profile = if name == "debug" { "dev" } else { name }.to_string();
+            if !opts.no_build {
+                if let Some(cargo) = std::env::var_os("CARGO") {
+                    eprintln!("ctdb-bench: building ctdbd and ctdb-local (cargo profile {profile})");
+                    let status = Command::new(cargo)
+                        .args(["build", "--quiet", "--profile", &profile, "-p", "ctdb-masterd", "-p", "ctdb-local"])
+                        .arg("--manifest-path")
+                        .arg(WORKSPACE_MANIFEST)
+                        .status()
+                        .context("running cargo build")?;
+                    if !status.success() {
+                        bail!("cargo build of ctdbd and ctdb-local failed ({status})");
+                    }
+                }
+            }
+            (dir, profile)
+        }
+    };
+    for bin in ["ctdbd", "ctdb-local"] {
+        if !dir.join(bin).exists() {
+            bail!(
+                "{} not found: build it with `cargo build --release -p ctdb-masterd -p ctdb-local`, \
+                 or run the bench with `cargo run --release -p ctdb-bench`, which builds it",
+                dir.join(bin).display()
+            );
+        }
+    }
+    Ok((dir, profile))
+}
+
+/// Wire sizes of what the workloads send, for the floor.
+fn floor_sizes(sizes: &Sizes, nodes: usize) -> Result<FloorSizes> {
+    let ping = Frame::new(
+        Packet::ReqControl(ReqControl { opcode: Opcode::PING, srvid: 0, client_id: 0, flags: 0, data: Vec::new() }),
+        pnn::CURRENT_NODE,
+        0,
+        1,
+    );
+    let message = Frame::new(Packet::ReqMessage(ReqMessage { srvid: 0, data: vec![0; sizes.payload] }), 1, 0, 0);
+    Ok(FloorSizes {
+        control_bytes: ping.try_encode(true)?.len(),
+        message_bytes: message.try_encode(true)?.len(),
+        round_trips: sizes.controls,
+        many_clients: sizes.concurrent_clients,
+        per_client: sizes.controls_per_client,
+        nodes: nodes.max(2),
+        ring_window: sizes.ring_window,
+        ring_laps: sizes.ring_laps,
+        fanout_messages: sizes.broadcasts,
+    })
+}

@@ -1,0 +1,121 @@
+//! What a daemon costs, read from `/proc/PID/status` and `/proc/PID/stat`.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+/// Memory of one process, in KiB.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// Resident set size now (`VmRSS`).
+    pub rss_kib: u64,
+    /// Largest resident set size so far (`VmHWM`).
+    pub hwm_kib: u64,
+}
+
+/// Resident and peak memory of `pid`.
+pub fn memory(pid: i32) -> Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    parse_status(&text).with_context(|| format!("parsing {path}"))
+}
+
+fn parse_status(text: &str) -> Result<Memory> {
+    let field = |name: &str| -> Result<u64> {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')))
+            .with_context(|| format!("no {name} line"))?;
+        // "   12345 kB"
+        let number = line.split_whitespace().next().with_context(|| format!("empty {name}"))?;
+        number.parse().with_context(|| format!("bad {name} value {number:?}"))
+    };
+    Ok(Memory { rss_kib: field("VmRSS")?, hwm_kib: field("VmHWM")? })
+}
+
+/// User plus system CPU time `pid` has used so far.
+pub fn cpu_time(pid: i32) -> Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let ticks = parse_stat_ticks(&text).with_context(|| format!("parsing {path}"))?;
+    Ok(ticks_to_duration(ticks, clock_ticks_per_second()))
+}
+
+/// utime + stime (fields 14 and 15) from a `/proc/PID/stat` line.
+fn parse_stat_ticks(text: &str) -> Result<u64> {
+    // The command name (field 2) is in parentheses and may itself contain
+    // spaces and parentheses, so counting starts after the last ')'.
+    let Some(close) = text.rfind(')') else {
+        bail!("no ')' after the command name");
+    };
+    // After ')' come field 3 (state) onwards: utime is field 14, the 12th.
+    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    let field = |n: usize| -> Result<u64> {
+        let s = rest.get(n - 3).with_context(|| format!("stat has no field {n}"))?;
+        s.parse().with_context(|| format!("bad stat field {n}: {s:?}"))
+    };
+    Ok(field(14)? + field(15)?)
+}
+
+fn ticks_to_duration(ticks: u64, per_second: u64) -> Duration {
+    let per_second = per_second.max(1);
+    Duration::from_secs(ticks / per_second) + Duration::from_nanos((ticks % per_second) * 1_000_000_000 / per_second)
+}
+
+/// `sysconf(_SC_CLK_TCK)`; Linux fixes it at 100 for user space, which is
+/// also the fallback.
+fn clock_ticks_per_second() -> u64 {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => t.unsigned_abs(),
+        _ => 100,
+    }
+}
+
+/// Whether a process with this pid exists (it may be a zombie).
+pub fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+/// The NUL-separated command line of `pid`, as words.
+pub fn cmdline(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0).filter(|w| !w.is_empty()).map(|w| String::from_utf8_lossy(w).into_owned()).collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_fields_are_read_in_kib() {
+        let text = "Name:\tctdbd\nVmPeak:\t  9000 kB\nVmHWM:\t    4321 kB\nVmRSS:\t    1234 kB\n";
+        assert_eq!(parse_status(text).unwrap(), Memory { rss_kib: 1234, hwm_kib: 4321 });
+        assert!(parse_status("Name:\tx\n").is_err());
+    }
+
+    #[test]
+    fn stat_ticks_skip_a_command_name_with_spaces_and_parens() {
+        // Fields 14 (utime) = 7 and 15 (stime) = 5.
+        let text = "42 (ctdb (x) d) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 1 0 1000 0 0";
+        assert_eq!(parse_stat_ticks(text).unwrap(), 12);
+        assert!(parse_stat_ticks("42 (x) S 1").is_err());
+    }
+
+    #[test]
+    fn ticks_convert_exactly() {
+        assert_eq!(ticks_to_duration(250, 100), Duration::from_millis(2500));
+        assert_eq!(ticks_to_duration(1, 3), Duration::from_nanos(333_333_333));
+    }
+
+    #[test]
+    fn this_process_can_be_read() {
+        let me = std::process::id() as i32;
+        assert!(memory(me).unwrap().rss_kib > 0);
+        cpu_time(me).unwrap();
+        assert!(alive(me));
+        assert!(!cmdline(me).is_empty());
+    }
+}

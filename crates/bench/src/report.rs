@@ -1,0 +1,154 @@
+//! The results: one table for people, one JSON file with every run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::cluster::Kind;
+use crate::stats::Summary;
+use crate::workload::{Better, Metric, Unit};
+
+/// One figure for both daemons.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// What it is.
+    #[serde(flatten)]
+    pub metric: Metric,
+    /// Per daemon: median, min, max and every run.
+    pub results: BTreeMap<&'static str, Summary>,
+    /// ctdb-rs ÷ Samba of the medians, when both ran.
+    pub ratio: Option<f64>,
+    /// Whether the ratio meets the metric's goal.
+    pub goal_met: Option<bool>,
+    /// The floor figure this one is read against: (key, median).
+    pub floor_value: Option<f64>,
+}
+
+impl Row {
+    /// Build a row from the runs of each daemon.
+    pub fn new(metric: Metric, runs: &BTreeMap<Kind, Vec<f64>>, floor: &BTreeMap<String, Summary>) -> Row {
+        let results: BTreeMap<&'static str, Summary> =
+            runs.iter().filter_map(|(k, v)| Some((k.key(), Summary::of(v)?))).collect();
+        let ratio = match (results.get(Kind::CtdbRs.key()), results.get(Kind::Samba.key())) {
+            (Some(ours), Some(samba)) if samba.median != 0.0 => Some(ours.median / samba.median),
+            _ => None,
+        };
+        let goal_met = metric.goal.zip(ratio).map(|(g, r)| g.met(r));
+        let floor_value = metric.floor.and_then(|k| floor.get(k)).map(|s| s.median);
+        Row { metric, results, ratio, goal_met, floor_value }
+    }
+
+    fn median(&self, kind: Kind) -> Option<f64> {
+        self.results.get(kind.key()).map(|s| s.median)
+    }
+}
+
+/// Format a value for the table.
+pub fn value(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::PerSecond | Unit::CpuMs if v >= 100.0 => format!("{v:.0}"),
+        _ if v >= 1000.0 => format!("{v:.0}"),
+        _ => format!("{v:.1}"),
+    }
+}
+
+/// The table: one row per figure, ctdb-rs and Samba medians, their ratio,
+/// the goal where issue 4 sets one, and the floor; then the floor itself.
+pub fn table(title: &str, rows: &[Row], floor_rows: &[Row]) -> String {
+    const W: usize = 62;
+    let mut out = String::new();
+    let _ = writeln!(out, "{title}");
+    let _ = writeln!(
+        out,
+        "{:<W$} {:>7} {:>11} {:>11} {:>9}  {:<15} floor",
+        "workload", "unit", "ctdb-rs", "Samba", "rs/Samba", "target"
+    );
+    let _ = writeln!(out, "{}", "-".repeat(W + 7 + 11 + 11 + 9 + 15 + 8 + 12));
+    for r in rows {
+        let m = &r.metric;
+        let cell = |k: Kind| r.median(k).map_or_else(|| "-".to_string(), |v| value(v, m.unit));
+        let ratio = r.ratio.map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"));
+        let target = match (m.goal, r.goal_met) {
+            (Some(g), Some(true)) => format!("{} met", g.label()),
+            (Some(g), Some(false)) => format!("{} MISSED", g.label()),
+            (Some(g), None) => g.label(),
+            (None, _) => String::new(),
+        };
+        let floor = match (m.floor, r.floor_value) {
+            (Some(k), Some(v)) => format!("{} ({k})", value(v, m.unit)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<W$} {:>7} {:>11} {:>11} {:>9}  {:<15} {}",
+            m.label,
+            m.unit.label(),
+            cell(Kind::CtdbRs),
+            cell(Kind::Samba),
+            ratio,
+            target,
+            floor
+        );
+    }
+    if !floor_rows.is_empty() {
+        let _ = writeln!(out, "\nfloor: this machine with no daemon (plain sockets, same message sizes)");
+        for r in floor_rows {
+            let m = &r.metric;
+            let v = r.results.values().next().map_or_else(|| "-".to_string(), |s| value(s.median, m.unit));
+            let _ = writeln!(out, "{:<W$} {:>7} {:>11}   {}", m.label, m.unit.label(), v, m.key);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nrs/Samba is ctdb-rs / Samba of the medians; {} is better for rates, {} for latency, memory and CPU.",
+        direction(Better::Higher),
+        direction(Better::Lower)
+    );
+    out
+}
+
+fn direction(b: Better) -> &'static str {
+    match b {
+        Better::Higher => "above 1",
+        Better::Lower => "below 1",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Goal;
+
+    #[test]
+    fn row_takes_medians_ratio_goal_and_floor() {
+        let metric = Metric::new("x.rate".into(), "x".into(), Unit::PerSecond, Better::Higher)
+            .floor("f.rate")
+            .goal(Goal::AtLeast(2.0));
+        let runs = BTreeMap::from([(Kind::CtdbRs, vec![30.0, 10.0, 20.0]), (Kind::Samba, vec![10.0])]);
+        let floor = BTreeMap::from([("f.rate".to_string(), Summary::of(&[100.0]).unwrap())]);
+        let r = Row::new(metric, &runs, &floor);
+        assert_eq!(r.ratio, Some(2.0));
+        assert_eq!(r.goal_met, Some(true));
+        assert_eq!(r.floor_value, Some(100.0));
+        assert_eq!(r.results["ctdb-rs"].min, 10.0);
+        let text = table("t", &[r], &[]);
+        assert!(text.contains("2.00x"), "{text}");
+        assert!(text.contains(">=2.00x met"), "{text}");
+    }
+
+    #[test]
+    fn one_daemon_has_no_ratio() {
+        let metric = Metric::new("x.p50".into(), "x".into(), Unit::Micros, Better::Lower).goal(Goal::AtMost(1.0));
+        let r = Row::new(metric, &BTreeMap::from([(Kind::Samba, vec![5.0])]), &BTreeMap::new());
+        assert_eq!((r.ratio, r.goal_met), (None, None));
+        assert!(table("t", &[r], &[]).contains(" - "));
+    }
+
+    #[test]
+    fn values_are_rounded_by_size() {
+        assert_eq!(value(123456.7, Unit::PerSecond), "123457");
+        assert_eq!(value(12.34, Unit::Micros), "12.3");
+        assert_eq!(value(1234.4, Unit::Micros), "1234");
+    }
+}
