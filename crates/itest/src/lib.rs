@@ -227,8 +227,13 @@ impl Cluster {
     pub fn kill9(&self, pnn: u32) -> Result<()> {
         let pid = self.pid(pnn).context("no pid file")?;
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)?;
-        wait_for(Duration::from_secs(5), "killed daemon to vanish", || {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+        // Dead means gone or a zombie: whoever reaps orphans here (pid 1
+        // of a container) may take its time, and a zombie holds nothing.
+        wait_for(Duration::from_secs(5), "killed daemon to die", || {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => true,
+                Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            }
         })?;
         Ok(())
     }
@@ -237,6 +242,56 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = Command::new(bin("ctdb-local")).arg(self.dir()).args(["stop", "all"]).output();
+    }
+}
+
+/// Clients registered for the LEADER srvid on some nodes, to time leader
+/// changes by the broadcasts themselves rather than by polling.
+pub struct LeaderWatch {
+    clients: Vec<(u32, Client)>,
+}
+
+impl LeaderWatch {
+    /// Register on each of `nodes`.
+    pub fn new(c: &Cluster, nodes: &[u32]) -> Result<LeaderWatch> {
+        let mut clients = Vec::new();
+        for &p in nodes {
+            let socket = c.socket(p);
+            let cl = block_on(async move {
+                let cl = Client::connect(&socket).await?;
+                cl.register_srvid(ctdb_legacy_proto::srvid::LEADER).await?;
+                anyhow::Ok(cl)
+            })?;
+            clients.push((p, cl));
+        }
+        Ok(LeaderWatch { clients })
+    }
+
+    /// Wait until every watched node has announced a leader for which
+    /// `accept` holds, all the same one; returns it.
+    pub fn wait(&self, timeout: Duration, accept: impl Fn(u32) -> bool) -> Result<u32> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        block_on(async {
+            let mut seen: Vec<Option<u32>> = vec![None; self.clients.len()];
+            loop {
+                for (i, (pnn, cl)) in self.clients.iter().enumerate() {
+                    while let Some(m) = cl.try_next_message() {
+                        let l = m.data.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
+                        seen[i] = l.filter(|&l| l != u32::MAX && accept(l));
+                        let _ = pnn;
+                    }
+                }
+                if let Some(Some(first)) = seen.first() {
+                    if seen.iter().all(|s| *s == Some(*first)) {
+                        return Ok(*first);
+                    }
+                }
+                if tokio::time::Instant::now() > deadline {
+                    bail!("no agreed leader within {timeout:?}: {seen:?}");
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
     }
 }
 

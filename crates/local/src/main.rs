@@ -302,6 +302,15 @@ fn setup(dir: &Path, o: &SetupOpts) -> Result<()> {
     Ok(())
 }
 
+/// Running, as opposed to gone or a zombie waiting for whoever reaps
+/// orphans (that may be slow in a container, and a zombie holds nothing).
+fn alive(pid: nix::unistd::Pid) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
 fn stop(dir: &Path, pnn: u32) -> Result<()> {
     let pidfile = node_dir(dir, pnn).join("run/ctdbd.pid");
     let Ok(text) = std::fs::read_to_string(&pidfile) else {
@@ -318,7 +327,7 @@ fn stop(dir: &Path, pnn: u32) -> Result<()> {
         return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while kill(pid, None).is_ok() {
+    while alive(pid) {
         if Instant::now() > deadline {
             let _ = kill(pid, Signal::SIGKILL);
             break;
