@@ -240,9 +240,10 @@ impl Cluster {
     }
 
     /// Wait (at most `timeout`) until every node sees every node connected
-    /// and healthy (node flags 0); for Samba also RUNNING, recovery mode
-    /// NORMAL and a valid generation on every node, i.e. what `ctdb status`
-    /// shows as all OK after the first recovery. Then learn the pids.
+    /// and healthy (node flags 0), is RUNNING, in recovery mode NORMAL and
+    /// has a valid generation: what `ctdb status` shows as all OK after the
+    /// first recovery. Both daemons are then in their steady state. Then
+    /// learn the pids.
     pub async fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
         let start = Instant::now();
         loop {
@@ -279,17 +280,15 @@ impl Cluster {
             if let Some(bad) = map.nodes.iter().find(|nf| nf.flags != 0) {
                 bail!("node {i} sees node {} with flags {:#x}", bad.pnn, bad.flags);
             }
-            if self.kind == Kind::Samba {
-                let rs = c.get_runstate(pnn::CURRENT_NODE, T).await?;
-                if rs != runstate::RUNNING {
-                    bail!("node {i} runstate {}", runstate::name(rs));
-                }
-                if c.get_recmode(pnn::CURRENT_NODE, T).await? != recmode::NORMAL {
-                    bail!("node {i} is in recovery");
-                }
-                if c.get_vnnmap(pnn::CURRENT_NODE, T).await?.generation == INVALID_GENERATION {
-                    bail!("node {i} has no generation yet");
-                }
+            let rs = c.get_runstate(pnn::CURRENT_NODE, T).await?;
+            if rs != runstate::RUNNING {
+                bail!("node {i} runstate {}", runstate::name(rs));
+            }
+            if c.get_recmode(pnn::CURRENT_NODE, T).await? != recmode::NORMAL {
+                bail!("node {i} is in recovery");
+            }
+            if c.get_vnnmap(pnn::CURRENT_NODE, T).await?.generation == INVALID_GENERATION {
+                bail!("node {i} has no generation yet");
             }
             c.close().await;
         }

@@ -71,9 +71,14 @@ fn clock_ticks_per_second() -> u64 {
     }
 }
 
-/// Whether a process with this pid exists (it may be a zombie).
+/// Whether the process `pid` exists and is not a zombie: a daemon that
+/// died is a zombie until whoever adopted it reaps it, which can take a
+/// while in a container.
 pub fn alive(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => stat.rfind(')').is_some_and(|close| !stat[close + 1..].trim_start().starts_with('Z')),
+    }
 }
 
 /// The NUL-separated command line of `pid`, as words.

@@ -14,6 +14,8 @@
 
 mod broadcast;
 mod control;
+#[cfg(test)]
+mod fake;
 mod ring;
 
 use std::future::Future;
@@ -444,6 +446,72 @@ mod tests {
         let (a, b) = (fresh_srvid(), fresh_srvid());
         assert_ne!(a, b);
         assert!(a >> 56 < 0xF0 && b >> 56 < 0xF0);
+    }
+
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    }
+
+    /// Run `w` against a fake 3-node cluster with `fault`.
+    fn run_with(w: &dyn Workload, fault: fake::Fault, limit: Duration) -> Result<Outcome> {
+        block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let nodes = fake::start(dir.path(), 3, fault).unwrap();
+            w.run(&nodes, limit).await
+        })
+    }
+
+    #[test]
+    fn a_correct_daemon_passes_every_workload() {
+        for w in registry(&Sizes::smoke(64, 2)) {
+            let out = run_with(w.as_ref(), fake::Fault::None, Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("{}: {e:#}", w.name()));
+            assert_eq!(out.values.len(), w.metrics().len(), "{}", w.name());
+            assert!(out.units > 0 && out.values.iter().all(|v| *v > 0.0), "{}: {out:?}", w.name());
+        }
+    }
+
+    /// Message ring of 3 nodes, 2 tokens each, 3 laps: 54 messages.
+    const RING_MESSAGES: u64 = 54;
+
+    #[test]
+    fn lost_duplicated_reordered_or_corrupted_messages_fail_the_ring() {
+        let ring = MessageRing::new(2, 3, 64);
+        for (fault, why) in [
+            (fake::Fault::Duplicate(7), "again"),
+            (fake::Fault::Duplicate(RING_MESSAGES - 1), "a duplicate"),
+            (fake::Fault::Drop(7), "lost"),
+            (fake::Fault::Drop(RING_MESSAGES - 1), "time limit"),
+            (fake::Fault::Swap(7), "overtaken"),
+            (fake::Fault::Corrupt(7), "corrupted"),
+        ] {
+            let err = run_with(&ring, fault, Duration::from_secs(1)).expect_err(&format!("{fault:?} must fail"));
+            assert!(format!("{err:#}").contains(why), "{fault:?}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn lost_duplicated_reordered_or_corrupted_messages_fail_the_broadcast() {
+        // 20 messages to 3 receivers: 60 deliveries.
+        let b = Broadcast::new(20, 4, 64);
+        for (fault, why) in [
+            (fake::Fault::Duplicate(10), "again"),
+            (fake::Fault::Duplicate(59), "a duplicate"),
+            (fake::Fault::Drop(10), "lost"),
+            (fake::Fault::Drop(59), "time limit"),
+            (fake::Fault::Swap(10), "overtaken"),
+            (fake::Fault::Corrupt(10), "corrupted"),
+        ] {
+            let err = run_with(&b, fault, Duration::from_secs(1)).expect_err(&format!("{fault:?} must fail"));
+            assert!(format!("{err:#}").contains(why), "{fault:?}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_ping_reply_fails_the_control_workload() {
+        let w = ControlRoundTrip::new(Destination::Local, 2, 5);
+        let err = run_with(&w, fake::Fault::PingZero, Duration::from_secs(5)).unwrap_err();
+        assert!(format!("{err:#}").contains("PING reply says 0 clients"), "{err:#}");
     }
 
     #[test]
