@@ -33,10 +33,13 @@ pub enum Fault {
     PingZero,
 }
 
+/// A connected client: its id and its writer's queue.
+type ClientTx = (u64, mpsc::UnboundedSender<Vec<u8>>);
+
 #[derive(Default)]
 struct State {
-    /// Per node: connected clients' writers.
-    clients: HashMap<u32, Vec<(u64, mpsc::UnboundedSender<Vec<u8>>)>>,
+    /// Per node: connected clients.
+    clients: HashMap<u32, Vec<ClientTx>>,
     /// (node, srvid) → client ids.
     registered: HashMap<(u32, u64), Vec<u64>>,
     next_client: u64,
