@@ -86,6 +86,11 @@ impl Election {
         self.lock
     }
 
+    /// Leader capability switched (`setleaderrole`).
+    pub(crate) fn set_can_lead(&mut self, can_lead: bool) {
+        self.can_lead = can_lead;
+    }
+
     pub(crate) fn poll_timeout(&self, leader: bool) -> Option<Instant> {
         if !self.started {
             return None;
@@ -133,14 +138,14 @@ impl Clusterd {
         }
     }
 
-    fn own_flags(&self) -> u32 {
-        self.state.nodes.get(self.state.pnn as usize).map_or(0, |n| n.flags)
-    }
-
-    /// Without a lock: the lowest connected active node may lead. Remote
-    /// capabilities are not exchanged yet, so they are assumed to allow it.
+    /// Without a lock: the lowest connected active leader-capable node leads.
     fn lowest_candidate(&self) -> Option<u32> {
-        self.state.nodes.iter().filter(|n| n.flags & node_flags::INACTIVE == 0).map(|n| n.pnn).min()
+        self.state
+            .nodes
+            .iter()
+            .filter(|n| n.flags & node_flags::INACTIVE == 0 && self.has_capability(n.pnn, crate::caps::RECMASTER))
+            .map(|n| n.pnn)
+            .min()
     }
 
     pub(crate) fn on_lock_reply(&mut self, now: Instant, reply: LockReply) {

@@ -29,6 +29,7 @@
 //! partition can then have two leaders until it heals).
 
 pub mod election;
+mod flags;
 pub mod recovery;
 mod runstate;
 pub mod shell;
@@ -115,6 +116,10 @@ pub struct Clusterd {
     dirty: bool,
     instant_start: Instant,
     wall_start: SystemTime,
+    /// Capabilities of every node as it last told us (own: in `state`).
+    node_caps: Vec<u32>,
+    /// When our ban ends.
+    ban_until: Option<Instant>,
 }
 
 impl Clusterd {
@@ -161,6 +166,8 @@ impl Clusterd {
             dirty: true,
             instant_start: now,
             wall_start: cfg.wall_start,
+            node_caps: vec![caps::RECMASTER | caps::LMASTER; cfg.nodes.len()],
+            ban_until: None,
         }
     }
 
@@ -255,6 +262,10 @@ impl Clusterd {
         // healthy; its own view wins once it can tell us.
         node.flags = if up { node.flags & !down } else { node.flags | down };
         self.dirty = true;
+        if up {
+            // The peer's view of us starts from what we tell it now.
+            self.announce_node_state(pnn);
+        }
         self.on_membership_change(now, pnn, up);
     }
 
@@ -324,6 +335,19 @@ impl Clusterd {
             Msg::RecoverAck { generation } => self.on_recover_ack(now, from, generation),
             Msg::Recovered { generation, vnnmap } => self.on_recovered(now, from, generation, vnnmap),
             Msg::RecoverRequest => self.on_recover_request(now),
+            Msg::NodeState { pnn, flags, capabilities } => self.on_node_state(now, pnn, flags, capabilities),
+            Msg::SetOwnFlags { set, clear } => {
+                self.set_own_flags(now, set, clear);
+                self.reply(&p, Msg::Status { status: 0 });
+            }
+            Msg::Ban { secs } => {
+                self.ban(now, secs);
+                self.reply(&p, Msg::Status { status: 0 });
+            }
+            Msg::SetCapability { mask, on } => {
+                self.set_capability(now, mask, on);
+                self.reply(&p, Msg::Status { status: 0 });
+            }
             other => warn!("clusterd: unexpected message {other:?}"),
         }
         self.after_input(now);
@@ -331,11 +355,15 @@ impl Clusterd {
 
     /// When [`Clusterd::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.election.poll_timeout(self.is_leader()), self.recovery.poll_timeout()].into_iter().flatten().min()
+        [self.election.poll_timeout(self.is_leader()), self.recovery.poll_timeout(), self.ban_until]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Timers: leader broadcasts, leader timeout, recovery deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.ban_tick(now);
         self.election_tick(now);
         self.recovery_tick(now);
         self.after_input(now);

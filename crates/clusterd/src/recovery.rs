@@ -80,11 +80,10 @@ impl Clusterd {
         }
         let generation = self.new_generation();
         let participants = self.active_nodes();
-        let me = self.state.pnn;
-        // Remote capabilities are not exchanged yet: remote nodes are taken
-        // as lmaster-capable; this node's own capability is honoured.
+        // Only lmaster-capable nodes hold hash slots (`lmaster capability`,
+        // `setlmasterrole`).
         let vnnmap: Vec<u32> =
-            participants.iter().copied().filter(|&p| p != me || self.state.capabilities & caps::LMASTER != 0).collect();
+            participants.iter().copied().filter(|&p| self.has_capability(p, caps::LMASTER)).collect();
         info!("Starting recovery to generation {generation} ({why}), nodes {participants:?}");
         for &p in &participants {
             self.send(p, Msg::Recover { generation, vnnmap: vnnmap.clone() });

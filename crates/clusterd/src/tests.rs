@@ -210,3 +210,76 @@ fn set_tunable_replies_with_legacy_status_and_publishes_new_value() {
     c.dispatch(t0, req("EventScriptUnhealthyOnTimeout", 1));
     assert!(drain(&mut c).iter().any(|p| p.body == Body::Msg(Msg::Status { status: 1 })));
 }
+
+fn leader_of_three(t0: Instant) -> Clusterd {
+    let mut c = core_at(t0, 0, true);
+    c.activate(t0);
+    c.dispatch(t0, from_transport(Msg::PeerUp { pnn: 2 }));
+    c.handle_timeout(t0 + TIMEOUT);
+    c.poll_lock();
+    c.lock_reply(t0 + TIMEOUT, LockReply::Held);
+    drain(&mut c);
+    c
+}
+
+#[test]
+fn own_flags_are_announced_to_the_others_and_a_new_peer() {
+    let t0 = Instant::now();
+    let mut c = core_at(t0, 2, true);
+    c.activate(t0);
+    drain(&mut c);
+    c.dispatch(t0, from_transport(Msg::PeerUp { pnn: 0 }));
+    let m = msgs(&drain(&mut c));
+    assert!(
+        m.contains(&(
+            Endpoint::new(0, ServiceId::CLUSTERD),
+            Msg::NodeState { pnn: 2, flags: 0, capabilities: 0x3_0003 }
+        )),
+        "{m:?}"
+    );
+    c.dispatch(t0, from(2, Msg::SetOwnFlags { set: node_flags::PERMANENTLY_DISABLED, clear: 0 }));
+    let m = msgs(&drain(&mut c));
+    assert!(m.contains(&(
+        Endpoint::new(Endpoint::BROADCAST_OTHERS, ServiceId::CLUSTERD),
+        Msg::NodeState { pnn: 2, flags: node_flags::PERMANENTLY_DISABLED, capabilities: 0x3_0003 }
+    )));
+}
+
+#[test]
+fn a_node_that_becomes_inactive_is_recovered_out_by_the_leader() {
+    let t0 = Instant::now();
+    let mut c = leader_of_three(t0);
+    c.dispatch(t0, from(2, Msg::NodeState { pnn: 2, flags: node_flags::STOPPED, capabilities: 3 }));
+    let m = msgs(&drain(&mut c));
+    let recovers: Vec<&Endpoint> = m.iter().filter(|(_, m)| matches!(m, Msg::Recover { .. })).map(|(d, _)| d).collect();
+    assert_eq!(recovers, vec![&Endpoint::new(0, ServiceId::CLUSTERD)], "only active node 0 takes part");
+    assert_eq!(c.state().nodes[2].flags, node_flags::STOPPED);
+}
+
+#[test]
+fn a_banned_leader_steps_down_and_the_ban_expires() {
+    let t0 = Instant::now();
+    let mut c = leader_of_three(t0);
+    assert!(c.is_leader());
+    c.dispatch(t0 + TIMEOUT, from(0, Msg::Ban { secs: 3 }));
+    assert!(!c.is_leader());
+    assert_eq!(c.poll_lock(), Some(LockAction::Release));
+    assert_eq!((c.state().recmode, c.state().generation), (1, INVALID_GENERATION));
+    assert_eq!(c.state().nodes[0].flags & node_flags::BANNED, node_flags::BANNED);
+    let until = t0 + TIMEOUT + Duration::from_secs(3);
+    assert!(c.poll_timeout().is_some_and(|t| t <= until));
+    c.handle_timeout(until);
+    assert_eq!(c.state().nodes[0].flags & node_flags::BANNED, 0, "unbanned after the ban period");
+}
+
+#[test]
+fn leader_role_off_steps_down_and_lmaster_role_off_leaves_the_vnnmap() {
+    let t0 = Instant::now();
+    let mut c = leader_of_three(t0);
+    c.dispatch(t0, from(0, Msg::SetCapability { mask: caps::LMASTER, on: false }));
+    let m = msgs(&drain(&mut c));
+    assert!(m.iter().any(|(_, m)| matches!(m, Msg::Recover { vnnmap, .. } if vnnmap == &vec![2])), "{m:?}");
+    c.dispatch(t0, from(0, Msg::SetCapability { mask: caps::RECMASTER, on: false }));
+    assert!(!c.is_leader());
+    assert_eq!(c.poll_lock(), Some(LockAction::Release));
+}

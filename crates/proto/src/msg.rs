@@ -134,6 +134,39 @@ pub enum Msg {
     /// gateway → clusterd, clusterd → leader: please run a recovery
     /// (`ctdb recover`, SET_RECMODE 1).
     RecoverRequest,
+    /// clusterd → every other clusterd: this node's own flags and
+    /// capabilities; sent on every change and to a node whose link came up.
+    NodeState {
+        /// The sender.
+        pnn: u32,
+        /// Its legacy node flags (its own view: disabled, stopped, banned,
+        /// unhealthy).
+        flags: u32,
+        /// Its capability bits.
+        capabilities: u32,
+    },
+    /// gateway → clusterd: set and clear own node flags (DISABLE_NODE,
+    /// ENABLE_NODE, STOP_NODE, CONTINUE_NODE). Answered with `Status`.
+    SetOwnFlags {
+        /// Bits to set.
+        set: u32,
+        /// Bits to clear.
+        clear: u32,
+    },
+    /// gateway → clusterd: ban this node for `secs` seconds, 0 = unban
+    /// (SET_BAN_STATE). Answered with `Status`.
+    Ban {
+        /// Ban period.
+        secs: u32,
+    },
+    /// gateway → clusterd: switch capability bits on or off
+    /// (SET_RECMASTERROLE, SET_LMASTERROLE). Answered with `Status`.
+    SetCapability {
+        /// The capability bits.
+        mask: u32,
+        /// On or off.
+        on: bool,
+    },
 }
 
 /// One node as clusterd sees it.

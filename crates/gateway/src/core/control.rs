@@ -5,9 +5,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ctdb_config::{Tunables, TUNABLES};
 use ctdb_legacy_proto::{
-    ctrl_flags, flags as nflags, pnn, CString, DbidMap, Frame, IfaceList, NodeAndFlags, NodeMap, Opcode,
-    Packet as LPacket, PidSrvid, ReplyControl, ReqControl, SockAddr, StringN, Timeval, TunableList, Uptime, VarList,
-    VnnMap, Wire,
+    caps, ctrl_flags, flags as nflags, pnn, BanState, CString, DbidMap, Frame, IfaceList, NodeAndFlags, NodeMap,
+    Opcode, Packet as LPacket, PidSrvid, ReplyControl, ReqControl, SockAddr, StringN, Timeval, TunableList, Uptime,
+    VarList, VnnMap, Wire,
 };
 use ctdb_proto::{Body, Endpoint, Msg, Packet, ServiceId};
 use tracing::{info, warn};
@@ -141,6 +141,28 @@ impl Gateway {
             Opcode::GET_RUNSTATE => ok(st.runstate.to_bytes()),
             Opcode::GET_CAPABILITIES => ok(st.capabilities.to_bytes()),
             Opcode::GET_RECMODE => status(st.recmode as i32),
+            // Node state changes belong to clusterd; the tool then polls the
+            // nodemap until the flag shows.
+            Opcode::DISABLE_NODE => {
+                self.ask(now, req, ServiceId::CLUSTERD, own_flags(nflags::PERMANENTLY_DISABLED, true))
+            }
+            Opcode::ENABLE_NODE => {
+                self.ask(now, req, ServiceId::CLUSTERD, own_flags(nflags::PERMANENTLY_DISABLED, false))
+            }
+            Opcode::STOP_NODE => self.ask(now, req, ServiceId::CLUSTERD, own_flags(nflags::STOPPED, true)),
+            Opcode::CONTINUE_NODE => self.ask(now, req, ServiceId::CLUSTERD, own_flags(nflags::STOPPED, false)),
+            Opcode::SET_BAN_STATE => match BanState::from_bytes(d) {
+                Ok(b) if b.pnn == self.pnn => self.ask(now, req, ServiceId::CLUSTERD, Msg::Ban { secs: b.time }),
+                Ok(b) => fail(&format!("SET_BAN_STATE for node {} sent to node {}", b.pnn, self.pnn)),
+                Err(_) => fail("malformed SET_BAN_STATE"),
+            },
+            Opcode::SET_RECMASTERROLE | Opcode::SET_LMASTERROLE => match u32::from_bytes(d) {
+                Ok(v) => {
+                    let mask = if c.opcode == Opcode::SET_RECMASTERROLE { caps::RECMASTER } else { caps::LMASTER };
+                    self.ask(now, req, ServiceId::CLUSTERD, Msg::SetCapability { mask, on: v != 0 })
+                }
+                Err(_) => fail("role needs a 4-byte value"),
+            },
             Opcode::SET_RECMODE => match u32::from_bytes(d) {
                 // ACTIVE: `ctdb recover` asks for a recovery; the leader runs
                 // it and the new generation is the answer the tool waits for.
@@ -288,6 +310,14 @@ fn nodemap(nodes: &[ctdb_proto::NodeInfo], from_file: bool) -> NodeMap {
                 NodeAndFlags { pnn: n.pnn, flags, addr: SockAddr(std::net::SocketAddr::new(ip, port)) }
             })
             .collect(),
+    }
+}
+
+fn own_flags(flag: u32, on: bool) -> Msg {
+    if on {
+        Msg::SetOwnFlags { set: flag, clear: 0 }
+    } else {
+        Msg::SetOwnFlags { set: 0, clear: flag }
     }
 }
 

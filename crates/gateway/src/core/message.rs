@@ -1,6 +1,6 @@
 //! Messages by srvid: delivered to every registration on the target nodes.
 
-use ctdb_legacy_proto::{pnn, srvid, Frame, Operation, Packet as LPacket, ReqMessage};
+use ctdb_legacy_proto::{pnn, srvid, Frame, Operation, Packet as LPacket, ReqMessage, SrvidMessage, Wire};
 use ctdb_proto::{Body, Endpoint, Packet, ServiceId};
 use tracing::debug;
 
@@ -37,6 +37,9 @@ impl Gateway {
     /// Deliver to every local registration of `srvid` (duplicates each get
     /// a copy) and to every registration of CTDB_SRVID_ALL.
     pub(super) fn deliver(&mut self, id: u64, data: &[u8]) {
+        if id == srvid::TAKEOVER_RUN {
+            self.takeover_run(data);
+        }
         let mut targets: Vec<u64> = Vec::new();
         for (cid, cl) in &self.clients {
             let n = cl.srvids.iter().filter(|s| **s == id || **s == srvid::ALL).count();
@@ -53,6 +56,24 @@ impl Gateway {
         for client in targets {
             self.counters.client_packet_sent();
             self.actions.push_back(Action::ToClient { client, bytes: bytes.clone() });
+        }
+    }
+}
+
+impl Gateway {
+    /// A takeover run request (`ctdb ipreallocate`, and the end of
+    /// `disable`, `stop`, `ban`, …): the leader answers the requester's
+    /// srvid with an i32 result. No node has public addresses until
+    /// failoverd exists, so the run has nothing to move and succeeds.
+    fn takeover_run(&mut self, data: &[u8]) {
+        let leading = self.state.as_ref().is_some_and(|s| s.leader == Some(self.pnn));
+        if !leading {
+            return;
+        }
+        match SrvidMessage::from_bytes(data) {
+            Ok(m) if m.srvid != 0 => self.message(m.pnn, m.srvid, 0i32.to_le_bytes().to_vec()),
+            Ok(_) => {}
+            Err(e) => debug!("gateway: malformed takeover run request: {e}"),
         }
     }
 }
