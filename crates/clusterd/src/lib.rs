@@ -28,6 +28,7 @@
 //! lowest connected leader-capable node leads (loudly warned about: a
 //! partition can then have two leaders until it heals).
 
+mod banning;
 pub mod election;
 mod flags;
 pub mod recovery;
@@ -120,6 +121,8 @@ pub struct Clusterd {
     node_caps: Vec<u32>,
     /// When our ban ends.
     ban_until: Option<Instant>,
+    /// Leader: who made recoveries fail.
+    ban_credits: banning::BanCredits,
 }
 
 impl Clusterd {
@@ -168,6 +171,7 @@ impl Clusterd {
             wall_start: cfg.wall_start,
             node_caps: vec![caps::RECMASTER | caps::LMASTER; cfg.nodes.len()],
             ban_until: None,
+            ban_credits: banning::BanCredits::default(),
         }
     }
 
@@ -275,6 +279,14 @@ impl Clusterd {
         self.out.push_back(p);
     }
 
+    /// Answer a gateway's request with success; requests from other
+    /// clusterds (a leader banning us) expect no answer.
+    fn ack(&mut self, req: &Packet) {
+        if req.header.src.service == ServiceId::GATEWAY {
+            self.reply(req, Msg::Status { status: 0 });
+        }
+    }
+
     fn set_tunable(&mut self, p: &Packet, name: &str, value: u32) {
         let status = match self.tunables.set(name, value) {
             Ok(SetOutcome::Set) => 0,
@@ -338,15 +350,15 @@ impl Clusterd {
             Msg::NodeState { pnn, flags, capabilities } => self.on_node_state(now, pnn, flags, capabilities),
             Msg::SetOwnFlags { set, clear } => {
                 self.set_own_flags(now, set, clear);
-                self.reply(&p, Msg::Status { status: 0 });
+                self.ack(&p);
             }
             Msg::Ban { secs } => {
                 self.ban(now, secs);
-                self.reply(&p, Msg::Status { status: 0 });
+                self.ack(&p);
             }
             Msg::SetCapability { mask, on } => {
                 self.set_capability(now, mask, on);
-                self.reply(&p, Msg::Status { status: 0 });
+                self.ack(&p);
             }
             other => warn!("clusterd: unexpected message {other:?}"),
         }

@@ -100,7 +100,11 @@ impl Clusterd {
             return;
         }
         warn!("Recovery to generation {} timed out waiting for nodes {:?}; restarting", run.generation, run.waiting);
+        let culprits: Vec<u32> = run.waiting.iter().copied().collect();
         self.recovery.run = None;
+        for pnn in culprits {
+            self.culprit(now, pnn);
+        }
         self.start_recovery(now, "previous recovery timed out");
     }
 

@@ -283,3 +283,20 @@ fn leader_role_off_steps_down_and_lmaster_role_off_leaves_the_vnnmap() {
     assert!(!c.is_leader());
     assert_eq!(c.poll_lock(), Some(LockAction::Release));
 }
+
+#[test]
+fn a_node_that_keeps_failing_recoveries_is_banned() {
+    let t0 = Instant::now();
+    let mut c = leader_of_three(t0);
+    // Node 2 never answers; each RecoverTimeout (30 s) the leader retries.
+    // Ban credits reach 2 × 2 nodes after four failures.
+    let mut t = t0 + TIMEOUT;
+    let mut bans = Vec::new();
+    for _ in 0..4 {
+        c.dispatch(t, from(0, Msg::RecoverAck { generation: 0 }));
+        t += Duration::from_secs(30);
+        c.handle_timeout(t);
+        bans.extend(msgs(&drain(&mut c)).into_iter().filter(|(_, m)| matches!(m, Msg::Ban { .. })));
+    }
+    assert_eq!(bans, vec![(Endpoint::new(2, ServiceId::CLUSTERD), Msg::Ban { secs: 300 })]);
+}
