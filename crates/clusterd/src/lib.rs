@@ -31,6 +31,7 @@
 mod banning;
 pub mod election;
 mod flags;
+mod nodes;
 pub mod recovery;
 mod runstate;
 pub mod shell;
@@ -123,6 +124,10 @@ pub struct Clusterd {
     ban_until: Option<Instant>,
     /// Leader: who made recoveries fail.
     ban_credits: banning::BanCredits,
+    /// Recoveries held off until then (`ctdb reloadnodes`).
+    recoveries_disabled_until: Option<Instant>,
+    /// A recovery was wanted while they were held off.
+    recovery_deferred: bool,
 }
 
 impl Clusterd {
@@ -172,6 +177,8 @@ impl Clusterd {
             node_caps: vec![caps::RECMASTER | caps::LMASTER; cfg.nodes.len()],
             ban_until: None,
             ban_credits: banning::BanCredits::default(),
+            recoveries_disabled_until: None,
+            recovery_deferred: false,
         }
     }
 
@@ -279,6 +286,11 @@ impl Clusterd {
         self.out.push_back(p);
     }
 
+    /// Answer a request the shell served (it needed file I/O).
+    pub fn answer(&mut self, req: &Packet, msg: Msg) {
+        self.reply(req, msg);
+    }
+
     /// Answer a gateway's request with success; requests from other
     /// clusterds (a leader banning us) expect no answer.
     fn ack(&mut self, req: &Packet) {
@@ -360,6 +372,7 @@ impl Clusterd {
                 self.set_capability(now, mask, on);
                 self.ack(&p);
             }
+            Msg::DisableRecoveries { secs } => self.disable_recoveries(now, secs),
             other => warn!("clusterd: unexpected message {other:?}"),
         }
         self.after_input(now);
@@ -367,7 +380,8 @@ impl Clusterd {
 
     /// When [`Clusterd::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.election.poll_timeout(self.is_leader()), self.recovery.poll_timeout(), self.ban_until]
+        let deferred = self.recoveries_disabled_until.filter(|_| self.recovery_deferred);
+        [self.election.poll_timeout(self.is_leader()), self.recovery.poll_timeout(), self.ban_until, deferred]
             .into_iter()
             .flatten()
             .min()
@@ -376,6 +390,7 @@ impl Clusterd {
     /// Timers: leader broadcasts, leader timeout, recovery deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.ban_tick(now);
+        self.release_deferred_recovery(now);
         self.election_tick(now);
         self.recovery_tick(now);
         self.after_input(now);

@@ -78,6 +78,11 @@ impl Clusterd {
         if !self.is_leader() {
             return;
         }
+        if self.recoveries_disabled(now) {
+            info!("Recovery ({why}) deferred: recoveries are disabled");
+            self.recovery_deferred = true;
+            return;
+        }
         let generation = self.new_generation();
         let participants = self.active_nodes();
         // Only lmaster-capable nodes hold hash slots (`lmaster capability`,

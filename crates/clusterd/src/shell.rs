@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ctdb_cluster_lock::LockReply;
-use ctdb_proto::{Packet, ServiceId};
+use ctdb_proto::{Body, Msg, Packet, ServiceId};
 use ctdb_service::{BoxFuture, Service, ServiceError, ServiceIo};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
@@ -24,13 +24,45 @@ const LOCK_TAKE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct ClusterdShell {
     core: Clusterd,
     lock_command: Option<(PathBuf, Vec<String>)>,
+    nodes_file: PathBuf,
 }
 
 impl ClusterdShell {
     /// A service around `core`; `lock_command` is the helper's program and
-    /// arguments (`None`: no cluster lock configured).
-    pub fn new(core: Clusterd, lock_command: Option<(PathBuf, Vec<String>)>) -> ClusterdShell {
-        ClusterdShell { core, lock_command }
+    /// arguments (`None`: no cluster lock configured); `nodes_file` is read
+    /// again for GET_NODES_FILE and RELOAD_NODES_FILE.
+    pub fn new(core: Clusterd, lock_command: Option<(PathBuf, Vec<String>)>, nodes_file: PathBuf) -> ClusterdShell {
+        ClusterdShell { core, lock_command, nodes_file }
+    }
+
+    /// Requests that need the nodes file read: the shell reads, the core
+    /// decides. Anything else goes to the core as it is.
+    fn dispatch(&mut self, now: Instant, p: Packet) {
+        match &p.body {
+            Body::Msg(Msg::NodesFileRequest) => match self.read_nodes() {
+                Some(nodes) => self.core.answer(&p, Msg::NodesFile { nodes }),
+                None => self.core.answer(&p, Msg::Status { status: -1 }),
+            },
+            Body::Msg(Msg::ReloadNodes) => {
+                info!("Reloading nodes file {}", self.nodes_file.display());
+                let status = match self.read_nodes() {
+                    Some(nodes) => self.core.reload_nodes(now, nodes),
+                    None => -1,
+                };
+                self.core.answer(&p, Msg::Status { status });
+            }
+            _ => self.core.dispatch(now, p),
+        }
+    }
+
+    fn read_nodes(&self) -> Option<Vec<Option<std::net::IpAddr>>> {
+        match ctdb_config::NodesFile::load(&self.nodes_file) {
+            Ok(f) => Some(f.nodes.iter().map(|n| n.addr).collect()),
+            Err(e) => {
+                error!("Failed to read nodes file: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -154,7 +186,7 @@ pub async fn run(mut shell: ClusterdShell, mut io: ServiceIo) -> Result<(), Serv
         };
         tokio::select! {
             p = io.inbox.recv() => match p {
-                Some(p) => shell.core.dispatch(Instant::now(), p),
+                Some(p) => shell.dispatch(Instant::now(), p),
                 None => break,
             },
             ev = next_helper_event(&mut helper) => match ev {
@@ -199,7 +231,7 @@ impl Service for ClusterdShell {
     }
 
     fn dispatch(&mut self, now: Instant, packet: Packet) {
-        self.core.dispatch(now, packet);
+        ClusterdShell::dispatch(self, now, packet);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

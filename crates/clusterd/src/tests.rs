@@ -300,3 +300,33 @@ fn a_node_that_keeps_failing_recoveries_is_banned() {
     }
     assert_eq!(bans, vec![(Endpoint::new(2, ServiceId::CLUSTERD), Msg::Ban { secs: 300 })]);
 }
+
+#[test]
+fn reload_nodes_adds_deletes_and_refuses_address_changes() {
+    let t0 = Instant::now();
+    let mut c = core_at(t0, 0, true);
+    let ip = |n: u8| Some(IpAddr::from([127, 0, 0, n]));
+    assert_eq!(c.reload_nodes(t0, vec![ip(1), None, ip(9)]), -1, "node 2 changed address");
+    c.dispatch(t0, from_transport(Msg::PeerUp { pnn: 2 }));
+    assert_eq!(c.reload_nodes(t0, vec![ip(1), None, None]), -1, "node 2 is connected");
+    drain(&mut c);
+    assert_eq!(c.reload_nodes(t0, vec![ip(1), ip(2), ip(3), ip(4)]), 0);
+    let m = msgs(&drain(&mut c));
+    assert!(m.contains(&(
+        Endpoint::new(0, ServiceId::TRANSPORT),
+        Msg::NodesChanged { nodes: vec![ip(1), ip(2), ip(3), ip(4)] }
+    )));
+    let flags: Vec<u32> = c.state().nodes.iter().map(|n| n.flags).collect();
+    assert_eq!(flags, vec![0, 3, 0, 3], "undeleted and new nodes start disconnected");
+}
+
+#[test]
+fn recoveries_wait_while_disabled() {
+    let t0 = Instant::now();
+    let mut c = leader_of_three(t0);
+    c.dispatch(t0, from(0, Msg::DisableRecoveries { secs: 10 }));
+    c.dispatch(t0, from_transport(Msg::PeerDown { pnn: 2 }));
+    assert!(!msgs(&drain(&mut c)).iter().any(|(_, m)| matches!(m, Msg::Recover { .. })));
+    c.dispatch(t0 + Duration::from_secs(1), from(0, Msg::DisableRecoveries { secs: 0 }));
+    assert!(msgs(&drain(&mut c)).iter().any(|(_, m)| matches!(m, Msg::Recover { .. })), "deferred recovery runs");
+}

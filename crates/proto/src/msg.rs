@@ -159,6 +159,29 @@ pub enum Msg {
         /// Ban period.
         secs: u32,
     },
+    /// gateway → clusterd: read the nodes file now (GET_NODES_FILE);
+    /// answered with [`Msg::NodesFile`] or `Status` −1.
+    NodesFileRequest,
+    /// clusterd → gateway: the nodes file as read (index = pnn, `None` =
+    /// deleted slot).
+    NodesFile {
+        /// The slots.
+        nodes: Vec<Option<IpAddr>>,
+    },
+    /// gateway → clusterd: re-read the nodes file and apply it
+    /// (RELOAD_NODES_FILE). Answered with `Status`.
+    ReloadNodes,
+    /// clusterd → transport: the node list changed (nodes added or deleted).
+    NodesChanged {
+        /// Every slot (index = pnn, `None` = deleted).
+        nodes: Vec<Option<IpAddr>>,
+    },
+    /// gateway → clusterd: no recoveries for `secs` seconds, 0 = allow
+    /// again (DISABLE_RECOVERIES message, sent around `ctdb reloadnodes`).
+    DisableRecoveries {
+        /// How long.
+        secs: u32,
+    },
     /// gateway → clusterd: switch capability bits on or off
     /// (SET_RECMASTERROLE, SET_LMASTERROLE). Answered with `Status`.
     SetCapability {

@@ -58,6 +58,9 @@ pub enum Input {
         /// Peer.
         pnn: u32,
     },
+    /// The nodes file was reloaded: every slot (index = pnn, `None` =
+    /// deleted). New nodes are linked to, deleted ones dropped.
+    Nodes(Vec<Option<IpAddr>>),
     /// The keepalive tunables changed (seconds, count).
     Keepalive {
         /// KeepaliveInterval.
@@ -182,6 +185,7 @@ impl Links {
         match input {
             Input::Tick => {}
             Input::Keepalive { interval, limit } => self.set_keepalive(interval, limit),
+            Input::Nodes(nodes) => self.set_nodes(now, &nodes),
             Input::LinkUp { pnn, link } => {
                 let Some(peer) = self.peers.get_mut(&pnn) else {
                     return;
@@ -225,6 +229,28 @@ impl Links {
             }
         }
         self.check(now);
+    }
+
+    fn set_nodes(&mut self, now: Instant, nodes: &[Option<IpAddr>]) {
+        let gone: Vec<u32> =
+            self.peers.keys().copied().filter(|&p| nodes.get(p as usize).copied().flatten().is_none()).collect();
+        for pnn in gone {
+            if let Some(peer) = self.peers.remove(&pnn) {
+                if let State::Up { link } = peer.state {
+                    self.actions.push_back(Action::Close { pnn, link, reason: "node deleted" });
+                    self.actions.push_back(Action::PeerDown { pnn });
+                }
+            }
+        }
+        for (i, addr) in nodes.iter().enumerate() {
+            let pnn = i as u32;
+            let Some(addr) = *addr else { continue };
+            if pnn == self.pnn || self.peers.contains_key(&pnn) {
+                continue;
+            }
+            let peer = Peer { addr, state: State::Down { retry_at: now }, last_rx: now, last_tx: now };
+            self.peers.insert(pnn, peer);
+        }
     }
 
     fn check(&mut self, now: Instant) {
@@ -348,6 +374,23 @@ mod tests {
         l.handle(t0, Input::LinkDown { pnn: 0, link: 1 });
         assert_eq!(drain(&mut l), vec![]);
         assert!(l.is_up(0));
+    }
+
+    #[test]
+    fn reloaded_nodes_are_dialled_and_deleted_ones_dropped() {
+        let t0 = Instant::now();
+        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], 5, 5);
+        l.handle(t0, Input::LinkUp { pnn: 1, link: 4 });
+        drain(&mut l);
+        l.handle(t0, Input::Nodes(vec![ip(1), None, ip(3)]));
+        assert_eq!(
+            drain(&mut l),
+            vec![
+                Action::Close { pnn: 1, link: 4, reason: "node deleted" },
+                Action::PeerDown { pnn: 1 },
+                Action::Dial { pnn: 2, addr: IpAddr::from([127, 0, 0, 3]) }
+            ]
+        );
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct Transport {
     stats: TransportStats,
     keepalive: (u32, u32),
     pending_out: Vec<Packet>,
+    /// Inputs for the link core that arrived as messages.
+    pending_inputs: Vec<Input>,
 }
 
 impl Transport {
@@ -84,6 +86,7 @@ impl Transport {
             stats: TransportStats::default(),
             keepalive,
             pending_out: Vec::new(),
+            pending_inputs: Vec::new(),
         }
     }
 
@@ -134,6 +137,9 @@ impl Transport {
         core.handle(now, Input::Tick);
         let mut shutdown = self.shutdown.clone();
         loop {
+            for input in std::mem::take(&mut self.pending_inputs) {
+                core.handle(Instant::now(), input);
+            }
             self.apply(&mut core, own_ip, &ev_tx);
             let deadline = core.poll_timeout();
             let sleep = async {
@@ -384,7 +390,10 @@ impl Service for Transport {
             Msg::ClusterState(st) => {
                 let get = |slot: usize| st.tunables.get(slot).copied();
                 if let (Some(i), Some(l)) = (get(SLOT_KEEPALIVE_INTERVAL), get(SLOT_KEEPALIVE_LIMIT)) {
-                    self.keepalive = (i, l);
+                    if (i, l) != self.keepalive {
+                        self.keepalive = (i, l);
+                        self.pending_inputs.push(Input::Keepalive { interval: i, limit: l });
+                    }
                 }
             }
             Msg::StatsRequest => {
@@ -394,6 +403,10 @@ impl Service for Transport {
                 self.pending_out.push(reply);
             }
             Msg::StatsReset => self.stats = TransportStats::default(),
+            Msg::NodesChanged { nodes } => {
+                self.cfg.nodes = nodes.clone();
+                self.pending_inputs.push(Input::Nodes(nodes));
+            }
             other => debug!("transport: unexpected message {other:?}"),
         }
     }

@@ -115,6 +115,18 @@ impl Gateway {
         let Some(Pending { req, .. }) = self.pending.remove(&reqid) else { return };
         let r = match msg {
             Msg::Status { status } => ReplyControl { status, data: Vec::new(), errmsg: None },
+            Msg::NodesFile { nodes } => {
+                let infos: Vec<ctdb_proto::NodeInfo> = nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| ctdb_proto::NodeInfo {
+                        pnn: i as u32,
+                        addr: *a,
+                        flags: if a.is_some() { 0 } else { nflags::DELETED },
+                    })
+                    .collect();
+                ReplyControl { status: 0, data: nodemap(&infos, true).to_bytes(), errmsg: None }
+            }
             Msg::Stats(t) => {
                 let num_clients = self.clients.len() as u32;
                 let st = self.counters.statistics(num_clients, &t, req.wall);
@@ -181,7 +193,8 @@ impl Gateway {
             },
             Opcode::GETVNNMAP => ok(VnnMap { generation: st.generation, map: st.vnnmap.clone() }.to_bytes()),
             Opcode::GET_NODEMAP => ok(nodemap(&st.nodes, false).to_bytes()),
-            Opcode::GET_NODES_FILE => ok(nodemap(&st.nodes, true).to_bytes()),
+            Opcode::GET_NODES_FILE => self.ask(now, req, ServiceId::CLUSTERD, Msg::NodesFileRequest),
+            Opcode::RELOAD_NODES_FILE => self.ask(now, req, ServiceId::CLUSTERD, Msg::ReloadNodes),
             // No public addresses and no databases exist yet: the true
             // answers are empty lists.
             Opcode::GET_IFACES => ok(IfaceList { ifaces: Vec::new() }.to_bytes()),

@@ -1,7 +1,9 @@
 //! Messages by srvid: delivered to every registration on the target nodes.
 
-use ctdb_legacy_proto::{pnn, srvid, Frame, Operation, Packet as LPacket, ReqMessage, SrvidMessage, Wire};
-use ctdb_proto::{Body, Endpoint, Packet, ServiceId};
+use ctdb_legacy_proto::{
+    pnn, srvid, DisableMessage, Frame, Operation, Packet as LPacket, ReqMessage, SrvidMessage, Wire,
+};
+use ctdb_proto::{Body, Endpoint, Msg, Packet, ServiceId};
 use tracing::debug;
 
 use super::{Action, Gateway};
@@ -39,6 +41,8 @@ impl Gateway {
     pub(super) fn deliver(&mut self, id: u64, data: &[u8]) {
         if id == srvid::TAKEOVER_RUN {
             self.takeover_run(data);
+        } else if id == srvid::DISABLE_RECOVERIES {
+            self.disable_recoveries(data);
         }
         let mut targets: Vec<u64> = Vec::new();
         for (cid, cl) in &self.clients {
@@ -63,17 +67,40 @@ impl Gateway {
 impl Gateway {
     /// A takeover run request (`ctdb ipreallocate`, and the end of
     /// `disable`, `stop`, `ban`, …): the leader answers the requester's
-    /// srvid with an i32 result. No node has public addresses until
-    /// failoverd exists, so the run has nothing to move and succeeds.
+    /// srvid with its pnn (success; −1 would be failure). No node has
+    /// public addresses until failoverd exists, so the run has nothing to
+    /// move and succeeds.
     fn takeover_run(&mut self, data: &[u8]) {
         let leading = self.state.as_ref().is_some_and(|s| s.leader == Some(self.pnn));
         if !leading {
             return;
         }
         match SrvidMessage::from_bytes(data) {
-            Ok(m) if m.srvid != 0 => self.message(m.pnn, m.srvid, 0i32.to_le_bytes().to_vec()),
+            Ok(m) if m.srvid != 0 => self.message(m.pnn, m.srvid, (self.pnn as i32).to_le_bytes().to_vec()),
             Ok(_) => {}
             Err(e) => debug!("gateway: malformed takeover run request: {e}"),
+        }
+    }
+}
+
+impl Gateway {
+    /// `ctdb reloadnodes` holds recoveries off on every node for a while:
+    /// clusterd is told, and the requester gets our pnn (= success).
+    fn disable_recoveries(&mut self, data: &[u8]) {
+        match DisableMessage::from_bytes(data) {
+            Ok(m) => {
+                let msg = Msg::DisableRecoveries { secs: m.timeout };
+                self.actions.push_back(Action::Send(Packet::new(
+                    Endpoint::new(self.pnn, ServiceId::CLUSTERD),
+                    self.endpoint(),
+                    0,
+                    Body::Msg(msg),
+                )));
+                if m.srvid != 0 {
+                    self.message(m.pnn, m.srvid, (self.pnn as i32).to_le_bytes().to_vec());
+                }
+            }
+            Err(e) => debug!("gateway: malformed disable-recoveries request: {e}"),
         }
     }
 }
