@@ -49,10 +49,8 @@ impl LockReply {
 /// shell, no quoting, as CTDB does); anything else is a file path handed to
 /// the fcntl helper `default_helper`.
 pub fn helper_command(value: &str, default_helper: &Path) -> Option<(PathBuf, Vec<String>)> {
-    if let Some(cmd) = value.strip_prefix('!') {
-        let mut words = cmd.split([' ', '\t']).filter(|w| !w.is_empty()).map(str::to_string);
-        let program = words.next()?;
-        return Some((PathBuf::from(program), words.collect()));
+    if value.starts_with('!') {
+        return ctdb_config::split_command(value);
     }
     if value.is_empty() {
         return None;

@@ -279,3 +279,95 @@ impl Clusterd {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Leader broadcasts without a cluster lock, found by the simulation
+    //! (`ctdb-sim`, seeds 4602717445737915391 and 6849123177853896617 with
+    //! `CTDB_SIM_LOCK=0`).
+
+    use std::net::IpAddr;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use ctdb_config::Tunables;
+    use ctdb_proto::{Body, Endpoint, Msg, Packet, ServiceId};
+
+    use crate::{Clusterd, ClusterdConfig};
+
+    /// Node 2 of five, no cluster lock, linked to every other node.
+    fn follower(t0: Instant) -> Clusterd {
+        let mut c = Clusterd::new(
+            t0,
+            ClusterdConfig {
+                pnn: 2,
+                nodes: (1..=5).map(|n| Some(IpAddr::from([127, 0, 0, n]))).collect(),
+                tunables: Tunables::defaults(),
+                cluster_lock: None,
+                capabilities: crate::caps::RECMASTER | crate::caps::LMASTER,
+                start_flags: 0,
+                leader_timeout: Duration::from_secs(5),
+                seed: 7,
+                wall_start: SystemTime::UNIX_EPOCH,
+            },
+        );
+        c.activate(t0);
+        for pnn in [0, 1, 3, 4] {
+            let up = Msg::PeerUp { pnn };
+            c.dispatch(t0, Packet::new(ep(2), Endpoint::new(2, ServiceId::TRANSPORT), 0, Body::Msg(up)));
+        }
+        drain(&mut c);
+        c
+    }
+
+    fn ep(node: u32) -> Endpoint {
+        Endpoint::new(node, ServiceId::CLUSTERD)
+    }
+
+    fn from(node: u32, msg: Msg) -> Packet {
+        Packet::new(ep(2), ep(node), 0, Body::Msg(msg))
+    }
+
+    fn drain(c: &mut Clusterd) -> Vec<(u32, Msg)> {
+        std::iter::from_fn(|| c.poll_output())
+            .filter(|p| p.header.dst.service == ServiceId::CLUSTERD)
+            .filter_map(|p| match p.body {
+                Body::Msg(m) => Some((p.header.dst.node, m)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Two partitions, each with its leader, heal. Node 2 hears node 0's
+    /// broadcast, then node 4's (which has not yet heard node 0 and stepped
+    /// down), then node 0's recovery. It must take part in node 0's
+    /// recovery: ignoring it left node 0 waiting RecoverTimeout for our
+    /// answer.
+    #[test]
+    fn without_a_lock_a_follower_keeps_the_lower_of_two_leaders() {
+        let t0 = Instant::now();
+        let mut c = follower(t0);
+        c.dispatch(t0, from(0, Msg::Leader { pnn: 0, generation: 10 }));
+        c.dispatch(t0, from(4, Msg::Leader { pnn: 4, generation: 40 }));
+        assert_eq!(c.state().leader, Some(0), "node 4 will step down for node 0");
+        drain(&mut c);
+        c.dispatch(t0, from(0, Msg::Recover { generation: 11, vnnmap: vec![0, 1, 2, 3, 4] }));
+        assert_eq!(drain(&mut c), vec![(0, Msg::RecoverAck { generation: 11 })]);
+    }
+
+    /// Node 2 acked node 0's recovery; a broadcast of the stepping-down
+    /// node 1 arrives before node 0's end of recovery. Following node 1
+    /// made node 2 ignore that end and stay in recovery mode for good (a
+    /// follower in recovery mode never asks for another).
+    #[test]
+    fn without_a_lock_a_higher_leaders_broadcast_does_not_lose_the_end_of_recovery() {
+        let t0 = Instant::now();
+        let mut c = follower(t0);
+        c.dispatch(t0, from(0, Msg::Leader { pnn: 0, generation: 10 }));
+        c.dispatch(t0, from(0, Msg::Recover { generation: 11, vnnmap: vec![0, 1, 2] }));
+        c.dispatch(t0, from(1, Msg::Leader { pnn: 1, generation: 20 }));
+        c.dispatch(t0, from(1, Msg::Leader { pnn: u32::MAX, generation: 20 }));
+        c.dispatch(t0, from(0, Msg::Recovered { generation: 11, vnnmap: vec![0, 1, 2] }));
+        let st = c.state();
+        assert_eq!((st.leader, st.generation, st.recmode), (Some(0), 11, 0));
+    }
+}

@@ -4,15 +4,18 @@
 //! contract (`ctdb_cluster_lock`). When processd exists it will start and
 //! watch the helper on clusterd's behalf; until then this shell does.
 
-use std::path::PathBuf;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ctdb_cluster_lock::LockReply;
+use ctdb_config::{NodesFile, NodesSource};
 use ctdb_proto::{Body, Msg, Packet, ServiceId};
 use ctdb_service::{BoxFuture, Service, ServiceError, ServiceIo};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::{Clusterd, LockAction};
@@ -20,50 +23,102 @@ use crate::{Clusterd, LockAction};
 /// How long a helper may take to answer (Samba's leader uses 120 s).
 const LOCK_TAKE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The clusterd service: the core plus how to run the lock helper.
+/// How long a `nodes list = !command` may run before it is killed.
+const NODES_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A node list that was read for a request, and the request.
+type NodesRead = (Packet, Option<Vec<Option<IpAddr>>>);
+
+/// The clusterd service: the core plus how to run the lock helper and where
+/// the node list comes from.
 pub struct ClusterdShell {
     core: Clusterd,
     lock_command: Option<(PathBuf, Vec<String>)>,
-    nodes_file: PathBuf,
+    nodes: NodesSource,
+    nodes_tx: mpsc::UnboundedSender<NodesRead>,
+    nodes_rx: Option<mpsc::UnboundedReceiver<NodesRead>>,
 }
 
 impl ClusterdShell {
     /// A service around `core`; `lock_command` is the helper's program and
-    /// arguments (`None`: no cluster lock configured); `nodes_file` is read
-    /// again for GET_NODES_FILE and RELOAD_NODES_FILE.
-    pub fn new(core: Clusterd, lock_command: Option<(PathBuf, Vec<String>)>, nodes_file: PathBuf) -> ClusterdShell {
-        ClusterdShell { core, lock_command, nodes_file }
+    /// arguments (`None`: no cluster lock configured); `nodes` is read again
+    /// for GET_NODES_FILE and RELOAD_NODES_FILE.
+    pub fn new(core: Clusterd, lock_command: Option<(PathBuf, Vec<String>)>, nodes: NodesSource) -> ClusterdShell {
+        let (nodes_tx, nodes_rx) = mpsc::unbounded_channel();
+        ClusterdShell { core, lock_command, nodes, nodes_tx, nodes_rx: Some(nodes_rx) }
     }
 
-    /// Requests that need the nodes file read: the shell reads, the core
-    /// decides. Anything else goes to the core as it is.
+    /// Requests that need the node list read: the shell reads it in a task
+    /// of its own (a hanging `nodes list` command must not stall
+    /// leadership), the core decides when the result is back. Anything else
+    /// goes to the core as it is.
     fn dispatch(&mut self, now: Instant, p: Packet) {
         match &p.body {
-            Body::Msg(Msg::NodesFileRequest) => match self.read_nodes() {
-                Some(nodes) => self.core.answer(&p, Msg::NodesFile { nodes }),
-                None => self.core.answer(&p, Msg::Status { status: -1 }),
-            },
-            Body::Msg(Msg::ReloadNodes) => {
-                info!("Reloading nodes file {}", self.nodes_file.display());
-                let status = match self.read_nodes() {
-                    Some(nodes) => self.core.reload_nodes(now, nodes),
-                    None => -1,
-                };
-                self.core.answer(&p, Msg::Status { status });
+            Body::Msg(Msg::NodesFileRequest) | Body::Msg(Msg::ReloadNodes) => {
+                let source = self.nodes.clone();
+                let tx = self.nodes_tx.clone();
+                tokio::spawn(async move {
+                    let nodes = read_nodes(&source).await;
+                    let _ = tx.send((p, nodes));
+                });
             }
             _ => self.core.dispatch(now, p),
         }
     }
 
-    fn read_nodes(&self) -> Option<Vec<Option<std::net::IpAddr>>> {
-        match ctdb_config::NodesFile::load(&self.nodes_file) {
-            Ok(f) => Some(f.nodes.iter().map(|n| n.addr).collect()),
-            Err(e) => {
-                error!("Failed to read nodes file: {e}");
-                None
+    /// A node list read for `req` is back.
+    fn nodes_read(&mut self, now: Instant, req: Packet, nodes: Option<Vec<Option<IpAddr>>>) {
+        match (&req.body, nodes) {
+            (Body::Msg(Msg::NodesFileRequest), Some(nodes)) => self.core.answer(&req, Msg::NodesFile { nodes }),
+            (Body::Msg(Msg::ReloadNodes), Some(nodes)) => {
+                info!("Reloading nodes from {}", self.nodes.describe());
+                let status = self.core.reload_nodes(now, nodes);
+                self.core.answer(&req, Msg::Status { status });
             }
+            _ => self.core.answer(&req, Msg::Status { status: -1 }),
         }
     }
+}
+
+/// Read the node list from its source; errors are logged.
+pub async fn read_nodes(source: &NodesSource) -> Option<Vec<Option<IpAddr>>> {
+    let result = match source {
+        NodesSource::File(path) => NodesFile::load(path).map_err(|e| e.to_string()),
+        NodesSource::Command(program, args) => run_nodes_command(program, args)
+            .await
+            .and_then(|text| NodesFile::parse(&text, Path::new(&source.describe())).map_err(|e| e.to_string())),
+    };
+    match result {
+        Ok(f) => Some(f.nodes.iter().map(|n| n.addr).collect()),
+        Err(e) => {
+            error!("Failed to read nodes from {}: {e}", source.describe());
+            None
+        }
+    }
+}
+
+async fn run_nodes_command(program: &Path, args: &[String]) -> Result<String, String> {
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let out = tokio::time::timeout(NODES_COMMAND_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| format!("{} did not finish within {NODES_COMMAND_TIMEOUT:?}; killed", program.display()))?
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|_| format!("{} printed something that is not UTF-8", program.display()))
 }
 
 struct Helper {
@@ -171,6 +226,9 @@ impl ClusterdShell {
 /// The service loop.
 pub async fn run(mut shell: ClusterdShell, mut io: ServiceIo) -> Result<(), ServiceError> {
     let mut helper: Option<Helper> = None;
+    let Some(mut nodes_rx) = shell.nodes_rx.take() else {
+        return Err(ServiceError::TransportClosed);
+    };
     shell.core.activate(Instant::now());
     loop {
         shell.lock_actions(&mut helper);
@@ -203,6 +261,9 @@ pub async fn run(mut shell: ClusterdShell, mut io: ServiceIo) -> Result<(), Serv
                     stop_helper(helper.take());
                     shell.core.lock_lost(Instant::now());
                 }
+            },
+            read = nodes_rx.recv() => if let Some((req, nodes)) = read {
+                shell.nodes_read(Instant::now(), req, nodes);
             },
             _ = sleep => shell.core.handle_timeout(Instant::now()),
             r = io.shutdown.changed() => if r.is_err() || *io.shutdown.borrow() { break },

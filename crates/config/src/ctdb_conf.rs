@@ -56,6 +56,10 @@ pub struct ClusterConf {
     pub leader_timeout: u32,
     /// `leader capability`, default true.
     pub leader_capability: bool,
+    /// `nodes list` (Samba 4.22+): a file path, or `!command args` whose
+    /// output is the nodes list (Kubernetes-style deployments). Unset:
+    /// `$CTDB_BASE/nodes`.
+    pub nodes_list: Option<String>,
 }
 
 /// `[database]`.
@@ -129,6 +133,7 @@ impl CtdbConf {
                 recovery_lock: None,
                 leader_timeout: 5,
                 leader_capability: true,
+                nodes_list: None,
             },
             database: DatabaseConf {
                 volatile_dir: paths.vardir.join("volatile"),
@@ -247,6 +252,7 @@ impl CtdbConf {
                     u32::try_from(n).map_err(|_| Rejection::Invalid(format!("integer \"{value}\" out of range")))?;
             }
             ("cluster", "leader capability") => self.cluster.leader_capability = boolean(value)?,
+            ("cluster", "nodes list") => self.cluster.nodes_list = Some(value.into()),
             ("database", "volatile database directory") => self.database.volatile_dir = value.into(),
             ("database", "persistent database directory") => self.database.persistent_dir = value.into(),
             ("database", "state database directory") => self.database.state_dir = value.into(),
@@ -348,9 +354,15 @@ fn in_etcdir(script: &str, paths: &Paths) -> PathBuf {
 fn is_known(section: &str, key: &str) -> bool {
     let keys: &[&str] = match section {
         "logging" => &["location", "log level"],
-        "cluster" => {
-            &["transport", "node address", "cluster lock", "recovery lock", "leader timeout", "leader capability"]
-        }
+        "cluster" => &[
+            "transport",
+            "node address",
+            "cluster lock",
+            "recovery lock",
+            "leader timeout",
+            "leader capability",
+            "nodes list",
+        ],
         "database" => &[
             "volatile database directory",
             "persistent database directory",

@@ -14,6 +14,7 @@ pub mod fuzz;
 pub mod ini;
 mod log_location;
 mod nodes;
+mod nodes_source;
 mod paths;
 mod tunables;
 
@@ -22,5 +23,6 @@ pub use debug_level::DebugLevel;
 pub use error::ConfigError;
 pub use log_location::{LogLocation, SyslogMode, DEFAULT_LOG_FILE};
 pub use nodes::{is_local_address, NodeEntry, NodesFile, CTDB_PORT};
+pub use nodes_source::{split_command, NodesSource};
 pub use paths::{Paths, DATADIR, ETCDIR, HELPERDIR, RUNDIR, VARDIR};
 pub use tunables::{SetOutcome, TunableDef, Tunables, UnknownTunable, TUNABLES, TUNABLE_COUNT};

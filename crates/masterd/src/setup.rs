@@ -2,11 +2,13 @@
 
 use std::net::IpAddr;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ctdb_cluster_lock::helper_command;
-use ctdb_config::{is_local_address, CtdbConf, NodesFile, Paths, Tunables};
+use ctdb_config::{is_local_address, CtdbConf, NodesFile, NodesSource, Paths, Tunables};
 
 /// Everything the daemon starts from.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub struct Loaded {
     pub tunable_warnings: Vec<String>,
     /// The cluster lock helper's command line, if a lock is configured.
     pub lock_command: Option<(PathBuf, Vec<String>)>,
+    /// Where the node list comes from.
+    pub nodes_source: NodesSource,
 }
 
 /// Load paths, ctdb.conf, the nodes file and the tunables; find our pnn.
@@ -36,15 +40,14 @@ pub fn load() -> Result<Loaded> {
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("Failed to load configuration file {}", conf_path.display()))?;
     conf.validate_dirs().map_err(|e| anyhow!("{e}"))?;
-    let nodes_path = paths.nodes_file();
-    let nodes_file = NodesFile::load(&nodes_path)
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("Failed to read nodes file \"{}\"", nodes_path.display()))?;
+    let nodes_source = NodesSource::from_conf(&conf, &paths);
+    let nodes_file = read_nodes(&nodes_source)
+        .with_context(|| format!("Failed to read nodes from \"{}\"", nodes_source.describe()))?;
     let nodes: Vec<Option<IpAddr>> = nodes_file.nodes.iter().map(|n| n.addr).collect();
     let pnn = nodes_file.own_pnn(conf.cluster.node_address, is_local_address).ok_or_else(|| {
         match conf.cluster.node_address {
-            Some(a) => anyhow!("node address {a} is not in the nodes file {}", nodes_path.display()),
-            None => anyhow!("no address of the nodes file {} is local to this host", nodes_path.display()),
+            Some(a) => anyhow!("node address {a} is not in the node list {}", nodes_source.describe()),
+            None => anyhow!("no address of the node list {} is local to this host", nodes_source.describe()),
         }
     })?;
     let mut tunables = Tunables::defaults();
@@ -61,7 +64,51 @@ pub fn load() -> Result<Loaded> {
             Some(cmd)
         }
     };
-    Ok(Loaded { paths, conf, nodes, pnn, tunables, tunable_warnings, lock_command })
+    Ok(Loaded { paths, conf, nodes, pnn, tunables, tunable_warnings, lock_command, nodes_source })
+}
+
+/// How long `nodes list = !command` may take at start-up.
+const NODES_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Read the node list at start-up (before any runtime exists, so plainly
+/// blocking, but bounded: a hanging command is killed).
+fn read_nodes(source: &NodesSource) -> Result<NodesFile> {
+    match source {
+        NodesSource::File(path) => NodesFile::load(path).map_err(|e| anyhow!("{e}")),
+        NodesSource::Command(program, args) => {
+            let mut child = Command::new(program)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .with_context(|| format!("cannot run {}", program.display()))?;
+            let mut stdout = child.stdout.take().context("no stdout pipe")?;
+            // Read in a thread so a command that fills the pipe and one that
+            // hangs are both handled by the one deadline below.
+            let reader = std::thread::spawn(move || {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
+            });
+            let deadline = Instant::now() + NODES_COMMAND_TIMEOUT;
+            let status = loop {
+                if let Some(st) = child.try_wait()? {
+                    break st;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    bail!("{} did not finish within {NODES_COMMAND_TIMEOUT:?}", program.display());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            if !status.success() {
+                bail!("{} failed: {status}", program.display());
+            }
+            let text = reader.join().map_err(|_| anyhow!("reader thread failed"))??;
+            NodesFile::parse(&text, Path::new(&source.describe())).map_err(|e| anyhow!("{e}"))
+        }
+    }
 }
 
 /// The fcntl helper for a `cluster lock = PATH`: `CTDB_CLUSTER_MUTEX_HELPER`

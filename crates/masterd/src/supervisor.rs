@@ -133,7 +133,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
             wall_start: SystemTime::now(),
         },
     );
-    let clusterd = ClusterdShell::new(clusterd, l.lock_command.clone(), l.paths.nodes_file());
+    let clusterd = ClusterdShell::new(clusterd, l.lock_command.clone(), l.nodes_source.clone());
 
     let mut gateway = GatewayShell::new(GatewayConfig {
         pnn: l.pnn,
