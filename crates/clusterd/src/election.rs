@@ -245,6 +245,14 @@ impl Clusterd {
                 return;
             }
         }
+        if !self.election.lock_configured && self.state.leader.is_some_and(|cur| cur < from) {
+            // Without a lock the lower of two leaders wins: the higher one
+            // steps down when it hears it (above). Following the higher one
+            // meanwhile made this node ignore the lower one's Recover (which
+            // then waited RecoverTimeout for us) or its Recovered (leaving us
+            // in recovery mode for good).
+            return;
+        }
         if self.state.leader != Some(from) {
             info!("Leader is node {from}");
             self.state.leader = Some(from);
