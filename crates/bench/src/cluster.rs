@@ -26,6 +26,8 @@ use crate::workload::Nodes;
 
 /// Samba's daemon, as Debian installs it.
 pub const SAMBA_CTDBD: &str = "/usr/sbin/ctdbd";
+/// Samba's tool, used to shut its daemons down in order.
+const SAMBA_CTDB: &str = "/usr/bin/ctdb";
 /// Samba's helpers; test mode needs their paths in the environment.
 const SAMBA_HELPERS: &str = "/usr/libexec/ctdb";
 /// The node port both daemons use.
@@ -364,21 +366,53 @@ impl Cluster {
     }
 
     fn stop_samba(&mut self) -> Result<()> {
-        // All at once, then wait: shutting down in parallel is faster.
-        for c in &mut self.children {
-            if matches!(c.try_wait(), Ok(None)) {
-                if let Ok(pid) = i32::try_from(c.id()) {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-                }
+        // SHUTDOWN first, as `ctdb shutdown` sends it: the daemon then stops
+        // its recovery daemon, cluster-lock helper and event daemon itself.
+        // On SIGTERM alone the lock helper lingers for seconds.
+        let mut tools = Vec::new();
+        for (i, c) in self.children.iter_mut().enumerate() {
+            if !matches!(c.try_wait(), Ok(None)) {
+                continue;
+            }
+            let tool = Command::new(SAMBA_CTDB)
+                .args(["-T", "5", "shutdown"])
+                .env("CTDB_SOCKET", self.dir.join(format!("node.{i}/run/ctdbd.socket")))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                // The tool signals its whole process group when -T expires.
+                .process_group(0)
+                .spawn();
+            if let Ok(t) = tool {
+                tools.push(t);
             }
         }
-        let deadline = Instant::now() + STOP_GRACE;
+        let tools_deadline = Instant::now() + STOP_GRACE / 2;
+        for mut t in tools {
+            while matches!(t.try_wait(), Ok(None)) && Instant::now() < tools_deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = t.kill();
+            let _ = t.wait();
+        }
+        // Then make sure: SIGTERM to what still runs, SIGKILL after the grace.
+        let term_at = Instant::now() + STOP_GRACE / 2;
+        let deadline = term_at + STOP_GRACE;
         let mut stuck = Vec::new();
         for c in &mut self.children {
+            let mut termed = false;
             loop {
                 match c.try_wait() {
                     Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                    Ok(None) if Instant::now() < deadline => {
+                        if !termed && Instant::now() >= term_at {
+                            if let Ok(pid) = i32::try_from(c.id()) {
+                                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                            }
+                            termed = true;
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
                     _ => {
                         stuck.push(c.id());
                         let _ = c.kill();
@@ -400,7 +434,7 @@ impl Cluster {
             }
         }
         if !stuck.is_empty() {
-            bail!("Samba ctdbd {stuck:?} ignored SIGTERM for {STOP_GRACE:?} and was killed");
+            bail!("Samba ctdbd {stuck:?} ignored SHUTDOWN and SIGTERM for {STOP_GRACE:?} and was killed");
         }
         Ok(())
     }

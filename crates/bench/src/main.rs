@@ -21,6 +21,7 @@
 //! min and max kept in the JSON file. A workload that sees a wrong result
 //! (lost, duplicated, reordered or corrupted message) fails the whole run.
 
+mod awake;
 mod cluster;
 mod floor;
 mod procfs;
@@ -107,6 +108,11 @@ struct Opts {
     /// is always kept after a failure.
     #[arg(long)]
     keep: bool,
+    /// Let idle CPUs halt while measuring. By default a lowest-priority
+    /// (SCHED_IDLE) spinner per CPU keeps them awake, so that latencies
+    /// measure the daemons and not a virtual machine's wake-up delay.
+    #[arg(long)]
+    no_spin: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -187,6 +193,7 @@ struct Plan {
     /// Our binaries' directory and cargo profile, if ctdb-rs runs.
     ours: Option<(PathBuf, String)>,
     output: PathBuf,
+    spin: bool,
 }
 
 async fn run(opts: &Opts) -> Result<()> {
@@ -229,6 +236,7 @@ async fn run(opts: &Opts) -> Result<()> {
         workloads,
         ours,
         output,
+        spin: !opts.no_spin,
     };
     if plan.ours.as_ref().is_some_and(|(_, p)| p == "dev") && !plan.smoke {
         eprintln!("ctdb-bench: WARNING: ctdb-rs is a debug build; use `cargo run --release -p ctdb-bench` for figures");
@@ -302,6 +310,9 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
     let idle_memory: BTreeMap<Kind, Vec<procfs::Memory>> =
         clusters.iter().map(|c| Ok((c.kind(), c.memory()?))).collect::<Result<_>>()?;
 
+    // From here on everything is measured; the spinners stop with `awake`.
+    let awake = if plan.spin { Some(awake::Awake::start().context("keeping CPUs awake")?) } else { None };
+
     // The floor, with both clusters up and idle, as during the workloads.
     let floor_metrics = floor::metrics(&plan.floor);
     let mut floor_runs: Vec<Vec<f64>> = vec![Vec::new(); floor_metrics.len()];
@@ -367,6 +378,8 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
             }
         }
     }
+
+    drop(awake);
 
     // Memory after the load, then stop: a failure to stop is reported.
     let mut memory_rows = vec![
@@ -443,6 +456,7 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
         "nodes": plan.nodes,
         "runs": plan.runs,
         "time_limit_s": plan.limit.as_secs(),
+        "cpus_kept_awake": plan.spin,
         "daemons": daemons_meta,
         "workloads": plan.workloads.iter().map(|w| json!({
             "name": w.name(), "params": w.params(), "unit": w.unit_noun(),
