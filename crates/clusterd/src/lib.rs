@@ -49,31 +49,10 @@ pub use election::{Election, LockAction, LockState};
 pub use recovery::Recovery;
 pub use runstate::Runstate;
 
-/// Legacy node flag bits clusterd sets.
-pub mod node_flags {
-    /// No link to the node.
-    pub const DISCONNECTED: u32 = 0x01;
-    /// The node's monitor failed, or its health is not known yet.
-    pub const UNHEALTHY: u32 = 0x02;
-    /// `ctdb disable` / `start as disabled`.
-    pub const PERMANENTLY_DISABLED: u32 = 0x04;
-    /// Banned.
-    pub const BANNED: u32 = 0x08;
-    /// A deleted slot of the nodes file.
-    pub const DELETED: u32 = 0x10;
-    /// `ctdb stop` / `start as stopped`.
-    pub const STOPPED: u32 = 0x20;
-    /// Flags that keep a node out of recovery and leadership.
-    pub const INACTIVE: u32 = DELETED | DISCONNECTED | BANNED | STOPPED;
-}
-
-/// Capability bits clusterd looks at.
-pub mod caps {
-    /// May become leader.
-    pub const RECMASTER: u32 = 0x1;
-    /// May be an lmaster (enters the vnnmap).
-    pub const LMASTER: u32 = 0x2;
-}
+/// Capability bits.
+pub use ctdb_legacy_proto::caps;
+/// Node flag bits (the legacy protocol's values, which clients see).
+pub use ctdb_legacy_proto::flags as node_flags;
 
 /// vnnmap generation meaning "no recovery has established one".
 pub const INVALID_GENERATION: u32 = 1;

@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use ctdb_legacy_proto::{
-    pnn, srvid, Frame, Header, Operation, Packet as LPacket, ReplyControl, CTDB_MAGIC, CTDB_PROTOCOL,
+    flags, pnn, srvid, Frame, Header, Operation, Packet as LPacket, ReplyControl, CTDB_MAGIC, CTDB_PROTOCOL,
 };
 use ctdb_proto::{Body, ClusterState, Endpoint, Flags, Msg, Packet, ServiceId};
 use tracing::{debug, warn};
@@ -298,7 +298,10 @@ impl Gateway {
         if node == self.pnn {
             return true;
         }
-        self.state.as_ref().and_then(|s| s.nodes.get(node as usize)).is_some_and(|n| n.flags & (0x01 | 0x10) == 0)
+        self.state
+            .as_ref()
+            .and_then(|s| s.nodes.get(node as usize))
+            .is_some_and(|n| n.flags & (flags::DISCONNECTED | flags::DELETED) == 0)
     }
 
     fn resolve(&self, destnode: u32) -> u32 {
