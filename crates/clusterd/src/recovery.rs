@@ -20,12 +20,17 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ctdb_proto::Msg;
 use tracing::{info, warn};
 
+use crate::election::BROADCAST_INTERVAL;
 use crate::{caps, Clusterd, Runstate, INVALID_GENERATION};
 
-/// The leader's recovery in progress, if any.
+/// The leader's recovery in progress, if any, and the one this node takes
+/// part in as a follower.
 #[derive(Debug, Default)]
 pub struct Recovery {
     run: Option<Run>,
+    /// Follower: leader and generation of the recovery we acked and whose
+    /// end we wait for.
+    joined: Option<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -34,6 +39,7 @@ struct Run {
     vnnmap: Vec<u32>,
     participants: Vec<u32>,
     waiting: BTreeSet<u32>,
+    started: Instant,
     deadline: Instant,
 }
 
@@ -50,6 +56,12 @@ impl Recovery {
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.run.as_ref().map(|r| r.deadline)
+    }
+
+    /// Follower: whether we wait for the end of a recovery of `leader`,
+    /// which is still at `leader_generation` (so has not finished it).
+    pub(crate) fn in_unfinished_recovery_of(&self, leader: u32, leader_generation: u32) -> bool {
+        matches!(self.joined, Some((l, g)) if l == leader && g != leader_generation)
     }
 }
 
@@ -94,8 +106,14 @@ impl Clusterd {
             self.send(p, Msg::Recover { generation, vnnmap: vnnmap.clone() });
         }
         let deadline = now + self.recover_timeout();
-        self.recovery.run =
-            Some(Run { generation, vnnmap, waiting: participants.iter().copied().collect(), participants, deadline });
+        self.recovery.run = Some(Run {
+            generation,
+            vnnmap,
+            waiting: participants.iter().copied().collect(),
+            participants,
+            started: now,
+            deadline,
+        });
     }
 
     /// Leader timer: a recovery that took too long is started again.
@@ -127,6 +145,7 @@ impl Clusterd {
         self.state.last_recovery.0 = s;
         self.state.last_recovery.1 = u;
         self.dirty = true;
+        self.recovery.joined = Some((from, generation));
         // Databases will be frozen here before the answer goes out.
         self.send(from, Msg::RecoverAck { generation });
     }
@@ -154,6 +173,7 @@ impl Clusterd {
             return;
         }
         info!("Recovery complete: generation {generation}");
+        self.recovery.joined = None;
         self.state.generation = generation;
         self.state.vnnmap = vnnmap;
         self.state.recmode = 0;
@@ -171,8 +191,16 @@ impl Clusterd {
     /// Someone asks for a recovery (`ctdb recover`, a node that missed one).
     pub(crate) fn on_recover_request(&mut self, now: Instant) {
         if self.is_leader() {
-            if !self.recovery.in_progress() {
-                self.start_recovery(now, "requested");
+            match &self.recovery.run {
+                None => self.start_recovery(now, "requested"),
+                // A node missed this recovery (it followed another node when
+                // the Recover came) and would never answer it: start over
+                // rather than wait RecoverTimeout. Right after the start the
+                // Recover may still be on its way to the asker.
+                Some(run) if now >= run.started + BROADCAST_INTERVAL => {
+                    self.start_recovery(now, "requested by a node that missed it")
+                }
+                Some(_) => {}
             }
         } else if let Some(leader) = self.state.leader {
             self.send(leader, Msg::RecoverRequest);
