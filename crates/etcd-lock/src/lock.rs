@@ -123,7 +123,7 @@ impl Session {
             })
             .next_back();
         if resp.succeeded() {
-            let kv = kv.ok_or(Error::Unexpected("lock transaction"))?;
+            let kv = kv.filter(|kv| kv.lease() == self.lease).ok_or(Error::Unexpected("lock transaction"))?;
             return Ok(Taken::Held { create_revision: kv.create_revision() });
         }
         let holder = match kv {
