@@ -341,6 +341,11 @@ impl Cluster {
         self.pids.iter().map(|&p| procfs::cpu_time(p)).sum()
     }
 
+    /// Context switches so far of all the cluster's daemons together.
+    pub fn context_switches(&self) -> Result<u64> {
+        self.pids.iter().map(|&p| procfs::context_switches(p)).sum()
+    }
+
     /// Resident and peak memory of each node's daemon.
     pub fn memory(&self) -> Result<Vec<procfs::Memory>> {
         self.pids.iter().map(|&p| procfs::memory(p)).collect()

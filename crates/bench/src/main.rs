@@ -347,7 +347,17 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
             Better::Lower,
         );
         figures.push((cpu, BTreeMap::new()));
+        let switches = Metric::new(
+            format!("{}.switches", w.name()),
+            format!("{}: daemon context switches per 100k {}", w.name(), w.unit_noun()),
+            Unit::Count,
+            Better::Lower,
+        );
+        figures.push((switches, BTreeMap::new()));
     }
+    // How much of the machine other processes took while each daemon ran:
+    // the figures are only as good as the machine was quiet.
+    let mut other_load: BTreeMap<Kind, Vec<f64>> = BTreeMap::new();
     for r in 0..plan.runs {
         for (wi, w) in plan.workloads.iter().enumerate() {
             // Alternate who goes first, so that neither daemon always runs
@@ -357,15 +367,20 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
                 order.reverse();
             }
             for ci in order {
+                let before = Usage::now(&clusters)?;
                 let c = &mut clusters[ci];
-                let (values, cpu) = run_one(w.as_ref(), c, plan.limit)
+                let (values, cpu, switches) = run_one(w.as_ref(), c, plan.limit)
                     .await
                     .with_context(|| format!("{} on {} (run {} of {})", w.name(), c.kind(), r + 1, plan.runs))?;
+                let kind = c.kind();
+                other_load.entry(kind).or_default().push(Usage::now(&clusters)?.others_share_since(&before));
+                let c = &clusters[ci];
                 let (first, count) = index[wi];
                 for (k, v) in values.iter().enumerate() {
                     figures[first + k].1.entry(c.kind()).or_default().push(*v);
                 }
                 figures[first + count].1.entry(c.kind()).or_default().push(cpu);
+                figures[first + count + 1].1.entry(c.kind()).or_default().push(switches);
                 eprintln!(
                     "ctdb-bench: [{}/{}] {:<20} {:<8} {} {}",
                     r + 1,
@@ -380,6 +395,15 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
     }
 
     drop(awake);
+    figures.push((
+        Metric::new(
+            "machine.other_load".into(),
+            "CPU share other processes took during the runs".into(),
+            Unit::Percent,
+            Better::Lower,
+        ),
+        other_load,
+    ));
 
     // Memory after the load, then stop: a failure to stop is reported.
     let mut memory_rows = vec![
@@ -466,10 +490,43 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
     Ok(Results { meta, title, rows, floor_rows })
 }
 
-/// One run of one workload on one cluster: its figures and the daemons'
-/// CPU time per 100k units, in ms.
-async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(Vec<f64>, f64)> {
+/// CPU time of the machine, of this process (clients, spinners, floor)
+/// and of every daemon under test, at one moment.
+struct Usage {
+    busy: Duration,
+    total: Duration,
+    ours: Duration,
+}
+
+impl Usage {
+    fn now(clusters: &[Cluster]) -> Result<Usage> {
+        let (busy, total) = procfs::machine_cpu()?;
+        let mut ours = procfs::cpu_time(i32::try_from(std::process::id()).context("pid out of range")?)?;
+        for c in clusters {
+            ours += c.cpu_time()?;
+        }
+        Ok(Usage { busy, total, ours })
+    }
+
+    /// Percent of all CPUs that processes other than the bench and its
+    /// daemons used since `before`.
+    fn others_share_since(&self, before: &Usage) -> f64 {
+        let total = self.total.saturating_sub(before.total).as_secs_f64();
+        let others =
+            self.busy.saturating_sub(before.busy).saturating_sub(self.ours.saturating_sub(before.ours)).as_secs_f64();
+        if total > 0.0 {
+            100.0 * others / total
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One run of one workload on one cluster: its figures, and the daemons'
+/// CPU time (ms) and context switches per 100k units.
+async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(Vec<f64>, f64, f64)> {
     let nodes = c.nodes();
+    let switches_before = c.context_switches()?;
     let cpu_before = c.cpu_time()?;
     // The workload bounds itself; this only guards against one that forgot.
     let outcome = match tokio::time::timeout(limit + Duration::from_secs(10), w.run(&nodes, limit)).await {
@@ -477,13 +534,14 @@ async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(
         Err(_) => bail!("did not finish within {limit:?}"),
     };
     let cpu = c.cpu_time()?.saturating_sub(cpu_before);
+    let switches = c.context_switches()?.saturating_sub(switches_before);
     // A daemon that crashed under load must not pass.
     c.check_alive()?;
     if outcome.values.len() != w.metrics().len() {
         bail!("reported {} figures, declared {}", outcome.values.len(), w.metrics().len());
     }
-    let per_100k = if outcome.units == 0 { 0.0 } else { cpu.as_secs_f64() * 1000.0 * 100_000.0 / outcome.units as f64 };
-    Ok((outcome.values, per_100k))
+    let per_100k = |x: f64| if outcome.units == 0 { 0.0 } else { x * 100_000.0 / outcome.units as f64 };
+    Ok((outcome.values, per_100k(cpu.as_secs_f64() * 1000.0), per_100k(switches as f64)))
 }
 
 fn daemon_meta(c: &Cluster, plan: &Plan, idle: &[procfs::Memory], after: &[procfs::Memory]) -> serde_json::Value {

@@ -71,6 +71,55 @@ fn clock_ticks_per_second() -> u64 {
     }
 }
 
+/// CPU time of the whole machine so far, from the first line of
+/// `/proc/stat`: (busy, busy + idle), summed over all CPUs. Busy includes
+/// steal, time the hypervisor gave to someone else.
+pub fn machine_cpu() -> Result<(Duration, Duration)> {
+    let text = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let (busy, total) = parse_machine(&text).context("parsing /proc/stat")?;
+    let hz = clock_ticks_per_second();
+    Ok((ticks_to_duration(busy, hz), ticks_to_duration(total, hz)))
+}
+
+fn parse_machine(text: &str) -> Result<(u64, u64)> {
+    let line = text.lines().find(|l| l.starts_with("cpu ")).context("no cpu line")?;
+    let v: Vec<u64> = line.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]:
+    // guest time is already inside user and nice.
+    let field = |i: usize| v.get(i).copied().unwrap_or(0);
+    let idle = field(3) + field(4);
+    let busy = field(0) + field(1) + field(2) + field(5) + field(6) + field(7);
+    Ok((busy, busy + idle))
+}
+
+/// Context switches (voluntary and involuntary) of every thread of `pid`
+/// so far. Each one is a sleep and a wake-up, the cost that dominates
+/// small-message work: a daemon that hands a message from thread to thread
+/// pays it several times per message.
+pub fn context_switches(pid: i32) -> Result<u64> {
+    let dir = format!("/proc/{pid}/task");
+    let mut total = 0;
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
+        let path = entry?.path().join("status");
+        // A thread may end between listing and reading: it no longer counts.
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        total += parse_switches(&text).with_context(|| format!("parsing {}", path.display()))?;
+    }
+    Ok(total)
+}
+
+fn parse_switches(text: &str) -> Result<u64> {
+    let mut total = 0;
+    for name in ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"] {
+        let v = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+            .with_context(|| format!("no {name} line"))?;
+        total += v.trim().parse::<u64>().with_context(|| format!("bad {name}"))?;
+    }
+    Ok(total)
+}
+
 /// Whether the process `pid` exists and is not a zombie: a daemon that
 /// died is a zombie until whoever adopted it reaps it, which can take a
 /// while in a container.
@@ -110,6 +159,20 @@ mod tests {
     }
 
     #[test]
+    fn machine_busy_counts_steal_and_not_guest() {
+        let text = "cpu  10 1 5 100 4 1 2 3 7 0\ncpu0 1 1 1 1 1 1 1 1 1 1\n";
+        assert_eq!(parse_machine(text).unwrap(), (22, 126));
+        assert!(parse_machine("intr 1\n").is_err());
+    }
+
+    #[test]
+    fn switches_add_both_kinds() {
+        let text = "Name:\tx\nvoluntary_ctxt_switches:\t10\nnonvoluntary_ctxt_switches:\t3\n";
+        assert_eq!(parse_switches(text).unwrap(), 13);
+        assert!(parse_switches("Name:\tx\n").is_err());
+    }
+
+    #[test]
     fn ticks_convert_exactly() {
         assert_eq!(ticks_to_duration(250, 100), Duration::from_millis(2500));
         assert_eq!(ticks_to_duration(1, 3), Duration::from_nanos(333_333_333));
@@ -120,6 +183,7 @@ mod tests {
         let me = std::process::id() as i32;
         assert!(memory(me).unwrap().rss_kib > 0);
         cpu_time(me).unwrap();
+        assert!(context_switches(me).unwrap() > 0);
         assert!(alive(me));
         assert!(!cmdline(me).is_empty());
     }

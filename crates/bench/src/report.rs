@@ -47,7 +47,7 @@ impl Row {
 /// Format a value for the table.
 pub fn value(v: f64, unit: Unit) -> String {
     match unit {
-        Unit::PerSecond | Unit::CpuMs if v >= 100.0 => format!("{v:.0}"),
+        Unit::PerSecond | Unit::CpuMs | Unit::Count if v >= 100.0 => format!("{v:.0}"),
         _ if v >= 1000.0 => format!("{v:.0}"),
         _ => format!("{v:.1}"),
     }

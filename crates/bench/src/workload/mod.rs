@@ -106,6 +106,12 @@ pub enum Unit {
     /// Milliseconds of CPU time.
     #[serde(rename = "cpu_ms")]
     CpuMs,
+    /// A plain count.
+    #[serde(rename = "count")]
+    Count,
+    /// Percent.
+    #[serde(rename = "percent")]
+    Percent,
 }
 
 impl Unit {
@@ -116,6 +122,8 @@ impl Unit {
             Unit::PerSecond => "/s",
             Unit::MiB => "MiB",
             Unit::CpuMs => "ms CPU",
+            Unit::Count => "",
+            Unit::Percent => "%",
         }
     }
 }
