@@ -32,7 +32,7 @@
 //! link wait, as TCP retransmits, until repair or until keepalives declare
 //! the link dead, when they are lost), [`Sim::repair`], [`Sim::hold`] /
 //! [`Sim::release`] (one link: partial, non-transitive partitions),
-//! [`Sim::drop_in_flight`] (lose packets on the wire), [`Sim::crash`] (core
+//! [`Sim::drop_packets`] (lose packets on the wire and the next few), [`Sim::crash`] (core
 //! dropped, its lock freed, links down at once), [`Sim::restart`] (a fresh
 //! core, new seed), [`Sim::lose_lock`] (lock file removed under the
 //! holder). [`Sim::run_random_schedule`] picks them at random.

@@ -227,3 +227,52 @@ impl ClusterLock {
         self.queue.insert((at, self.seq), item);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn answers(lock: &mut ClusterLock, rng: &mut StdRng, until: Duration) -> Vec<(u32, LockEvent)> {
+        while let Some(t) = lock.poll_timeout().filter(|&t| t <= until) {
+            lock.handle_timeout(t, rng);
+        }
+        std::iter::from_fn(|| lock.poll_output()).map(|(o, e)| (o.node, e)).collect()
+    }
+
+    const A: Owner = Owner { node: 0, life: 0 };
+    const B: Owner = Owner { node: 1, life: 0 };
+    const SEC: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn one_holder_at_a_time_and_a_crash_frees_the_lock() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut lock = ClusterLock::new(LockConfig::default());
+        lock.take(Duration::ZERO, &mut rng, A);
+        assert_eq!(answers(&mut lock, &mut rng, SEC), vec![(0, LockEvent::Reply(LockReply::Held))]);
+        lock.take(SEC, &mut rng, B);
+        assert_eq!(answers(&mut lock, &mut rng, 2 * SEC), vec![(1, LockEvent::Reply(LockReply::Contended))]);
+        lock.crash(A);
+        assert_eq!(lock.holder(), None);
+        lock.take(2 * SEC, &mut rng, B);
+        assert_eq!(answers(&mut lock, &mut rng, 3 * SEC), vec![(1, LockEvent::Reply(LockReply::Held))]);
+    }
+
+    #[test]
+    fn a_release_frees_the_lock_a_moment_later_and_never_a_newer_hold() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut lock = ClusterLock::new(LockConfig::default());
+        lock.take(Duration::ZERO, &mut rng, A);
+        answers(&mut lock, &mut rng, SEC);
+        lock.release(SEC, &mut rng, A);
+        // A takes again before the old helper's lock is freed: the pending
+        // free must not free the new hold.
+        lock.take(SEC, &mut rng, A);
+        assert_eq!(answers(&mut lock, &mut rng, 2 * SEC), vec![(0, LockEvent::Reply(LockReply::Held))]);
+        assert_eq!(lock.holder(), Some(A));
+        assert_eq!(lock.lose(), Some(A));
+        assert_eq!(answers(&mut lock, &mut rng, 3 * SEC), vec![(0, LockEvent::Lost)]);
+        assert_eq!(lock.holder(), None);
+    }
+}

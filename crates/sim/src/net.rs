@@ -154,6 +154,8 @@ pub struct Net {
     /// Latest arrival time scheduled per direction `from * n + to`; keeps
     /// each direction in order, like TCP.
     last: Vec<Duration>,
+    /// Data packets still to lose per direction `from * n + to`.
+    to_drop: Vec<u32>,
     queue: BTreeMap<(Duration, u64), Item>,
     seq: u64,
     next_conn: ConnId,
@@ -187,6 +189,7 @@ impl Net {
             links: (0..n * n).map(|_| Link::default()).collect(),
             view: vec![None; n * n],
             last: vec![Duration::ZERO; n * n],
+            to_drop: vec![0; n * n],
             queue: BTreeMap::new(),
             seq: 0,
             next_conn: 1,
@@ -282,10 +285,12 @@ impl Net {
         self.refresh(now, rng);
     }
 
-    /// Heal every partition and every held link.
+    /// Heal every partition and every held link; no more packets are lost
+    /// to [`Net::drop_next`].
     pub fn repair(&mut self, now: Duration, rng: &mut StdRng) {
         self.group.iter_mut().for_each(|g| *g = 0);
         self.cut.clear();
+        self.to_drop.iter_mut().for_each(|d| *d = 0);
         self.refresh(now, rng);
     }
 
@@ -320,6 +325,14 @@ impl Net {
         n += held - link.held.len();
         self.stats.dropped += n as u64;
         n
+    }
+
+    /// Lose the next `k` data packets `from` sends to `to` (the connection
+    /// stays up; see [`Net::drop_in_flight`]).
+    pub fn drop_next(&mut self, from: u32, to: u32, k: u32) {
+        if let Some(d) = self.to_drop.get_mut(from as usize * self.n + to as usize) {
+            *d += k;
+        }
     }
 
     /// Node `x` dies: its peers get end-of-file after whatever it had sent
@@ -396,7 +409,13 @@ impl Net {
             self.stats.lost += 1;
             return;
         }
-        let mine = self.view[from as usize * self.n + to as usize];
+        let dir = from as usize * self.n + to as usize;
+        if self.to_drop[dir] > 0 {
+            self.to_drop[dir] -= 1;
+            self.stats.dropped += 1;
+            return;
+        }
+        let mine = self.view[dir];
         let link = self.link_mut(from, to);
         match mine {
             Some(c) if link.conn == Some(c) => {
@@ -593,5 +612,133 @@ impl Net {
         self.view[slot] = None;
         self.stats.peer_downs += 1;
         self.out.push_back((side, transport_note(side, Msg::PeerDown { pnn: peer })));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// What node `to` got: a data packet's reqid, or "up n" / "down n".
+    fn what(p: &Packet) -> String {
+        match &p.body {
+            Body::Msg(Msg::PeerUp { pnn }) => format!("up {pnn}"),
+            Body::Msg(Msg::PeerDown { pnn }) => format!("down {pnn}"),
+            _ => p.header.reqid.to_string(),
+        }
+    }
+
+    fn data(from: u32, to: u32, id: u64) -> Packet {
+        let ep = |n| Endpoint::new(n, ServiceId::CLUSTERD);
+        Packet::new(ep(to), ep(from), id, Body::Msg(Msg::RecoverRequest))
+    }
+
+    /// Run the network alone until `until`; returns `(time, node, what)`.
+    fn run(net: &mut Net, rng: &mut StdRng, until: Duration) -> Vec<(Duration, u32, String)> {
+        let mut got = Vec::new();
+        while let Some(t) = net.poll_timeout().filter(|&t| t <= until) {
+            net.handle_timeout(t, rng);
+            while let Some((to, p)) = net.poll_output() {
+                got.push((t, to, what(&p)));
+            }
+        }
+        got
+    }
+
+    fn at(got: &[(Duration, u32, String)], node: u32) -> Vec<String> {
+        got.iter().filter(|(_, n, _)| *n == node).map(|(_, _, w)| w.clone()).collect()
+    }
+
+    /// Two nodes, linked.
+    fn pair() -> (Net, StdRng) {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut net = Net::new(2, NetConfig::default());
+        net.repair(Duration::ZERO, &mut rng);
+        let got = run(&mut net, &mut rng, 2000 * MS);
+        assert_eq!((at(&got, 0), at(&got, 1)), (vec!["up 1".to_string()], vec!["up 0".to_string()]));
+        (net, rng)
+    }
+
+    #[test]
+    fn each_direction_delivers_in_send_order() {
+        let (mut net, mut rng) = pair();
+        let t = 2000 * MS;
+        for id in 0..100 {
+            net.send(t + id as u32 * Duration::from_micros(10), &mut rng, 0, data(0, 1, id));
+        }
+        let got = run(&mut net, &mut rng, t + 1000 * MS);
+        assert_eq!(at(&got, 1), (0..100).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_partition_shorter_than_the_keepalive_limit_loses_nothing() {
+        let (mut net, mut rng) = pair();
+        let t = 2000 * MS;
+        net.send(t, &mut rng, 0, data(0, 1, 1));
+        net.partition(t, &mut rng, &[vec![0]]);
+        net.send(t + MS, &mut rng, 0, data(0, 1, 2));
+        assert_eq!(run(&mut net, &mut rng, t + 1000 * MS), vec![], "held while cut");
+        net.repair(t + 1000 * MS, &mut rng);
+        let got = run(&mut net, &mut rng, t + 5000 * MS);
+        assert_eq!(at(&got, 1), vec!["1", "2"], "delivered in order after the repair");
+        assert_eq!(at(&got, 0), Vec::<String>::new(), "the link never went down");
+    }
+
+    #[test]
+    fn a_long_partition_takes_the_link_down_on_both_sides_and_repair_brings_it_back() {
+        let (mut net, mut rng) = pair();
+        let t = 2000 * MS;
+        net.partition(t, &mut rng, &[vec![0]]);
+        net.send(t + MS, &mut rng, 0, data(0, 1, 1));
+        let got = run(&mut net, &mut rng, t + 3000 * MS);
+        assert_eq!((at(&got, 0), at(&got, 1)), (vec!["down 1".to_string()], vec!["down 0".to_string()]));
+        assert!(got.iter().all(|(when, _, _)| *when >= t + 1500 * MS), "keepalive limit: {got:?}");
+        net.repair(t + 3000 * MS, &mut rng);
+        let got = run(&mut net, &mut rng, t + 5000 * MS);
+        assert_eq!((at(&got, 0), at(&got, 1)), (vec!["up 1".to_string()], vec!["up 0".to_string()]));
+        assert_eq!(net.stats().lost, 1, "what was sent into the dead link");
+    }
+
+    #[test]
+    fn a_crashed_peers_last_packets_arrive_before_its_end_of_file() {
+        let (mut net, mut rng) = pair();
+        let t = 2000 * MS;
+        net.send(t, &mut rng, 0, data(0, 1, 1));
+        net.send(t, &mut rng, 1, data(1, 0, 2));
+        net.crash(t, &mut rng, 0);
+        let got = run(&mut net, &mut rng, t + 100 * MS);
+        assert_eq!(at(&got, 1), vec!["1", "down 0"]);
+        assert_eq!(at(&got, 0), Vec::<String>::new(), "nothing reaches a dead node");
+    }
+
+    #[test]
+    fn a_node_restarted_behind_a_partition_replaces_the_old_link_after_repair() {
+        let (mut net, mut rng) = pair();
+        let t = 2000 * MS;
+        net.partition(t, &mut rng, &[vec![0]]);
+        net.crash(t + 100 * MS, &mut rng, 0);
+        net.restart(t + 200 * MS, &mut rng, 0);
+        // Repaired before node 1's keepalive limit: node 1 still holds the
+        // old connection when the new one arrives.
+        net.repair(t + 300 * MS, &mut rng);
+        let got = run(&mut net, &mut rng, t + 5000 * MS);
+        assert_eq!(at(&got, 1), vec!["down 0", "up 0"]);
+        assert_eq!(at(&got, 0), vec!["up 1"]);
+    }
+
+    #[test]
+    fn a_held_link_cuts_only_that_pair() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let mut net = Net::new(3, NetConfig::default());
+        net.repair(Duration::ZERO, &mut rng);
+        run(&mut net, &mut rng, 2000 * MS);
+        net.hold(2000 * MS, &mut rng, 1, 2);
+        let got = run(&mut net, &mut rng, 6000 * MS);
+        assert_eq!((at(&got, 0), at(&got, 1), at(&got, 2)), (vec![], vec!["down 2".into()], vec!["down 1".into()]));
+        assert!(net.connected(0, 1) && net.connected(0, 2) && !net.connected(1, 2));
     }
 }

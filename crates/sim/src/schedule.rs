@@ -47,6 +47,25 @@ impl Schedule {
         }
     }
 
+    /// The standard run, plus lost messages. A lost RecoverAck can only be
+    /// made good by the leader's RecoverTimeout (30 s), so the cluster gets
+    /// 45 s to converge.
+    pub fn with_drops(with_lock: bool) -> Schedule {
+        let mut s = Schedule::new(with_lock);
+        s.mix.drops = true;
+        s.liveness_for = Duration::from_secs(45);
+        s
+    }
+
+    /// The schedule the `replay` test runs for these flags.
+    pub fn from_flags(with_lock: bool, drops: bool) -> Schedule {
+        if drops {
+            Schedule::with_drops(with_lock)
+        } else {
+            Schedule::new(with_lock)
+        }
+    }
+
     /// The environment that makes the `replay` test run this schedule.
     pub fn replay_env(&self, seed: u64) -> String {
         format!(
@@ -307,7 +326,8 @@ impl Sim {
                 if matches!(fault, Fault::Hold) {
                     self.hold(a, b)
                 } else {
-                    self.drop_in_flight(a, b)
+                    let next = self.rng().random_range(1..=3);
+                    self.drop_packets(a, b, next)
                 }
             }
             Fault::Release => {

@@ -88,7 +88,8 @@ pub struct FaultStats {
     pub holds: u64,
     /// Links released.
     pub releases: u64,
-    /// Drop faults (each loses what is in flight on one link).
+    /// Drop faults (each loses what is in flight on one link and the next
+    /// packets one way).
     pub drops: u64,
     /// Lock files removed under their holder.
     pub lock_losses: u64,
@@ -379,11 +380,13 @@ impl Sim {
         self.check()
     }
 
-    /// Lose what is in flight between `a` and `b`.
-    pub fn drop_in_flight(&mut self, a: u32, b: u32) -> Result<(), Violation> {
+    /// Lose what is in flight between `a` and `b`, and the next `next`
+    /// packets `a` sends to `b`.
+    pub fn drop_packets(&mut self, a: u32, b: u32, next: u32) -> Result<(), Violation> {
         self.faults.drops += 1;
         let n = self.net.drop_in_flight(a, b);
-        self.fault(5, a << 16 | b, || format!("DROP n{a}-n{b}: {n} packets"));
+        self.net.drop_next(a, b, next);
+        self.fault(5, a << 16 | b, || format!("DROP n{a}-n{b}: {n} in flight and the next {next} n{a}->n{b}"));
         self.check()
     }
 
