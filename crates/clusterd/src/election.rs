@@ -26,6 +26,11 @@ use crate::{node_flags, Clusterd};
 
 /// How often a leader announces itself.
 pub const BROADCAST_INTERVAL: Duration = Duration::from_secs(1);
+/// After contention, how long to wait for the holder's broadcast before
+/// trying again.
+pub const LOCK_RETRY: Duration = Duration::from_secs(1);
+/// After a leader yields, how long to give its helper to let go of the lock.
+pub const YIELD_GRACE: Duration = Duration::from_millis(100);
 
 /// What the shell must do with the cluster lock helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +89,13 @@ impl Election {
     /// The lock state.
     pub fn lock(&self) -> LockState {
         self.lock
+    }
+
+    /// Race again after `delay` (capped by the leader timeout) unless a
+    /// leader is heard from meanwhile.
+    pub(crate) fn retry_soon(&mut self, now: Instant, delay: Duration) {
+        let delay = delay.min(self.leader_timeout);
+        self.last_heard = (now + delay).checked_sub(self.leader_timeout).unwrap_or(now);
     }
 
     /// Leader capability switched (`setleaderrole`).
@@ -166,9 +178,13 @@ impl Clusterd {
                 if other != LockReply::Contended {
                     warn!("Unable to take cluster lock: {other:?}");
                 }
-                // Contention means a leader exists: wait for its broadcast.
+                // Contention means a holder exists: a leader announces
+                // itself at once, so wait one retry interval (not a whole
+                // leader timeout) for its broadcast, then try again. This
+                // catches a lock that was still being let go (a yielding
+                // leader's helper revoking an etcd lease).
                 self.election.lock = LockState::Idle;
-                self.election.last_heard = now;
+                self.election.retry_soon(now, LOCK_RETRY);
             }
         }
     }
@@ -229,6 +245,9 @@ impl Clusterd {
                 info!("Node {from} stopped leading");
                 self.state.leader = None;
                 self.dirty = true;
+                // It lets go of the lock right after saying so: race
+                // shortly instead of waiting out a leader timeout.
+                self.election.retry_soon(now, YIELD_GRACE);
             }
             return;
         }
@@ -266,12 +285,14 @@ impl Clusterd {
         // we followed another node when it ran): ask the leader for one. In
         // recovery mode that is so unless we are in the leader's unfinished
         // recovery; an inactive node is in recovery mode by design and left
-        // out of recoveries, so it does not ask.
+        // out of recoveries, so it does not ask. In normal mode a leader
+        // still in the recovery we ignored broadcasts our own (old)
+        // generation: only what we ignored tells.
         let missed = if self.state.recmode == 0 {
             generation != self.state.generation
         } else {
             !self.recovery.in_unfinished_recovery_of(from, generation) && self.own_flags() & node_flags::INACTIVE == 0
-        };
+        } || self.recovery.ignored_unfinished_recovery_of(from, generation);
         if missed && !self.recovery.in_progress() {
             self.send(from, Msg::RecoverRequest);
         }
@@ -454,5 +475,46 @@ mod tests {
         c.dispatch(t1 + BROADCAST_INTERVAL, from(3, Msg::RecoverRequest));
         let g2 = generation(&drain(&mut c)).expect("a recovery older than a broadcast starts over");
         assert_ne!(g1, g2);
+    }
+
+    /// Without a lock (seed 3260947031665931178, `CTDB_SIM_LOCK=0`): node 2
+    /// still follows node 0, which crashed behind a partition, so it
+    /// ignores node 1's broadcast and recovery. Its link to node 0 then
+    /// times out and it follows node 1 — in normal mode, at the generation
+    /// node 1 broadcasts while its recovery runs, so nothing told node 2 it
+    /// missed that recovery, and node 1 waited RecoverTimeout for it.
+    #[test]
+    fn a_follower_that_ignored_a_recover_asks_once_it_follows_that_node() {
+        let t0 = Instant::now();
+        let mut c = follower(t0);
+        c.dispatch(t0, from(0, Msg::Leader { pnn: 0, generation: 9 }));
+        c.dispatch(t0, from(0, Msg::Recover { generation: 10, vnnmap: vec![0, 1, 2, 3, 4] }));
+        c.dispatch(t0, from(0, Msg::Recovered { generation: 10, vnnmap: vec![0, 1, 2, 3, 4] }));
+        c.dispatch(t0, from(1, Msg::Leader { pnn: 1, generation: 10 }));
+        c.dispatch(t0, from(1, Msg::Recover { generation: 11, vnnmap: vec![1, 2, 3, 4] }));
+        let down = Msg::PeerDown { pnn: 0 };
+        c.dispatch(t0, Packet::new(ep(2), Endpoint::new(2, ServiceId::TRANSPORT), 0, Body::Msg(down)));
+        drain(&mut c);
+        c.dispatch(t0 + Duration::from_secs(1), from(1, Msg::Leader { pnn: 1, generation: 10 }));
+        assert_eq!((c.state().leader, c.state().recmode, c.state().generation), (Some(1), 0, 10));
+        assert_eq!(drain(&mut c), vec![(1, Msg::RecoverRequest)]);
+    }
+
+    /// The same with a lock: a late broadcast of the node that just lost
+    /// the lock lands between the new leader's broadcast and its Recover.
+    #[test]
+    fn with_a_lock_a_recover_ignored_during_a_late_broadcast_is_asked_for_again() {
+        let t0 = Instant::now();
+        let mut c = node2(t0, true);
+        c.dispatch(t0, from(3, Msg::Leader { pnn: 3, generation: 9 }));
+        c.dispatch(t0, from(3, Msg::Recover { generation: 10, vnnmap: vec![0, 1, 2, 3, 4] }));
+        c.dispatch(t0, from(3, Msg::Recovered { generation: 10, vnnmap: vec![0, 1, 2, 3, 4] }));
+        c.dispatch(t0, from(1, Msg::Leader { pnn: 1, generation: 10 }));
+        c.dispatch(t0, from(3, Msg::Leader { pnn: 3, generation: 10 }));
+        c.dispatch(t0, from(1, Msg::Recover { generation: 11, vnnmap: vec![0, 1, 2, 3, 4] }));
+        c.dispatch(t0, from(3, Msg::Leader { pnn: u32::MAX, generation: 10 }));
+        drain(&mut c);
+        c.dispatch(t0 + Duration::from_secs(1), from(1, Msg::Leader { pnn: 1, generation: 10 }));
+        assert_eq!(drain(&mut c), vec![(1, Msg::RecoverRequest)]);
     }
 }

@@ -31,6 +31,9 @@ pub struct Recovery {
     /// Follower: leader and generation of the recovery we acked and whose
     /// end we wait for.
     joined: Option<(u32, u32)>,
+    /// Follower: sender and generation of the last Recover we ignored (its
+    /// sender was not our leader then).
+    ignored: Option<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -62,6 +65,12 @@ impl Recovery {
     /// which is still at `leader_generation` (so has not finished it).
     pub(crate) fn in_unfinished_recovery_of(&self, leader: u32, leader_generation: u32) -> bool {
         matches!(self.joined, Some((l, g)) if l == leader && g != leader_generation)
+    }
+
+    /// Follower: whether we ignored a Recover of `leader`, which is still
+    /// at `leader_generation` (so still runs that recovery, without us).
+    pub(crate) fn ignored_unfinished_recovery_of(&self, leader: u32, leader_generation: u32) -> bool {
+        matches!(self.ignored, Some((l, g)) if l == leader && g != leader_generation)
     }
 }
 
@@ -135,6 +144,7 @@ impl Clusterd {
     pub(crate) fn on_recover(&mut self, now: Instant, from: u32, generation: u32, _vnnmap: Vec<u32>) {
         if self.state.leader != Some(from) {
             warn!("Ignoring recovery to generation {generation} from node {from}, which is not the leader");
+            self.recovery.ignored = Some((from, generation));
             return;
         }
         if self.state.recmode != 1 {
@@ -146,6 +156,9 @@ impl Clusterd {
         self.state.last_recovery.1 = u;
         self.dirty = true;
         self.recovery.joined = Some((from, generation));
+        if self.recovery.ignored.is_some_and(|(l, _)| l == from) {
+            self.recovery.ignored = None;
+        }
         // Databases will be frozen here before the answer goes out.
         self.send(from, Msg::RecoverAck { generation });
     }

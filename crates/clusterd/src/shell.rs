@@ -270,12 +270,31 @@ pub async fn run(mut shell: ClusterdShell, mut io: ServiceIo) -> Result<(), Serv
         }
     }
     shell.core.deactivate(Instant::now());
-    shell.lock_actions(&mut helper);
-    stop_helper(helper.take());
     while let Some(p) = shell.core.poll_output() {
         let _ = io.outbox.send(p);
     }
+    // Whatever the core asks now (a Release after stepping down), the
+    // helper goes: and we wait for it, bounded, because a reaper task
+    // would die with the process and its SIGKILL could stop a helper
+    // before it frees the lock (an etcd lease would then have to expire
+    // before the next leader gets it).
+    while shell.core.poll_lock().is_some() {}
+    stop_helper_and_wait(helper.take()).await;
     Ok(())
+}
+
+/// How long a helper may take to let go of the lock at shutdown.
+const HELPER_EXIT_TIMEOUT: Duration = Duration::from_secs(3);
+
+async fn stop_helper_and_wait(h: Option<Helper>) {
+    let Some(mut h) = h else { return };
+    if let Some(pid) = h.child.id() {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+    }
+    if tokio::time::timeout(HELPER_EXIT_TIMEOUT, h.child.wait()).await.is_err() {
+        warn!("Cluster lock helper did not exit within {HELPER_EXIT_TIMEOUT:?} of SIGTERM; killing it");
+        let _ = h.child.kill().await;
+    }
 }
 
 impl Service for ClusterdShell {

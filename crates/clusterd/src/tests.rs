@@ -123,7 +123,7 @@ fn contention_means_wait_for_the_broadcast_and_follow_it() {
     assert_eq!(c.poll_lock(), Some(LockAction::Take));
     c.lock_reply(t0 + TIMEOUT, LockReply::Contended);
     assert!(!c.is_leader());
-    assert_eq!(c.poll_timeout(), Some(t0 + TIMEOUT * 2));
+    assert_eq!(c.poll_timeout(), Some(t0 + TIMEOUT + election::LOCK_RETRY), "retry after one interval");
     c.dispatch(t0 + TIMEOUT, from(0, Msg::Leader { pnn: 0, generation: 1 }));
     assert_eq!(c.state().leader, Some(0));
     let m = msgs(&drain(&mut c));

@@ -86,6 +86,8 @@ pub fn run(l: Loaded, interactive: bool, ready: Option<Ready>) -> Result<(), u8>
 
 async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Result<(), u8> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    // SHUTDOWN from a client or a signal asks; the ordered stop follows.
+    let (request_tx, request_rx) = watch::channel(false);
     let tcfg = TransportConfig {
         pnn: l.pnn,
         nodes: l.nodes.clone(),
@@ -148,21 +150,38 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     }
     info!("Listening for clients on {}", l.paths.socket.display());
 
-    let services: Vec<Box<dyn Service>> =
-        vec![Box::new(clusterd), Box::new(gateway), Box::new(Supervisor { stop: stop_tx.clone() })];
+    // clusterd stops first and alone: it yields leadership and waits for
+    // the lock helper to let go while the links still carry the news, so
+    // the next leader does not find the lock still held.
+    let (clusterd_stop_tx, clusterd_stop_rx) = watch::channel(false);
+    let services: Vec<(Box<dyn Service>, bool)> = vec![
+        (Box::new(clusterd), true),
+        (Box::new(gateway), false),
+        (Box::new(Supervisor { stop: request_tx.clone() }), false),
+    ];
+    let mut first = Vec::new();
     let mut tasks = Vec::new();
-    for mut svc in services {
-        let io = transport.register(svc.id());
+    for (mut svc, stops_first) in services {
+        let io = if stops_first {
+            transport.register_with_shutdown(svc.id(), clusterd_stop_rx.clone())
+        } else {
+            transport.register(svc.id())
+        };
         if let Err(e) = svc.init(Instant::now()) {
             error!("{e}");
             return Err(1);
         }
         let name = svc.id().name();
-        tasks.push(tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if let Err(e) = svc.run(io).await {
                 error!("{name} stopped: {e}");
             }
-        }));
+        });
+        if stops_first {
+            first.push(task);
+        } else {
+            tasks.push(task);
+        }
     }
     let tio = transport.register(ServiceId::TRANSPORT);
     let transport_task = tokio::spawn(Box::new(transport).run(tio));
@@ -171,7 +190,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         r.done();
     }
 
-    let mut stop = stop_rx.clone();
+    let mut requested = request_rx.clone();
     let signals = async {
         use tokio::signal::unix::{signal, SignalKind};
         match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
@@ -183,7 +202,12 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     };
     tokio::select! {
         _ = signals => info!("Received a signal, shutting down"),
-        _ = stop.wait_for(|s| *s) => {}
+        _ = requested.wait_for(|s| *s) => {}
+    }
+    let _ = clusterd_stop_tx.send(true);
+    for t in first {
+        // Bounded: clusterd waits at most a few seconds for its helper.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
     }
     let _ = stop_tx.send(true);
     for t in tasks {

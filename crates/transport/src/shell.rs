@@ -90,11 +90,19 @@ impl Transport {
         }
     }
 
-    /// Give a service its mailbox and outbox.
+    /// Give a service its mailbox and outbox; it stops with the transport.
     pub fn register(&mut self, id: ServiceId) -> ServiceIo {
+        let shutdown = self.shutdown.clone();
+        self.register_with_shutdown(id, shutdown)
+    }
+
+    /// Like [`Transport::register`], with a shutdown signal of its own, so
+    /// masterd can stop services in order (clusterd lets go of the cluster
+    /// lock while the node links still carry its goodbye).
+    pub fn register_with_shutdown(&mut self, id: ServiceId, shutdown: watch::Receiver<bool>) -> ServiceIo {
         let (tx, rx) = mpsc::unbounded_channel();
         self.mailboxes.insert(id, tx);
-        ServiceIo { pnn: self.cfg.pnn, inbox: rx, outbox: self.out_tx.clone(), shutdown: self.shutdown.clone() }
+        ServiceIo { pnn: self.cfg.pnn, inbox: rx, outbox: self.out_tx.clone(), shutdown }
     }
 
     /// Bind the node port on this node's address. Done before the daemon
