@@ -35,7 +35,8 @@
 //! [`Sim::drop_packets`] (lose packets on the wire and the next few), [`Sim::crash`] (core
 //! dropped, its lock freed, links down at once), [`Sim::restart`] (a fresh
 //! core, new seed), [`Sim::lose_lock`] (lock file removed under the
-//! holder). [`Sim::run_random_schedule`] picks them at random.
+//! holder), and the administrator's [`Sim::set_stopped`] and [`Sim::ban`].
+//! [`Sim::run_random_schedule`] picks them at random.
 //!
 //! **Invariants** ([`invariants`], one file each, checked after every step
 //! and every fault): with a cluster lock, never two live leaders
@@ -43,8 +44,8 @@
 //! (`leader_holds_lock`); generations only move forward per node
 //! (`generation_forward`); normal mode implies a valid generation
 //! (`normal_mode_has_generation`). Then the **liveness phase**
-//! ([`Sim::run_liveness`]): faults off, everything repaired and restarted,
-//! and after 30 virtual seconds every node must agree on one leader, one
+//! ([`Sim::run_liveness`]): faults off, everything repaired, restarted,
+//! continued and unbanned, and after 30 virtual seconds every node must agree on one leader, one
 //! generation ≠ INVALID, normal mode ([`liveness::converged`]).
 //!
 //! **Replay**: a failing schedule prints its seed and the exact command,

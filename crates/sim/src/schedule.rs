@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use ctdb_clusterd::node_flags;
 use rand::RngExt;
 
 use crate::lock::LockStats;
@@ -20,6 +21,9 @@ pub struct FaultMix {
     /// Remove the lock file under its holder; make lock helpers fail now
     /// and then.
     pub lock_faults: bool,
+    /// Administrator actions: `ctdb stop` / `continue`, `ctdb ban` for
+    /// 1–10 s.
+    pub admin: bool,
 }
 
 /// One kind of random run.
@@ -43,16 +47,20 @@ impl Schedule {
             with_lock,
             faults_for: Duration::from_secs(60),
             liveness_for: Duration::from_secs(30),
-            mix: FaultMix { drops: false, lock_faults: with_lock },
+            mix: FaultMix { drops: false, lock_faults: with_lock, admin: true },
         }
     }
 
     /// The standard run, plus lost messages. A lost RecoverAck can only be
     /// made good by the leader's RecoverTimeout (30 s), so the cluster gets
-    /// 45 s to converge.
+    /// 45 s to converge. Without stop / continue / ban: a node announces its
+    /// flags when they change and when a link comes up, relying on TCP, so a
+    /// lost announcement on a link that stays up (which TCP never does)
+    /// leaves the others with old flags until the next reconnection.
     pub fn with_drops(with_lock: bool) -> Schedule {
         let mut s = Schedule::new(with_lock);
         s.mix.drops = true;
+        s.mix.admin = false;
         s.liveness_for = Duration::from_secs(45);
         s
     }
@@ -207,12 +215,16 @@ enum Fault {
     Release,
     Drop,
     LoseLock,
+    Stop,
+    Continue,
+    Ban,
 }
 
 impl Sim {
     /// Inject random faults for `d`: partitions (random groups, or the
     /// leader alone), repairs, crashes (random, or the leader), restarts,
-    /// held and released links, and what `mix` allows. Faults come 0.2–6 s
+    /// held and released links, and what `mix` allows (drops, lock loss
+    /// and flaky helpers, stop / continue / ban). Faults come 0.2–6 s
     /// apart, or in bursts 0–100 ms apart, to hit races.
     pub fn run_random_schedule(&mut self, d: Duration, mix: FaultMix) -> Result<(), Violation> {
         let end = self.now() + d;
@@ -288,6 +300,15 @@ impl Sim {
         if mix.lock_faults && self.lock_holder().is_some() {
             options.push((1, Fault::LoseLock));
         }
+        let stopped: Vec<u32> =
+            alive.iter().copied().filter(|&x| self.own_flags(x) & node_flags::STOPPED != 0).collect();
+        if mix.admin && !alive.is_empty() {
+            options.push((1, Fault::Stop));
+            options.push((1, Fault::Ban));
+        }
+        if mix.admin && !stopped.is_empty() {
+            options.push((2, Fault::Continue));
+        }
         let total: u32 = options.iter().map(|(w, _)| w).sum();
         let mut pick = self.rng().random_range(0..total);
         let mut fault = options[0].1;
@@ -335,6 +356,19 @@ impl Sim {
                 self.release(a, b)
             }
             Fault::LoseLock => self.lose_lock(),
+            Fault::Stop => {
+                let x = alive[self.rng().random_range(0..alive.len())];
+                self.set_stopped(x, true)
+            }
+            Fault::Continue => {
+                let x = stopped[self.rng().random_range(0..stopped.len())];
+                self.set_stopped(x, false)
+            }
+            Fault::Ban => {
+                let x = alive[self.rng().random_range(0..alive.len())];
+                let secs = self.rng().random_range(1..=10);
+                self.ban(x, secs)
+            }
         }
     }
 }

@@ -5,9 +5,9 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use ctdb_cluster_lock::LockReply;
-use ctdb_clusterd::{caps, Clusterd, ClusterdConfig, LockAction};
+use ctdb_clusterd::{caps, node_flags, Clusterd, ClusterdConfig, LockAction};
 use ctdb_config::Tunables;
-use ctdb_proto::{Body, Msg, Packet, ServiceId};
+use ctdb_proto::{Body, Endpoint, Msg, Packet, ServiceId};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -93,6 +93,8 @@ pub struct FaultStats {
     pub drops: u64,
     /// Lock files removed under their holder.
     pub lock_losses: u64,
+    /// Administrator actions: stop, continue, ban, unban.
+    pub admin: u64,
 }
 
 impl FaultStats {
@@ -106,6 +108,7 @@ impl FaultStats {
             + self.releases
             + self.drops
             + self.lock_losses
+            + self.admin
     }
 
     /// Add another run's counts.
@@ -118,6 +121,7 @@ impl FaultStats {
         self.releases += o.releases;
         self.drops += o.drops;
         self.lock_losses += o.lock_losses;
+        self.admin += o.admin;
     }
 }
 
@@ -431,18 +435,54 @@ impl Sim {
         self.check()
     }
 
+    /// `ctdb stop` (`on`) or `ctdb continue` on node `x`, as its gateway
+    /// asks its clusterd.
+    pub fn set_stopped(&mut self, x: u32, on: bool) -> Result<(), Violation> {
+        let (set, clear) = if on { (node_flags::STOPPED, 0) } else { (0, node_flags::STOPPED) };
+        self.admin(x, if on { "STOP" } else { "CONTINUE" }, Msg::SetOwnFlags { set, clear })
+    }
+
+    /// `ctdb ban SECS` on node `x` (0: unban).
+    pub fn ban(&mut self, x: u32, secs: u32) -> Result<(), Violation> {
+        self.admin(x, if secs > 0 { "BAN" } else { "UNBAN" }, Msg::Ban { secs })
+    }
+
+    /// Node `x`'s own flags as it sees them (0 if it is down).
+    pub fn own_flags(&self, x: u32) -> u32 {
+        self.core(x).and_then(|c| c.state().nodes.get(x as usize)).map_or(0, |n| n.flags)
+    }
+
+    fn admin(&mut self, x: u32, what: &str, msg: Msg) -> Result<(), Violation> {
+        if self.owner(x).is_none() {
+            return Ok(());
+        }
+        self.faults.admin += 1;
+        self.fault(9, x, || format!("{what} n{x}: {msg:?}"));
+        let p =
+            Packet::new(Endpoint::new(x, ServiceId::CLUSTERD), Endpoint::new(x, ServiceId::GATEWAY), 0, Body::Msg(msg));
+        self.deliver(x, p);
+        self.check()
+    }
+
     /// Make lock helpers fail with probability `p`.
     pub fn set_lock_flaky(&mut self, p: f64) {
         self.lock.set_flaky(p);
     }
 
     /// End every fault: repair the network, release held links, restart
-    /// every crashed node, make the lock reliable.
+    /// every crashed node, continue stopped and unban banned ones (also
+    /// those clusterd banned itself), make the lock reliable.
     pub fn heal(&mut self) -> Result<(), Violation> {
         self.set_lock_flaky(0.0);
         self.repair()?;
         for x in 0..self.n() as u32 {
             self.restart(x)?;
+            if self.own_flags(x) & node_flags::STOPPED != 0 {
+                self.set_stopped(x, false)?;
+            }
+            if self.own_flags(x) & node_flags::BANNED != 0 {
+                self.ban(x, 0)?;
+            }
         }
         Ok(())
     }

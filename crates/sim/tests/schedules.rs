@@ -59,7 +59,8 @@ fn batch(name: &str, schedule: &Schedule, count: u64) {
     }
     println!(
         "{name}: {count} schedules (2/3/4/5 nodes: {}/{}/{}/{}) in {:.1?}: {steps} steps, {} faults \
-         ({} partitions, {} repairs, {} crashes, {} restarts, {} holds, {} releases, {} drops, {} lock losses), \
+         ({} partitions, {} repairs, {} crashes, {} restarts, {} holds, {} releases, {} drops, {} lock losses, \
+         {} stop/continue/ban), \
          {recoveries} recoveries, {sent} packets sent, {lost} lost, {takes} lock takes; slowest convergence \
          {:.3}s after faults ended (seed {})",
         sizes[2],
@@ -76,6 +77,7 @@ fn batch(name: &str, schedule: &Schedule, count: u64) {
         faults.releases,
         faults.drops,
         faults.lock_losses,
+        faults.admin,
         worst.0.as_secs_f64(),
         worst.1,
     );
