@@ -14,7 +14,7 @@ use crate::args::{self, Invocation};
 use crate::cmd::{self, Ctx};
 use crate::render::RenderCx;
 use crate::run::{format, run_on_link, Outcome};
-use crate::testutil::{replies, Replay};
+use crate::testutil::{replies, sent_messages, Replay};
 use crate::timefmt::Zone;
 
 fn expected(name: &str, ext: &str) -> Option<String> {
@@ -32,6 +32,22 @@ fn paths() -> Paths {
 
 /// Runs `argv` on a replay and returns the outcome and the link.
 fn run_replay(argv: &str, replay: &mut Replay) -> Outcome {
+    run_replay_in(argv, replay, &paths())
+}
+
+/// [`run_replay`] with a `CTDB_BASE` holding `tests/expected/<name>.nodes`
+/// as its nodes file (what `reloadnodes` read when it was recorded).
+fn run_replay_with_nodes(name: &str, argv: &str, replay: &mut Replay) -> Outcome {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    if let Some(nodes) = expected(name, "nodes") {
+        std::fs::write(dir.path().join("nodes"), nodes).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let base = dir.path().display().to_string();
+    let paths = Paths::from_vars(|v| (v == "CTDB_BASE").then(|| base.clone())).unwrap_or_else(|e| panic!("{e}"));
+    run_replay_in(argv, replay, &paths)
+}
+
+fn run_replay_in(argv: &str, replay: &mut Replay, paths: &Paths) -> Outcome {
     let argv: Vec<String> = argv.split(' ').map(str::to_string).collect();
     let Ok(Invocation::Run { options, command: Some(command), args }) = args::parse(&argv) else {
         panic!("bad argv {argv:?}");
@@ -39,13 +55,13 @@ fn run_replay(argv: &str, replay: &mut Replay) -> Outcome {
     let cx = Ctx { format: format(&options), render: RenderCx::new(Zone::Utc).with_sep(&options.separator), options };
     assert!(cmd::kind(&command).is_some(), "{command}");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
-    rt.block_on(run_on_link(replay, &command, &cx, &args, &paths()))
+    rt.block_on(run_on_link(replay, &command, &cx, &args, paths))
 }
 
 /// Runs a recorded case and compares everything.
 fn check(name: &str, argv: &str) {
     let mut replay = Replay::new(name);
-    let out = run_replay(argv, &mut replay);
+    let out = run_replay_with_nodes(name, argv, &mut replay);
     let want_out = expected(name, "txt").unwrap_or_default();
     let want_err = expected(name, "stderr").unwrap_or_default();
     let want_rc: i32 = expected(name, "rc").and_then(|s| s.trim().parse().ok()).unwrap_or_else(|| panic!("{name}.rc"));
@@ -63,6 +79,11 @@ fn check(name: &str, argv: &str) {
             rec.request
         );
     }
+    // So must the messages Debian's tool sent (reply ports carry the
+    // recorded pid, see Replay::tool_pid), in the same order.
+    let recorded = sent_messages(name);
+    let ours: Vec<_> = replay.sent_messages().into_iter().take(recorded.len()).collect();
+    assert_eq!(ours, recorded, "{name}: messages sent");
 }
 
 macro_rules! cases {
@@ -154,6 +175,41 @@ cases! {
     f_getcapabilities_nolmaster_x: "F_getcapabilities_nolmaster_X", "-X getcapabilities";
     f_shutdown: "F_shutdown", "shutdown";
     setvar_mixed_case: "setvar_mixed", "setvar monitorINTERVAL 15";
+    g_getreclock: "G_getreclock", "getreclock";
+    g_getreclock_n1: "G_getreclock_n1", "-n 1 getreclock";
+    g_disable_n1: "G_disable_n1", "-n 1 disable";
+    g_disable_n1_again: "G_disable_n1_again", "-n 1 disable";
+    g_enable_n1: "G_enable_n1", "-n 1 enable";
+    g_enable_n1_again: "G_enable_n1_again", "-n 1 enable";
+    g_stop_n2: "G_stop_n2", "-n 2 stop";
+    g_stop_n2_again: "G_stop_n2_again", "-n 2 stop";
+    g_continue_n2: "G_continue_n2", "-n 2 continue";
+    g_continue_n2_again: "G_continue_n2_again", "-n 2 continue";
+    g_ban_n1: "G_ban_n1", "-n 1 ban 100";
+    g_ban_n1_again: "G_ban_n1_again", "-n 1 ban 100";
+    g_ban_n1_abc: "G_ban_n1_abc", "-n 1 ban abc";
+    g_unban_n1: "G_unban_n1", "-n 1 unban";
+    g_unban_n1_again: "G_unban_n1_again", "-n 1 unban";
+    g_ban_zero: "G_ban_zero", "ban 0";
+    g_ban_abc: "G_ban_abc", "ban abc";
+    g_disable: "G_disable", "disable";
+    g_enable: "G_enable", "enable";
+    g_ipreallocate: "G_ipreallocate", "ipreallocate";
+    g_sync: "G_sync", "sync";
+    g_recover: "G_recover", "recover";
+    g_recover_n2: "G_recover_n2", "-n 2 recover";
+    g_setlmasterrole_off_n2: "G_setlmasterrole_off_n2", "-n 2 setlmasterrole off";
+    g_setlmasterrole_on_n2: "G_setlmasterrole_on_n2", "-n 2 setlmasterrole on";
+    g_setleaderrole_off: "G_setleaderrole_off", "setleaderrole off";
+    g_setleaderrole_on: "G_setleaderrole_on", "setleaderrole on";
+    g_reloadnodes_nochange: "G_reloadnodes_nochange", "reloadnodes";
+    g_reloadnodes_n1: "G_reloadnodes_n1", "-n 1 reloadnodes";
+    g_reloadnodes_new: "G_reloadnodes_new", "reloadnodes";
+    g_reloadnodes_connected: "G_reloadnodes_connected", "reloadnodes";
+    g_reloadnodes_changed_ip: "G_reloadnodes_changed_ip", "reloadnodes";
+    g_reloadnodes_deleted: "G_reloadnodes_deleted", "reloadnodes";
+    g_reloadnodes_differs: "G_reloadnodes_differs", "reloadnodes";
+    g_reloadnodes_undeleted: "G_reloadnodes_undeleted", "reloadnodes";
 }
 
 /// `ping` measures its own time, so only the shape is compared.
@@ -305,4 +361,271 @@ fn json_carries_the_typed_result() {
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v["num_clients"], 2);
     assert!(v["node"]["req_control"].is_number());
+}
+
+/// Node-state and role controls that fail: the control error, then the
+/// command's own line (texts from Debian's `ctdb` against
+/// `capture/fake_node_ctdbd.py`).
+#[test]
+fn node_state_failures_print_like_samba() {
+    let cases: &[(&str, &str, Opcode, i32, &str, i32)] = &[
+        (
+            "G_disable_n1",
+            "-n 1 disable",
+            Opcode::DISABLE_NODE,
+            -1,
+            "Control DISABLE_NODE failed, ret=-1\nFailed to disable node 1\n",
+            1,
+        ),
+        (
+            "G_enable_n1",
+            "-n 1 enable",
+            Opcode::ENABLE_NODE,
+            -1,
+            "Control ENABLE_NODE failed, ret=-1\nFailed to enable node 1\n",
+            1,
+        ),
+        (
+            "G_stop_n2",
+            "-n 2 stop",
+            Opcode::STOP_NODE,
+            -5,
+            "Control STOP_NODE failed, ret=-5\nFailed to stop node 2\n",
+            251,
+        ),
+        (
+            "G_continue_n2",
+            "-n 2 continue",
+            Opcode::CONTINUE_NODE,
+            -1,
+            "Control CONTINUE_NODE failed, ret=-1\nFailed to continue stopped node 2\n",
+            1,
+        ),
+        (
+            "G_ban_n1",
+            "-n 1 ban 100",
+            Opcode::SET_BAN_STATE,
+            -1,
+            "Control SET_BAN_STATE failed, ret=-1\nFailed to ban node 1\n",
+            1,
+        ),
+        (
+            "G_unban_n1",
+            "-n 1 unban",
+            Opcode::SET_BAN_STATE,
+            -1,
+            "Control SET_BAN_STATE failed, ret=-1\nFailed to unban node 1\n",
+            1,
+        ),
+        ("G_getreclock", "getreclock", Opcode::GET_RECLOCK_FILE, -1, "Control GET_RECLOCK_FILE failed, ret=-1\n", 1),
+        (
+            "G_setleaderrole_off",
+            "setleaderrole off",
+            Opcode::SET_RECMASTERROLE,
+            -5,
+            "Control SET_RECMASTERROLE failed, ret=-5\n",
+            251,
+        ),
+        (
+            "G_setlmasterrole_on_n2",
+            "-n 2 setlmasterrole on",
+            Opcode::SET_LMASTERROLE,
+            -1,
+            "Control SET_LMASTERROLE failed, ret=-1\n",
+            1,
+        ),
+        (
+            "G_recover",
+            "recover",
+            Opcode::SET_RECMODE,
+            -1,
+            "Control SET_RECMODE failed, ret=-1\nFailed to set recovery mode active\n",
+            1,
+        ),
+        (
+            "G_recover",
+            "recover",
+            Opcode::GET_RECMODE,
+            -1,
+            "Control GET_RECMODE failed, ret=-1\nFailed to get recovery mode from node 0\n",
+            1,
+        ),
+        (
+            "G_recover",
+            "recover",
+            Opcode::GETVNNMAP,
+            -1,
+            "Control GETVNNMAP failed, ret=-1\nFailed to get generation from node 0\n",
+            1,
+        ),
+        (
+            "G_reloadnodes_new",
+            "reloadnodes",
+            Opcode::GET_NODES_FILE,
+            -1,
+            "Control GET_NODES_FILE failed, ret=-1\nERROR: Failed to get nodes file from node 0\n",
+            1,
+        ),
+    ];
+    for (name, argv, opcode, status, stderr, exit) in cases {
+        let mut replay = Replay::new(name).fail(*opcode, *status);
+        let out = run_replay_with_nodes(name, argv, &mut replay);
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", *stderr, *exit), "{argv} with {opcode}");
+    }
+}
+
+/// The port of the recording's `n`-th tool request.
+fn tool_port(replay: &Replay, n: u16) -> u64 {
+    use crate::session::Link;
+    ctdb_legacy_proto::srvid::tool_reply(replay.tool_pid(), n)
+}
+
+#[test]
+fn takeover_run_failures_exit_silently_with_the_answer() {
+    for (answer, exit) in [(-1i32, 1), (-5, 251)] {
+        let replay = Replay::new("G_ipreallocate").drop_tool_replies();
+        let port = tool_port(&replay, 1);
+        let mut replay = replay.push_message(port, answer.to_le_bytes().to_vec());
+        let out = run_replay("ipreallocate", &mut replay);
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "", exit));
+        // The port is given back either way.
+        assert_eq!(replay.sent.last().map(|s| s.opcode), Some(Opcode::DEREGISTER_SRVID.0));
+    }
+    // An answer of the wrong size is ignored; the next one counts.
+    let replay = Replay::new("G_ipreallocate").drop_tool_replies();
+    let port = tool_port(&replay, 1);
+    let mut replay = replay.push_message(port, vec![9; 8]).push_message(port, 2i32.to_le_bytes().to_vec());
+    let out = run_replay("--json ipreallocate", &mut replay);
+    assert_eq!(out.exit, 0);
+    assert!(out.stdout.contains("\"leader\": 2"), "{}", out.stdout);
+}
+
+#[test]
+fn unanswered_takeover_runs_are_sent_again() {
+    let mut replay = Replay::new("G_ipreallocate").drop_tool_replies();
+    let out = run_replay("-t 1 ipreallocate", &mut replay);
+    // The replay hangs up after its patience runs out: exit 1, silently.
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "", 1));
+    let requests = replay.sent_messages().iter().filter(|m| m.srvid == ctdb_legacy_proto::srvid::TAKEOVER_RUN).count();
+    assert!(requests > 2, "{requests} TAKEOVER_RUN requests");
+}
+
+#[test]
+fn a_refused_reply_port_ends_silently() {
+    // The second REGISTER_SRVID is the reply port (the first is LEADER's).
+    let mut replay = Replay::new("G_ipreallocate").fail_nth(Opcode::REGISTER_SRVID, 1, -1);
+    let out = run_replay("ipreallocate", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "", 1));
+    let mut replay = Replay::new("G_disable_n1").fail_nth(Opcode::REGISTER_SRVID, 1, -5);
+    let out = run_replay("-n 1 disable", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "", 251));
+}
+
+#[test]
+fn failed_nodemap_polls_are_reported_and_retried() {
+    // The first GET_NODEMAP (the "already disabled?" check) fails: reported,
+    // and the change goes ahead. Then every poll fails until the replay
+    // hangs up; each prints the retry line.
+    let mut replay = Replay::new("G_disable").fail(Opcode::GET_NODEMAP, -1);
+    let out = run_replay("disable", &mut replay);
+    let failed = "Control GET_NODEMAP failed, ret=-1\nFailed to get nodemap from node 0\n";
+    assert!(
+        out.stderr.starts_with(&format!("{failed}{failed}Failed to get nodemap, trying again\n")),
+        "{}",
+        out.stderr
+    );
+    assert!(replay.sent.iter().any(|s| s.opcode == Opcode::DISABLE_NODE.0));
+    assert_eq!(out.exit, 1);
+}
+
+#[test]
+fn flag_polls_wait_a_second_between_nodemaps() {
+    // Recorded: the flag showed in the second poll.
+    let mut replay = Replay::new("G_disable_n1");
+    let out = run_replay("-n 1 disable", &mut replay);
+    assert_eq!(out.exit, 0);
+    assert_eq!(replay.slept, std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn reload_failures_name_the_nodes_and_still_succeed() {
+    let mut replay = Replay::new("G_reloadnodes_new").fail(Opcode::RELOAD_NODES_FILE, -1);
+    let out = run_replay_with_nodes("G_reloadnodes_new", "reloadnodes", &mut replay);
+    assert_eq!(out.stdout, "Node 3 is NEW\n");
+    assert_eq!(
+        out.stderr,
+        "Node 0 failed to reload nodes\nNode 1 failed to reload nodes\nNode 2 failed to reload nodes\n\
+         You MUST fix failed nodes manually!\n"
+    );
+    assert_eq!(out.exit, 0);
+}
+
+#[test]
+fn disable_recoveries_refused_or_unanswered() {
+    // A negative answer: "Failed to disable recoveries", exit 1, nothing
+    // reloaded.
+    let replay = Replay::new("G_reloadnodes_new").drop_tool_replies();
+    let port = tool_port(&replay, 1);
+    let mut replay = replay.push_message(port, (-1i32).to_le_bytes().to_vec());
+    let out = run_replay_with_nodes("G_reloadnodes_new", "reloadnodes", &mut replay);
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str(), out.exit),
+        ("Node 3 is NEW\n", "Failed to disable recoveries\n", 1)
+    );
+    assert!(!replay.sent.iter().any(|s| s.opcode == Opcode::RELOAD_NODES_FILE.0));
+    // No answer at all: not an error in Debian's ctdb 4.17.
+    let mut replay = Replay::new("G_reloadnodes_new").drop_tool_replies();
+    let out = run_replay_with_nodes("G_reloadnodes_new", "-t 1 reloadnodes", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("Node 3 is NEW\n", "", 0));
+    assert_eq!(replay.sent.iter().filter(|s| s.opcode == Opcode::RELOAD_NODES_FILE.0).count(), 3);
+}
+
+#[test]
+fn reloadnodes_reads_the_nodes_file_like_listnodes() {
+    // No nodes file in CTDB_BASE.
+    let mut replay = Replay::new("G_reloadnodes_nochange");
+    let out = run_replay("reloadnodes", &mut replay);
+    assert_eq!(out.stderr, "Failed to read nodes file \"/nonexistent-ctdb-base/nodes\"\n");
+    assert_eq!(out.exit, 1);
+}
+
+#[test]
+fn node_state_json_says_what_changed() {
+    let mut replay = Replay::new("G_ban_n1");
+    let out = run_replay("--json -n 1 ban 100", &mut replay);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["action"], "ban");
+    assert_eq!(v["node"], 1);
+    assert_eq!(v["ban_seconds"], 100);
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["takeover_run_by"], 0);
+    let mut replay = Replay::new("G_stop_n2_again");
+    let out = run_replay("--json -n 2 stop", &mut replay);
+    assert_eq!(out.stderr, "Node 2 is already stopped\n");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["changed"], false);
+    let mut replay = Replay::new("G_reloadnodes_new");
+    let out = run_replay_with_nodes("G_reloadnodes_new", "--json reloadnodes", &mut replay);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["changes"][0]["change"], "NEW");
+    assert_eq!(v["reloaded"], true);
+}
+
+#[test]
+fn usage_of_the_node_commands() {
+    for (name, argv, usage) in [
+        ("G_disable", "disable x", "disable"),
+        ("G_ban_n1", "ban", "ban"),
+        ("G_ban_n1", "ban 1 2", "ban"),
+        ("G_sync", "sync x", "ipreallocate"),
+        ("G_recover", "recover x", "recover"),
+        ("G_getreclock", "getreclock x", "getreclock"),
+        ("G_setleaderrole_on", "setleaderrole", "setleaderrole"),
+        ("G_setleaderrole_on", "setleaderrole ON", "setleaderrole"),
+        ("G_setlmasterrole_on_n2", "setlmasterrole yes", "setlmasterrole"),
+    ] {
+        let mut replay = Replay::new(name);
+        let out = run_replay(argv, &mut replay);
+        assert_eq!((out.stdout, out.exit), (crate::usage::command(usage), 1), "{argv}");
+    }
 }

@@ -20,7 +20,7 @@ use crate::error::CliError;
 use crate::link::ClientLink;
 use crate::numparse::strtoull;
 use crate::render::{Format, RenderCx, Reply};
-use crate::session::{Link, Session};
+use crate::session::{Link, Progress, Session, StartOptions};
 use crate::timefmt::Zone;
 use crate::usage;
 
@@ -72,8 +72,13 @@ pub async fn run(argv: &[String]) -> Outcome {
     let Some(command) = command else {
         return Outcome { stdout: usage::full(), exit: 1, ..Outcome::default() };
     };
-    let work = run_command(options, command, cmd_args);
-    with_max_runtime(maxruntime, work).await
+    let progress = Progress::default();
+    let work = run_command(options, command, cmd_args, progress.clone());
+    let mut outcome = with_max_runtime(maxruntime, work).await;
+    // What a waiting command printed before the maximum runtime expired
+    // (a finished command has taken its own already).
+    outcome.stderr.insert_str(0, &progress.take());
+    outcome
 }
 
 /// `-T`, else `CTDB_TIMEOUT`, else 120 seconds; 0 means no limit.
@@ -115,7 +120,7 @@ pub fn format(options: &Options) -> Format {
     }
 }
 
-async fn run_command(options: Options, command: String, args: Vec<String>) -> Outcome {
+async fn run_command(options: Options, command: String, args: Vec<String>, progress: Progress) -> Outcome {
     let Some(kind) = cmd::kind(&command) else {
         if usage::COMMANDS.iter().any(|(n, _, _)| *n == command) {
             return Outcome::stderr_line(format!("Command '{command}' is not implemented by ctdb-rs yet"));
@@ -145,7 +150,7 @@ async fn run_command(options: Options, command: String, args: Vec<String>) -> Ou
                     }
                 }
             };
-            run_on_link(link, &command, &cx, &args, &paths).await
+            run_on_link_with(link, &command, &cx, &args, &paths, progress).await
         }
     }
 }
@@ -153,15 +158,34 @@ async fn run_command(options: Options, command: String, args: Vec<String>) -> Ou
 /// Runs a daemon command over any [`Link`] (a real connection, or recorded
 /// replies in tests).
 pub async fn run_on_link<L: Link>(link: L, command: &str, cx: &Ctx, args: &[String], paths: &Paths) -> Outcome {
+    run_on_link_with(link, command, cx, args, paths, Progress::default()).await
+}
+
+/// [`run_on_link`] with the runner's progress buffer: what the command
+/// printed while waiting comes first on standard error.
+async fn run_on_link_with<L: Link>(
+    link: L,
+    command: &str,
+    cx: &Ctx,
+    args: &[String],
+    paths: &Paths,
+    progress: Progress,
+) -> Outcome {
     let timeout =
         (cx.options.timelimit >= 0).then(|| Duration::from_secs(u64::from(cx.options.timelimit.unsigned_abs())));
-    let started =
-        Session::start(link, cx.options.node, timeout, || CliError::stderr(connect_failed_text(paths), 1)).await;
-    let mut session = match started {
-        Ok(s) => s,
-        Err(e) => return Outcome::from_error(e),
+    let start = StartOptions {
+        node: cx.options.node,
+        timeout,
+        local_only: cmd::local_only(command).then(|| command.to_string()),
+        progress: progress.clone(),
     };
-    finish(cmd::run_daemon(command, &mut session, cx, args).await, cx)
+    let started = Session::start(link, start, || CliError::stderr(connect_failed_text(paths), 1)).await;
+    let mut outcome = match started {
+        Ok(mut session) => finish(cmd::run_daemon(command, &mut session, cx, args, paths).await, cx),
+        Err(e) => Outcome::from_error(e),
+    };
+    outcome.stderr.insert_str(0, &progress.take());
+    outcome
 }
 
 /// Turns a command's result into what is printed. With `--json`, messages

@@ -16,6 +16,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use ctdb_legacy_proto::{
     Uptime, VarList, VnnMap, Wire,
 };
 
-use crate::error::CliError;
+use crate::error::{exit_code, CliError};
 use crate::flags::flags_text;
 
 /// errno the tool reports for a control that timed out.
@@ -70,6 +71,38 @@ pub trait Link {
     /// Waits until the daemon closes the connection (after SHUTDOWN).
     async fn closed(&mut self) -> Result<(), LinkError>;
 
+    /// Sends a message (REQ_MESSAGE) to `srvid` on `dest`; nothing comes
+    /// back on the wire.
+    async fn send_message(&mut self, dest: u32, srvid: u64, data: Vec<u8>) -> Result<(), LinkError>;
+
+    /// Sends the same control to every node of `dests` at once and waits
+    /// for all replies, as Samba's tool does for RELOAD_NODES_FILE. The
+    /// default asks one node after the other.
+    async fn control_multi(
+        &mut self,
+        dests: &[u32],
+        opcode: Opcode,
+        data: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Vec<Result<ReplyControl, LinkError>> {
+        let mut out = Vec::with_capacity(dests.len());
+        for &dest in dests {
+            out.push(self.control(dest, opcode, 0, 0, data.clone(), timeout).await);
+        }
+        out
+    }
+
+    /// Waits `d` (the tool's one-second polls). Recorded replies skip it.
+    async fn sleep(&mut self, d: Duration) {
+        tokio::time::sleep(d).await
+    }
+
+    /// The pid in the tool's reply ports (`0xCE01` srvids). A recording
+    /// answers with the pid of the run it recorded, so that ports match.
+    fn tool_pid(&self) -> u32 {
+        std::process::id()
+    }
+
     /// Told the local pnn once GET_PNN answered (a real connection uses it
     /// as `srcnode` from then on).
     fn learned_pnn(&mut self, _pnn: u32) {}
@@ -101,9 +134,67 @@ impl<T: Link> Link for &mut T {
         (**self).closed().await
     }
 
+    async fn send_message(&mut self, dest: u32, srvid: u64, data: Vec<u8>) -> Result<(), LinkError> {
+        (**self).send_message(dest, srvid, data).await
+    }
+
+    async fn control_multi(
+        &mut self,
+        dests: &[u32],
+        opcode: Opcode,
+        data: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Vec<Result<ReplyControl, LinkError>> {
+        (**self).control_multi(dests, opcode, data, timeout).await
+    }
+
+    async fn sleep(&mut self, d: Duration) {
+        (**self).sleep(d).await
+    }
+
+    fn tool_pid(&self) -> u32 {
+        (**self).tool_pid()
+    }
+
     fn learned_pnn(&mut self, pnn: u32) {
         (**self).learned_pnn(pnn)
     }
+}
+
+/// Standard-error text a command prints while it waits (`Failed to get
+/// nodemap, trying again` each second). Shared with the runner, so that
+/// what was printed before the maximum runtime expired is not lost.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<Mutex<String>>);
+
+impl Progress {
+    /// Appends text (with its newlines).
+    pub fn push(&self, text: &str) {
+        if let Ok(mut buf) = self.0.lock() {
+            buf.push_str(text);
+        }
+    }
+
+    /// Takes everything written so far.
+    pub fn take(&self) -> String {
+        self.0.lock().map(|mut buf| std::mem::take(&mut *buf)).unwrap_or_default()
+    }
+}
+
+/// How a session starts.
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// `-n` (`None` when not given).
+    pub node: Option<u32>,
+    /// `-t` (`None` when negative: Debian's tool then never times a control
+    /// out).
+    pub timeout: Option<Duration>,
+    /// The command refuses `-n` naming another node (`pnn`,
+    /// `reloadnodes`): `Node cannot be specified for command X`, checked
+    /// after the nodemap and before REGISTER_SRVID, as Samba's tool does.
+    pub local_only: Option<String>,
+    /// Where waiting commands put their messages.
+    pub progress: Progress,
 }
 
 /// A connected tool session.
@@ -114,21 +205,22 @@ pub struct Session<L> {
     timeout: Option<Duration>,
     nodemap: Option<NodeMap>,
     leader: Option<u32>,
+    /// Reply ports handed out so far (the `n` of `0xCE01…` srvids).
+    srvids: u16,
+    progress: Progress,
 }
 
 impl<L: Link> Session<L> {
     /// Runs the preamble.
     ///
-    /// `node` is `-n` (`None` when not given); `timeout` is `-t` (`None`
-    /// when negative: Debian's tool then never times a control out).
     /// `connect_failed` builds the error for a failed GET_PNN, which Samba's
     /// tool reports like a failed connect.
     pub async fn start(
         mut link: L,
-        node: Option<u32>,
-        timeout: Option<Duration>,
+        options: StartOptions,
         connect_failed: impl FnOnce() -> CliError,
     ) -> Result<Session<L>, CliError> {
+        let StartOptions { node, timeout, local_only, progress } = options;
         // GET_PNN is not bounded by -t in Samba's tool (only -T stops it).
         let reply = link.control(pnn::CURRENT_NODE, Opcode::GET_PNN, 0, 0, Vec::new(), None).await;
         let local_pnn = match reply {
@@ -138,10 +230,16 @@ impl<L: Link> Session<L> {
             Err(_) => return Err(CliError::Silent(1)),
         };
         link.learned_pnn(local_pnn);
-        let mut session = Session { link, local_pnn, target: local_pnn, timeout, nodemap: None, leader: None };
+        let mut session =
+            Session { link, local_pnn, target: local_pnn, timeout, nodemap: None, leader: None, srvids: 0, progress };
         if let Some(p) = node {
             session.check_node(p).await?;
             session.target = p;
+        }
+        if let Some(command) = local_only {
+            if !session.target_is_local() {
+                return Err(CliError::line(format!("Node cannot be specified for command {command}")));
+            }
         }
         let registered =
             session.link.control(local_pnn, Opcode::REGISTER_SRVID, srvid::LEADER, 0, Vec::new(), timeout).await;
@@ -214,7 +312,7 @@ impl<L: Link> Session<L> {
 
     /// Decodes a reply payload; a malformed one is reported like a failed
     /// control.
-    fn decode<T: Wire>(opcode: Opcode, dest: u32, data: &[u8]) -> Result<T, CliError> {
+    pub fn decode<T: Wire>(opcode: Opcode, dest: u32, data: &[u8]) -> Result<T, CliError> {
         T::from_prefix(data).map_err(|_| CliError::control_transport(&opcode_name(opcode), dest, EPROTO))
     }
 
@@ -235,6 +333,18 @@ impl<L: Link> Session<L> {
             // Filled just above.
             None => Err(CliError::Silent(1)),
         }
+    }
+
+    /// GET_NODEMAP from `dest` whatever is cached; the new map replaces
+    /// the cached one (Samba's `get_nodemap(ctdb, true)`).
+    pub async fn refresh_nodemap_from(&mut self, dest: u32) -> Result<NodeMap, CliError> {
+        self.nodemap = None;
+        self.nodemap_from(dest).await.cloned()
+    }
+
+    /// The control timeout (`-t`; `None` when negative).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// GET_NODEMAP from the target (or the cached map).
@@ -258,6 +368,11 @@ impl<L: Link> Session<L> {
     /// GETVNNMAP of the target.
     pub async fn vnnmap(&mut self) -> Result<VnnMap, CliError> {
         let dest = self.target;
+        self.vnnmap_of(dest).await
+    }
+
+    /// GETVNNMAP of `dest`.
+    pub async fn vnnmap_of(&mut self, dest: u32) -> Result<VnnMap, CliError> {
         let data = self.control_ok_to(dest, Opcode::GETVNNMAP, Vec::new()).await?;
         Self::decode::<VnnMap>(Opcode::GETVNNMAP, dest, &data)
     }
@@ -266,6 +381,15 @@ impl<L: Link> Session<L> {
     /// a failure.
     pub async fn recmode(&mut self) -> Result<i32, CliError> {
         self.status_control(Opcode::GET_RECMODE, Vec::new()).await
+    }
+
+    /// GET_RECMODE of `dest`.
+    pub async fn recmode_of(&mut self, dest: u32) -> Result<i32, CliError> {
+        let reply = self.control_to(dest, Opcode::GET_RECMODE, Vec::new()).await?;
+        if reply.status < 0 {
+            return Err(CliError::control_status(&opcode_name(Opcode::GET_RECMODE), reply.status));
+        }
+        Ok(reply.status)
     }
 
     /// A control whose non-negative status is its answer.
@@ -395,42 +519,144 @@ impl<L: Link> Session<L> {
     /// preamble registered for it, so some may already be queued. Like
     /// Samba's tool we wait at most the control timeout (`-t`) for one that
     /// names a node (0xFFFFFFFF means the leader is yielding or unknown);
-    /// `None` then prints as `UNKNOWN`.
+    /// `None` then prints as `UNKNOWN`. Once known, the leader is not asked
+    /// again (Samba's tool keeps the first one too).
     pub async fn leader(&mut self) -> Result<Option<u32>, CliError> {
         if self.leader.is_some() {
             return Ok(self.leader);
         }
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let deadline = self.deadline();
         loop {
-            let wait = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                // -t negative: no limit but -T.
-                None => Duration::from_secs(3600),
-            };
-            let msg = self.link.next_message(wait).await;
-            match msg {
-                Ok(Some((id, data))) if id == srvid::LEADER => {
-                    if let Ok(p) = u32::from_prefix(&data) {
-                        if p != pnn::UNKNOWN {
-                            self.leader = Some(p);
-                            return Ok(self.leader);
-                        }
-                    }
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    if deadline.is_some() {
+            match self.next_message_until(deadline).await? {
+                None => return Ok(None),
+                Some(_) if self.leader.is_some() => return Ok(self.leader),
+                Some(_) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Ok(None);
                     }
                 }
+            }
+        }
+    }
+
+    /// When a wait that started now must end: now + `-t`, `None` without a
+    /// limit.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timeout.map(|t| Instant::now() + t)
+    }
+
+    /// The next message before `deadline` (`None` = no limit but `-T`).
+    /// A LEADER broadcast naming a node is remembered on the way, as Samba's
+    /// tool keeps its leader handler registered the whole run.
+    async fn next_message_until(&mut self, deadline: Option<Instant>) -> Result<Option<(u64, Vec<u8>)>, CliError> {
+        loop {
+            let wait = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            match self.link.next_message(wait).await {
+                Ok(Some((id, data))) => {
+                    if id == srvid::LEADER {
+                        if let Ok(p) = u32::from_prefix(&data) {
+                            if p != pnn::UNKNOWN {
+                                self.leader = Some(p);
+                            }
+                        }
+                    }
+                    return Ok(Some((id, data)));
+                }
+                Ok(None) if deadline.is_some() => return Ok(None),
+                Ok(None) => {}
                 Err(LinkError::Closed) => return Err(CliError::Silent(1)),
                 Err(_) => return Ok(None),
             }
-            if let Some(d) = deadline {
-                if Instant::now() >= d {
-                    return Ok(None);
+        }
+    }
+
+    /// Waits until `deadline` for a message to `port`; other messages are
+    /// dropped (LEADER noted). `None` when the time is up.
+    pub async fn message_for(&mut self, port: u64, deadline: Option<Instant>) -> Result<Option<Vec<u8>>, CliError> {
+        loop {
+            match self.next_message_until(deadline).await? {
+                None => return Ok(None),
+                Some((id, data)) if id == port => return Ok(Some(data)),
+                Some(_) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(None);
+                    }
                 }
             }
+        }
+    }
+
+    /// The next reply port of this run: `0xCE01 | pid & 0xFFFF << 16 | n`,
+    /// n counting from 1, as Samba's tool numbers them.
+    pub fn next_reply_srvid(&mut self) -> u64 {
+        self.srvids = self.srvids.wrapping_add(1);
+        srvid::tool_reply(self.link.tool_pid(), self.srvids)
+    }
+
+    /// REGISTER_SRVID of a reply port on the local node. Samba's tool waits
+    /// for this reply without a time limit; a failure status is returned as
+    /// is (the callers exit with it, silently or with their own message).
+    pub async fn register_srvid(&mut self, port: u64) -> Result<(), RegisterError> {
+        let local = self.local_pnn;
+        match self.link.control(local, Opcode::REGISTER_SRVID, port, 0, Vec::new(), None).await {
+            Ok(r) if r.status == 0 => Ok(()),
+            Ok(r) => Err(RegisterError::Status(r.status)),
+            Err(_) => Err(RegisterError::Gone),
+        }
+    }
+
+    /// DEREGISTER_SRVID of a reply port; its outcome changes nothing (Samba's
+    /// tool ignores it too).
+    pub async fn deregister_srvid(&mut self, port: u64) {
+        let local = self.local_pnn;
+        let _ = self.link.control(local, Opcode::DEREGISTER_SRVID, port, 0, Vec::new(), None).await;
+    }
+
+    /// Sends a message; a failure means the daemon is gone (exit 1).
+    pub async fn send_message(&mut self, dest: u32, port: u64, data: Vec<u8>) -> Result<(), CliError> {
+        self.link.send_message(dest, port, data).await.map_err(|_| CliError::Silent(1))
+    }
+
+    /// The same control to several nodes at once, each bounded by `-t`.
+    pub async fn control_multi(
+        &mut self,
+        dests: &[u32],
+        opcode: Opcode,
+        data: Vec<u8>,
+    ) -> Vec<Result<ReplyControl, LinkError>> {
+        let timeout = self.timeout;
+        self.link.control_multi(dests, opcode, data, timeout).await
+    }
+
+    /// Waits `d` (the one-second polls of the waiting commands).
+    pub async fn sleep(&mut self, d: Duration) {
+        self.link.sleep(d).await
+    }
+
+    /// Records standard-error text printed while waiting.
+    pub fn progress(&self, text: &str) {
+        self.progress.push(text);
+    }
+}
+
+/// Why a reply port could not be registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterError {
+    /// The daemon answered this status.
+    Status(i32),
+    /// The connection failed.
+    Gone,
+}
+
+impl RegisterError {
+    /// The exit code Samba's tool ends with.
+    pub fn exit(self) -> i32 {
+        match self {
+            RegisterError::Status(s) => exit_code(s),
+            RegisterError::Gone => 1,
         }
     }
 }

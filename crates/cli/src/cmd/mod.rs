@@ -21,18 +21,30 @@
 //! | shutdown | [`shutdown`] | SHUTDOWN (NOREPLY) |
 //! | version | [`version`] | none |
 //! | leader | [`leader`] | LEADER message |
+//! | getreclock | [`getreclock`] | GET_RECLOCK_FILE |
+//! | disable / enable / stop / continue / ban / unban | [`node_state`] | GET_NODEMAP, DISABLE_NODE, ENABLE_NODE, STOP_NODE, CONTINUE_NODE, SET_BAN_STATE, then a takeover run |
+//! | ipreallocate / sync | [`ipreallocate`] | REGISTER_SRVID, TAKEOVER_RUN message, DEREGISTER_SRVID |
+//! | recover | [`recover`] | LEADER message, GET_RECMODE, GETVNNMAP, SET_RECMODE |
+//! | reloadnodes | [`reloadnodes`] | GET_NODEMAP, GET_NODES_FILE, DISABLE_RECOVERIES message, RELOAD_NODES_FILE |
+//! | setleaderrole / setlmasterrole | [`roles`] | SET_RECMASTERROLE, SET_LMASTERROLE |
 
 pub mod getcapabilities;
 pub mod getdebug;
 pub mod getpid;
+pub mod getreclock;
 pub mod getvar;
+pub mod ipreallocate;
 pub mod leader;
 pub mod listnodes;
 pub mod listvars;
+pub mod node_state;
 pub mod nodestatus;
 pub mod ping;
 pub mod pnn;
 pub mod process_exists;
+pub mod recover;
+pub mod reloadnodes;
+pub mod roles;
 pub mod runstate;
 pub mod setdebug;
 pub mod setvar;
@@ -100,7 +112,29 @@ pub const IMPLEMENTED: &[(&str, Kind)] = &[
     ("process-exists", Kind::Daemon),
     ("shutdown", Kind::Daemon),
     ("leader", Kind::Daemon),
+    ("getreclock", Kind::Daemon),
+    ("disable", Kind::Daemon),
+    ("enable", Kind::Daemon),
+    ("stop", Kind::Daemon),
+    ("continue", Kind::Daemon),
+    ("ban", Kind::Daemon),
+    ("unban", Kind::Daemon),
+    ("recover", Kind::Daemon),
+    ("ipreallocate", Kind::Daemon),
+    ("sync", Kind::Daemon),
+    ("reloadnodes", Kind::Daemon),
+    ("setleaderrole", Kind::Daemon),
+    ("setlmasterrole", Kind::Daemon),
 ];
+
+/// Commands that refuse `-n` naming another node than the local one.
+const LOCAL_ONLY: &[&str] = &["pnn", "reloadnodes"];
+
+/// Whether `name` refuses `-n` naming another node (checked by the
+/// preamble, before REGISTER_SRVID, as Samba's tool does).
+pub fn local_only(name: &str) -> bool {
+    LOCAL_ONLY.contains(&name)
+}
 
 /// How `name` runs, `None` if this crate does not implement it.
 pub fn kind(name: &str) -> Option<Kind> {
@@ -122,7 +156,11 @@ pub async fn run_daemon<L: Link>(
     session: &mut Session<L>,
     cx: &Ctx,
     args: &[String],
+    paths: &Paths,
 ) -> Result<Reply, CliError> {
+    if let Some(action) = node_state::Action::from_name(name) {
+        return node_state::run(action, session, cx, args).await;
+    }
     match name {
         "status" => status::run(session, cx, args).await,
         "nodestatus" => nodestatus::run(session, cx, args).await,
@@ -142,6 +180,12 @@ pub async fn run_daemon<L: Link>(
         "process-exists" => process_exists::run(session, cx, args).await,
         "shutdown" => shutdown::run(session, cx, args).await,
         "leader" => leader::run(session, cx).await,
+        "getreclock" => getreclock::run(session, cx, args).await,
+        "recover" => recover::run(session, cx, args).await,
+        "ipreallocate" | "sync" => ipreallocate::run(session, cx, args).await,
+        "reloadnodes" => reloadnodes::run(session, cx, paths).await,
+        "setleaderrole" => roles::run(roles::Role::Leader, session, cx, args).await,
+        "setlmasterrole" => roles::run(roles::Role::Lmaster, session, cx, args).await,
         _ => Err(CliError::line(format!("Unknown command '{name}'"))),
     }
 }

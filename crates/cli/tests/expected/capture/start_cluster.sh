@@ -1,15 +1,16 @@
 #!/bin/bash
-# start 3-node Debian ctdbd test cluster on 127.0.7.1..3
+# start 3-node Debian ctdbd test cluster on $NET.1..3 (NET default 127.0.7)
 R=${CAPTURE_ROOT:-/tmp/clicap}
+NET=${CAPTURE_NET:-127.0.7}
 for N in 1 2 3; do
 B=$R/n$N
-mkdir -p $B/run $B/var/volatile $B/var/persistent $B/var/state
-printf '127.0.7.1\n127.0.7.2\n127.0.7.3\n' > $B/nodes
+mkdir -p $B/run $B/var/volatile $B/var/persistent $B/var/state $B/events/legacy
+printf '%s.1\n%s.2\n%s.3\n' $NET $NET $NET > $B/nodes
 cat > $B/ctdb.conf <<EOC
 [logging]
 	location = file:$B/log.ctdb
 [cluster]
-	node address = 127.0.7.$N
+	node address = $NET.$N
 	cluster lock = $R/cluster.lock
 [database]
 	volatile database directory = $B/var/volatile
