@@ -1,20 +1,25 @@
-//! Keep every CPU awake with spinning threads at the lowest priority.
+//! `--spin`: keep every CPU awake with spinning threads at the lowest
+//! priority.
 //!
 //! On a virtual machine an idle CPU halts, and waking a task on it costs
 //! tens of microseconds (a plain Unix-socket echo then takes 50–70 µs
-//! instead of about 5). Every round trip of a latency test pays that once
-//! or more, so the figures would measure the hypervisor and not the
-//! daemon, and would even favour a daemon whose threads happen to spin
-//! before they sleep. A runnable `SCHED_IDLE` thread keeps the CPU out of
-//! halt yet yields at once to any normal task, so the daemons and clients
-//! run exactly as before, only without the wake-up penalty; their CPU time
-//! is not affected.
+//! instead of about 5), which would favour a daemon whose threads happen
+//! to spin before they sleep. A runnable `SCHED_IDLE` thread keeps the CPU
+//! out of halt yet yields to any normal task, and the daemons' CPU time is
+//! not affected. Off by default: it removes the halt cost but not the cost
+//! of a wake-up that crosses CPUs, and it changes how the scheduler places
+//! tasks; `--cpus 0` is the stable way to compare latencies on such a
+//! machine.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
+
+/// Name prefix of the spinner threads, so that their CPU time can be told
+/// from the clients'.
+pub const THREAD_PREFIX: &str = "awake-";
 
 /// The spinners; they stop when this is dropped.
 pub struct Awake {
@@ -32,7 +37,7 @@ impl Awake {
             let stop = Arc::clone(&stop);
             let (ready_tx, ready_rx) = std::sync::mpsc::channel();
             let t = std::thread::Builder::new()
-                .name(format!("awake-{i}"))
+                .name(format!("{THREAD_PREFIX}{i}"))
                 .spawn(move || {
                     // Lower the priority before spinning: a normal-priority
                     // spinner would take CPU from what is measured.

@@ -128,17 +128,26 @@ impl Cluster {
                 .env("CTDB_CLUSTER_MUTEX_HELPER", format!("{SAMBA_HELPERS}/ctdb_mutex_fcntl_helper"))
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
-                .stderr(log)
-                // Its own process group: Ctrl-C at the terminal reaches only
-                // us, and we stop the daemons in order.
-                .process_group(0);
+                .stderr(log);
             // SAFETY: the closure runs in the forked child before exec and
-            // only makes one prctl system call, which is async-signal-safe.
+            // only makes the setsid and prctl system calls, which are
+            // async-signal-safe.
+            //
+            // A session of its own, as a daemon started by a service manager
+            // has (and as our ctdbd, which daemonises): Ctrl-C at the
+            // terminal reaches only us, we stop the daemons in order, and
+            // the scheduler treats both daemons alike (with autogroup each
+            // session is its own scheduling group).
+            //
             // If the bench dies without running its guards (SIGKILL), the
-            // kernel then sends the daemon SIGTERM. The signal follows the
+            // kernel sends the daemon SIGTERM. That signal follows the
             // spawning thread: clusters are started from the main thread.
             unsafe {
-                cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from));
+                cmd.pre_exec(|| {
+                    nix::unistd::setsid()?;
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+                    Ok(())
+                });
             }
             let child = cmd.spawn().with_context(|| format!("starting {SAMBA_CTDBD}"))?;
             cluster.children.push(child);

@@ -108,11 +108,20 @@ struct Opts {
     /// is always kept after a failure.
     #[arg(long)]
     keep: bool,
-    /// Let idle CPUs halt while measuring. By default a lowest-priority
-    /// (SCHED_IDLE) spinner per CPU keeps them awake, so that latencies
-    /// measure the daemons and not a virtual machine's wake-up delay.
+    /// Keep idle CPUs from halting while measuring: a lowest-priority
+    /// (SCHED_IDLE) spinner per CPU. On a virtual machine a halted CPU
+    /// takes tens of microseconds to wake.
     #[arg(long)]
-    no_spin: bool,
+    spin: bool,
+    /// Run the bench and every daemon on these CPUs only (e.g. `0`, or
+    /// `0,1`): with one CPU no wake-up crosses CPUs, which on a virtual
+    /// machine makes latencies stable (an inter-processor wake-up there
+    /// costs about 20 µs each way).
+    #[arg(long, value_delimiter = ',')]
+    cpus: Vec<usize>,
+    /// Skip the floor (to get to the workloads at once, e.g. for profiling).
+    #[arg(long)]
+    no_floor: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -134,6 +143,13 @@ impl Daemons {
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
+    // Before any thread or child exists, so that all of them inherit it.
+    if !opts.cpus.is_empty() {
+        if let Err(e) = pin_to(&opts.cpus) {
+            eprintln!("ctdb-bench: --cpus: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    }
     let rt = if opts.client_threads == 0 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
@@ -166,6 +182,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Restrict this process (and so every thread and child it starts later)
+/// to `cpus`.
+fn pin_to(cpus: &[usize]) -> Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    for &c in cpus {
+        set.set(c).with_context(|| format!("no CPU {c}"))?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).context("sched_setaffinity")?;
+    Ok(())
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn interrupted() -> &'static str {
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
@@ -194,6 +221,8 @@ struct Plan {
     ours: Option<(PathBuf, String)>,
     output: PathBuf,
     spin: bool,
+    cpus: Vec<usize>,
+    floor_runs: usize,
 }
 
 async fn run(opts: &Opts) -> Result<()> {
@@ -236,8 +265,11 @@ async fn run(opts: &Opts) -> Result<()> {
         workloads,
         ours,
         output,
-        spin: !opts.no_spin,
+        spin: opts.spin,
+        floor_runs: 0,
+        cpus: opts.cpus.clone(),
     };
+    let plan = Plan { floor_runs: if opts.no_floor { 0 } else { plan.runs }, ..plan };
     if plan.ours.as_ref().is_some_and(|(_, p)| p == "dev") && !plan.smoke {
         eprintln!("ctdb-bench: WARNING: ctdb-rs is a debug build; use `cargo run --release -p ctdb-bench` for figures");
     }
@@ -316,7 +348,7 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
     // The floor, with both clusters up and idle, as during the workloads.
     let floor_metrics = floor::metrics(&plan.floor);
     let mut floor_runs: Vec<Vec<f64>> = vec![Vec::new(); floor_metrics.len()];
-    for r in 0..plan.runs {
+    for r in 0..plan.floor_runs {
         let (sizes, fdir, limit) = (plan.floor.clone(), dir.to_path_buf(), plan.limit);
         let values = tokio::task::spawn_blocking(move || floor::run(&sizes, &fdir, limit))
             .await
@@ -325,7 +357,7 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
         for (runs, v) in floor_runs.iter_mut().zip(values) {
             runs.push(v);
         }
-        eprintln!("ctdb-bench: [{}/{}] floor done", r + 1, plan.runs);
+        eprintln!("ctdb-bench: [{}/{}] floor done", r + 1, plan.floor_runs);
     }
     let floor_summaries: BTreeMap<String, Summary> = floor_metrics
         .iter()
@@ -354,6 +386,13 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
             Better::Lower,
         );
         figures.push((switches, BTreeMap::new()));
+        let client = Metric::new(
+            format!("{}.client_cpu", w.name()),
+            format!("{}: bench clients' CPU per 100k {}", w.name(), w.unit_noun()),
+            Unit::CpuMs,
+            Better::Lower,
+        );
+        figures.push((client, BTreeMap::new()));
     }
     // How much of the machine other processes took while each daemon ran:
     // the figures are only as good as the machine was quiet.
@@ -369,7 +408,7 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
             for ci in order {
                 let before = Usage::now(&clusters)?;
                 let c = &mut clusters[ci];
-                let (values, cpu, switches) = run_one(w.as_ref(), c, plan.limit)
+                let (values, cpu, switches, client_cpu) = run_one(w.as_ref(), c, plan.limit)
                     .await
                     .with_context(|| format!("{} on {} (run {} of {})", w.name(), c.kind(), r + 1, plan.runs))?;
                 let kind = c.kind();
@@ -381,6 +420,7 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
                 }
                 figures[first + count].1.entry(c.kind()).or_default().push(cpu);
                 figures[first + count + 1].1.entry(c.kind()).or_default().push(switches);
+                figures[first + count + 2].1.entry(c.kind()).or_default().push(client_cpu);
                 eprintln!(
                     "ctdb-bench: [{}/{}] {:<20} {:<8} {} {}",
                     r + 1,
@@ -481,6 +521,7 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
         "runs": plan.runs,
         "time_limit_s": plan.limit.as_secs(),
         "cpus_kept_awake": plan.spin,
+        "pinned_to_cpus": plan.cpus,
         "daemons": daemons_meta,
         "workloads": plan.workloads.iter().map(|w| json!({
             "name": w.name(), "params": w.params(), "unit": w.unit_noun(),
@@ -522,10 +563,14 @@ impl Usage {
     }
 }
 
-/// One run of one workload on one cluster: its figures, and the daemons'
-/// CPU time (ms) and context switches per 100k units.
-async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(Vec<f64>, f64, f64)> {
+/// One run of one workload on one cluster: its figures, the daemons' CPU
+/// time (ms) and context switches per 100k units, and the bench clients'
+/// CPU time (ms) per 100k units (the same client code for both daemons: if
+/// it is close to a whole CPU, the client and not the daemon sets the pace).
+async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(Vec<f64>, f64, f64, f64)> {
     let nodes = c.nodes();
+    let me = i32::try_from(std::process::id()).context("pid out of range")?;
+    let client_before = procfs::cpu_time_of_threads(me, awake::THREAD_PREFIX)?;
     let switches_before = c.context_switches()?;
     let cpu_before = c.cpu_time()?;
     // The workload bounds itself; this only guards against one that forgot.
@@ -535,13 +580,19 @@ async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(
     };
     let cpu = c.cpu_time()?.saturating_sub(cpu_before);
     let switches = c.context_switches()?.saturating_sub(switches_before);
+    let client = procfs::cpu_time_of_threads(me, awake::THREAD_PREFIX)?.saturating_sub(client_before);
     // A daemon that crashed under load must not pass.
     c.check_alive()?;
     if outcome.values.len() != w.metrics().len() {
         bail!("reported {} figures, declared {}", outcome.values.len(), w.metrics().len());
     }
     let per_100k = |x: f64| if outcome.units == 0 { 0.0 } else { x * 100_000.0 / outcome.units as f64 };
-    Ok((outcome.values, per_100k(cpu.as_secs_f64() * 1000.0), per_100k(switches as f64)))
+    Ok((
+        outcome.values,
+        per_100k(cpu.as_secs_f64() * 1000.0),
+        per_100k(switches as f64),
+        per_100k(client.as_secs_f64() * 1000.0),
+    ))
 }
 
 fn daemon_meta(c: &Cluster, plan: &Plan, idle: &[procfs::Memory], after: &[procfs::Memory]) -> serde_json::Value {
@@ -563,6 +614,10 @@ fn daemon_meta(c: &Cluster, plan: &Plan, idle: &[procfs::Memory], after: &[procf
             if let Some((dir, profile)) = &plan.ours {
                 v["ctdbd"] = json!(dir.join("ctdbd"));
                 v["cargo_profile"] = json!(profile);
+                // ctdbd falls back to Samba's helper when ours is not beside it.
+                let helper = dir.join("ctdb_mutex_fcntl_helper");
+                v["cluster_lock_helper"] =
+                    if helper.exists() { json!(helper) } else { json!("/usr/libexec/ctdb/ctdb_mutex_fcntl_helper") };
             }
             let manifest_dir = env!("CARGO_MANIFEST_DIR");
             v["git_commit"] = json!(command_output("git", &["-C", manifest_dir, "rev-parse", "HEAD"]));
@@ -600,9 +655,10 @@ fn our_binaries(opts: &Opts) -> Result<(PathBuf, String)> {
             let profile = if name == "debug" { "dev" } else { name }.to_string();
             if !opts.no_build {
                 if let Some(cargo) = std::env::var_os("CARGO") {
-                    eprintln!("ctdb-bench: building ctdbd and ctdb-local (cargo profile {profile})");
+                    eprintln!("ctdb-bench: building ctdbd, its lock helper and ctdb-local (cargo profile {profile})");
                     let status = Command::new(cargo)
-                        .args(["build", "--quiet", "--profile", &profile, "-p", "ctdb-masterd", "-p", "ctdb-local"])
+                        .args(["build", "--quiet", "--profile", &profile])
+                        .args(["-p", "ctdb-masterd", "-p", "ctdb-cluster-lock", "-p", "ctdb-local"])
                         .arg("--manifest-path")
                         .arg(WORKSPACE_MANIFEST)
                         .status()
@@ -618,7 +674,7 @@ fn our_binaries(opts: &Opts) -> Result<(PathBuf, String)> {
     for bin in ["ctdbd", "ctdb-local"] {
         if !dir.join(bin).exists() {
             bail!(
-                "{} not found: build it with `cargo build --release -p ctdb-masterd -p ctdb-local`, \
+                "{} not found: build it with `cargo build --release -p ctdb-masterd -p ctdb-cluster-lock -p ctdb-local`, \
                  or run the bench with `cargo run --release -p ctdb-bench`, which builds it",
                 dir.join(bin).display()
             );

@@ -62,6 +62,23 @@ fn ticks_to_duration(ticks: u64, per_second: u64) -> Duration {
     Duration::from_secs(ticks / per_second) + Duration::from_nanos((ticks % per_second) * 1_000_000_000 / per_second)
 }
 
+/// User plus system CPU time of the threads of `pid` whose name does not
+/// start with `skip` (threads that ended no longer count).
+pub fn cpu_time_of_threads(pid: i32, skip: &str) -> Result<Duration> {
+    let dir = format!("/proc/{pid}/task");
+    let mut ticks = 0;
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
+        let task = entry?.path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if name.starts_with(skip) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(task.join("stat")) else { continue };
+        ticks += parse_stat_ticks(&text).with_context(|| format!("parsing {}", task.display()))?;
+    }
+    Ok(ticks_to_duration(ticks, clock_ticks_per_second()))
+}
+
 /// `sysconf(_SC_CLK_TCK)`; Linux fixes it at 100 for user space, which is
 /// also the fallback.
 fn clock_ticks_per_second() -> u64 {
@@ -184,6 +201,7 @@ mod tests {
         assert!(memory(me).unwrap().rss_kib > 0);
         cpu_time(me).unwrap();
         assert!(context_switches(me).unwrap() > 0);
+        assert!(cpu_time_of_threads(me, "no-such-thread").unwrap() >= cpu_time_of_threads(me, "").unwrap());
         assert!(alive(me));
         assert!(!cmdline(me).is_empty());
     }
