@@ -238,6 +238,9 @@ async fn run(opts: &Opts) -> Result<()> {
         }
         return Ok(());
     }
+    if !(2..=250).contains(&opts.nodes) {
+        bail!("--nodes must be between 2 and 250 (the ring and the remote control need a second node)");
+    }
     if opts.payload < workload::STAMP_LEN {
         bail!("--payload must be at least {} bytes (the sequence stamp)", workload::STAMP_LEN);
     }
@@ -500,8 +503,15 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
             r
         })
         .collect();
+    let mut setup = String::new();
+    if !plan.cpus.is_empty() {
+        setup.push_str(&format!(", all on CPU {:?}", plan.cpus));
+    }
+    if plan.spin {
+        setup.push_str(", idle CPUs kept spinning");
+    }
     let title = format!(
-        "ctdb-bench{}: {} nodes each, median of {} run{} (min, max and every run in the JSON file)",
+        "ctdb-bench{}: {} nodes each, median of {} run{}{setup} (min, max and every run in the JSON file)",
         if plan.smoke { " --smoke (tiny counts: figures mean nothing)" } else { "" },
         plan.nodes,
         plan.runs,
