@@ -68,3 +68,42 @@ fn ours_and_sambas_helper_exclude_each_other() {
     ours.kill().unwrap();
     ours.wait().unwrap();
 }
+
+#[test]
+fn without_pings_the_helper_lets_go_and_with_them_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("cluster.lock");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_ctdb_mutex_fcntl_helper"))
+            .args([lock.to_str().unwrap(), "5", "2"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Pinged every 200 ms for 3 s: still holding.
+    let mut pinged = spawn();
+    assert_eq!(first_byte(&mut pinged), b'0');
+    let mut stdin = pinged.stdin.take().unwrap();
+    for _ in 0..15 {
+        std::io::Write::write_all(&mut stdin, b"p").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(pinged.try_wait().unwrap().is_none(), "a pinged helper keeps the lock");
+    // Pings stop (a wedged daemon): it lets go within the timeout + 1 s.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = pinged.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(4), "helper kept the lock without pings");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    drop(stdin);
+    let mut next = helper(&lock, "5");
+    assert_eq!(first_byte(&mut next), b'0', "the lock is free again");
+    next.kill().unwrap();
+    next.wait().unwrap();
+}

@@ -14,7 +14,7 @@ use ctdb_config::{NodesFile, NodesSource};
 use ctdb_proto::{Body, Msg, Packet, ServiceId};
 use ctdb_service::{BoxFuture, Service, ServiceError, ServiceIo};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
@@ -124,6 +124,8 @@ async fn run_nodes_command(program: &Path, args: &[String]) -> Result<String, St
 struct Helper {
     child: Child,
     stdout: ChildStdout,
+    /// Pings go here (our helper's PING_TIMEOUT; others ignore stdin).
+    stdin: Option<ChildStdin>,
     answered: bool,
     deadline: tokio::time::Instant,
 }
@@ -154,6 +156,23 @@ impl Helper {
     }
 }
 
+/// How often the loop proves to a holding helper that it is not wedged.
+const HELPER_PING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One byte to a holding helper, from the loop that leads: if this loop
+/// wedges, the pings stop and our helper gives the lock up. Never blocks (a
+/// full pipe means the helper is not reading; the byte is skipped).
+fn ping_helper(h: &mut Option<Helper>) {
+    let Some(h) = h.as_mut().filter(|h| h.answered) else { return };
+    let Some(stdin) = h.stdin.as_ref() else { return };
+    if let Err(e) = nix::unistd::write(stdin, b"p") {
+        if e != nix::errno::Errno::EAGAIN {
+            // A helper that ignores stdin may have closed it: stop pinging.
+            h.stdin = None;
+        }
+    }
+}
+
 async fn next_helper_event(h: &mut Option<Helper>) -> HelperEvent {
     match h {
         Some(h) => h.event().await,
@@ -177,7 +196,7 @@ fn spawn_helper(cmd: &(PathBuf, Vec<String>)) -> Option<Helper> {
     let (program, args) = cmd;
     let mut child = match Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -199,8 +218,9 @@ fn spawn_helper(cmd: &(PathBuf, Vec<String>)) -> Option<Helper> {
         });
     }
     let stdout = child.stdout.take()?;
+    let stdin = child.stdin.take();
     info!("Cluster lock helper started: {} {}", program.display(), args.join(" "));
-    Some(Helper { child, stdout, answered: false, deadline: tokio::time::Instant::now() + LOCK_TAKE_TIMEOUT })
+    Some(Helper { child, stdout, stdin, answered: false, deadline: tokio::time::Instant::now() + LOCK_TAKE_TIMEOUT })
 }
 
 impl ClusterdShell {
@@ -229,6 +249,8 @@ pub async fn run(mut shell: ClusterdShell, mut io: ServiceIo) -> Result<(), Serv
     let Some(mut nodes_rx) = shell.nodes_rx.take() else {
         return Err(ServiceError::TransportClosed);
     };
+    let mut ping = tokio::time::interval(HELPER_PING_INTERVAL);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     shell.core.activate(Instant::now());
     loop {
         shell.lock_actions(&mut helper);
@@ -262,6 +284,7 @@ pub async fn run(mut shell: ClusterdShell, mut io: ServiceIo) -> Result<(), Serv
                     shell.core.lock_lost(Instant::now());
                 }
             },
+            _ = ping.tick() => ping_helper(&mut helper),
             read = nodes_rx.recv() => if let Some((req, nodes)) = read {
                 shell.nodes_read(Instant::now(), req, nodes);
             },

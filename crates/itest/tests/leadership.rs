@@ -83,3 +83,22 @@ fn recover_twenty_times_ends_normal_at_one_generation_and_a_late_joiner_is_welco
     assert!(generations.len() >= 2, "recoveries change the generation: {generations:?}");
     eprintln!("20 recoveries: final generation {g}");
 }
+
+#[test]
+fn a_wedged_leader_loses_the_lock_to_the_others() {
+    let c = Cluster::start(3, Ipv4Addr::new(127, 0, 25, 1), &["KeepaliveInterval=1", "KeepaliveLimit=2"]).unwrap();
+    let old = agreed_leader(&c, &[0, 1, 2]).expect("one leader");
+    let rest: Vec<u32> = (0..3).filter(|&p| p != old).collect();
+    let watch = LeaderWatch::new(&c, &rest).unwrap();
+    let pid = nix::unistd::Pid::from_raw(c.pid(old).unwrap());
+    let t0 = Instant::now();
+    // Frozen, not dead: its lock helper lives on, but the pings from the
+    // daemon's loop stop, so the helper gives the lock up (10 s).
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let new = watch.wait(Duration::from_secs(10 + 5), |l| l != old);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let new = new.unwrap();
+    eprintln!("leader {old} frozen: node {new} leads after {:?}", t0.elapsed());
+    // Thawed, the old leader learns it lost the lock and follows.
+    wait_for(Duration::from_secs(15), "all nodes agree again", || agreed_leader(&c, &[0, 1, 2]) == Some(new)).unwrap();
+}

@@ -61,6 +61,13 @@ pub fn load() -> Result<Loaded> {
             if !is_executable(&cmd.0) {
                 bail!("[cluster] cluster lock: helper {} does not exist or is not executable", cmd.0.display());
             }
+            let mut cmd = cmd;
+            if !v.starts_with('!') && Some(&cmd.0) == own_fcntl_helper().as_ref() {
+                // Our helper also watches for the daemon's pings, so a
+                // wedged daemon cannot sit on the lock; Samba's helper is
+                // given exactly what Samba gives it.
+                cmd.1.extend([FCNTL_RECHECK_INTERVAL.to_string(), FCNTL_PING_TIMEOUT.to_string()]);
+            }
             Some(cmd)
         }
     };
@@ -111,17 +118,24 @@ fn read_nodes(source: &NodesSource) -> Result<NodesFile> {
     }
 }
 
+/// Seconds between our fcntl helper's re-checks of the lock file.
+const FCNTL_RECHECK_INTERVAL: u32 = 5;
+/// Seconds without a ping after which our fcntl helper lets go.
+const FCNTL_PING_TIMEOUT: u32 = 10;
+
+/// Our fcntl helper, installed beside `ctdbd`, if it is there.
+fn own_fcntl_helper() -> Option<PathBuf> {
+    let p = std::env::current_exe().ok()?.parent()?.join("ctdb_mutex_fcntl_helper");
+    p.exists().then_some(p)
+}
+
 /// The fcntl helper for a `cluster lock = PATH`: `CTDB_CLUSTER_MUTEX_HELPER`
-/// as in Samba; else ours, installed beside `ctdbd`; else Samba's.
+/// as in Samba; else ours; else Samba's.
 fn default_lock_helper() -> PathBuf {
     if let Some(p) = std::env::var_os("CTDB_CLUSTER_MUTEX_HELPER") {
         return PathBuf::from(p);
     }
-    let ours = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.join("ctdb_mutex_fcntl_helper")));
-    match ours {
-        Some(p) if p.exists() => p,
-        _ => PathBuf::from("/usr/libexec/ctdb/ctdb_mutex_fcntl_helper"),
-    }
+    own_fcntl_helper().unwrap_or_else(|| PathBuf::from("/usr/libexec/ctdb/ctdb_mutex_fcntl_helper"))
 }
 
 fn is_executable(p: &std::path::Path) -> bool {

@@ -1,4 +1,4 @@
-//! `ctdb_mutex_fcntl_helper FILE [RECHECK_INTERVAL]`: hold an fcntl lock on
+//! `ctdb_mutex_fcntl_helper FILE [RECHECK_INTERVAL [PING_TIMEOUT]]`: hold an fcntl lock on
 //! FILE for the parent ctdbd, with Samba's helper contract (see the crate
 //! doc), so it can replace Samba's helper of the same name and vice versa.
 //!
@@ -8,14 +8,20 @@
 //! - the parent is gone (we also ask the kernel to signal us at once);
 //! - FILE was removed or replaced (a new inode: someone else can lock it);
 //! - a second lock at byte 1 of FILE can no longer be taken (the cluster
-//!   file system stopped honouring locks for us).
+//!   file system stopped honouring locks for us);
+//! - with PING_TIMEOUT > 0 (default 0, off): no byte arrived on stdin for
+//!   PING_TIMEOUT seconds. ctdb-rs's daemon writes one every second from
+//!   the loop that leads, so a wedged daemon cannot keep the lock (and the
+//!   leadership) from the others forever.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ctdb_cluster_lock::LockReply;
 
@@ -44,7 +50,10 @@ fn reply(r: LockReply) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: {} FILE [RECHECK_INTERVAL]", args.first().map_or("ctdb_mutex_fcntl_helper", |s| s));
+        eprintln!(
+            "usage: {} FILE [RECHECK_INTERVAL [PING_TIMEOUT]]",
+            args.first().map_or("ctdb_mutex_fcntl_helper", |s| s)
+        );
         reply(LockReply::Error);
         return ExitCode::FAILURE;
     };
@@ -53,6 +62,15 @@ fn main() -> ExitCode {
         Some(Ok(n)) if n > 0 => n,
         Some(_) => {
             eprintln!("ctdb_mutex_fcntl_helper: bad recheck interval {:?}", args[2]);
+            reply(LockReply::Error);
+            return ExitCode::FAILURE;
+        }
+    };
+    let ping_timeout = match args.get(3).map(|s| s.parse::<u64>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            eprintln!("ctdb_mutex_fcntl_helper: bad ping timeout {:?}", args[3]);
             reply(LockReply::Error);
             return ExitCode::FAILURE;
         }
@@ -89,8 +107,42 @@ fn main() -> ExitCode {
         }
     };
     reply(LockReply::Held);
+    let start = Instant::now();
+    // Milliseconds since `start` of the last ping; u64::MAX once stdin
+    // closed (the parent let go of its end: it is gone or wedged).
+    let last_ping = Arc::new(AtomicU64::new(0));
+    if ping_timeout > 0 {
+        let last = last_ping.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            loop {
+                match std::io::Read::read(&mut std::io::stdin(), &mut buf) {
+                    Ok(0) | Err(_) => {
+                        last.store(u64::MAX, Ordering::Relaxed);
+                        return;
+                    }
+                    Ok(_) => last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed),
+                }
+            }
+        });
+    }
+    let tick = Duration::from_secs(1);
+    let mut next_recheck = Instant::now() + Duration::from_secs(recheck);
     loop {
-        std::thread::sleep(Duration::from_secs(recheck));
+        std::thread::sleep(tick);
+        if ping_timeout > 0 {
+            let last = last_ping.load(Ordering::Relaxed);
+            let silent = last == u64::MAX
+                || start.elapsed().saturating_sub(Duration::from_millis(last)) > Duration::from_secs(ping_timeout);
+            if silent {
+                eprintln!("ctdb_mutex_fcntl_helper: no ping from the daemon for {ping_timeout}s; releasing {path}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if Instant::now() < next_recheck {
+            continue;
+        }
+        next_recheck += Duration::from_secs(recheck);
         if nix::unistd::getppid() != parent {
             eprintln!("ctdb_mutex_fcntl_helper: parent gone, releasing {path}");
             return ExitCode::SUCCESS;
