@@ -258,9 +258,10 @@ async fn run(opts: &Opts) -> Result<()> {
         (None, false) => PathBuf::from("bench-results.json"),
         (None, true) => target_dir().unwrap_or_default().join("bench-results-smoke.json"),
     };
+    let runs = opts.runs.unwrap_or(if opts.smoke { 1 } else { 5 }).max(1);
     let plan = Plan {
         smoke: opts.smoke,
-        runs: opts.runs.unwrap_or(if opts.smoke { 1 } else { 5 }).max(1),
+        runs,
         limit: Duration::from_secs(opts.time_limit.unwrap_or(if opts.smoke { 30 } else { 120 })),
         nodes: opts.nodes,
         daemons,
@@ -269,10 +270,9 @@ async fn run(opts: &Opts) -> Result<()> {
         ours,
         output,
         spin: opts.spin,
-        floor_runs: 0,
         cpus: opts.cpus.clone(),
+        floor_runs: if opts.no_floor { 0 } else { runs },
     };
-    let plan = Plan { floor_runs: if opts.no_floor { 0 } else { plan.runs }, ..plan };
     if plan.ours.as_ref().is_some_and(|(_, p)| p == "dev") && !plan.smoke {
         eprintln!("ctdb-bench: WARNING: ctdb-rs is a debug build; use `cargo run --release -p ctdb-bench` for figures");
     }
@@ -369,34 +369,24 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
         .filter_map(|(m, runs)| Some((m.key.clone(), Summary::of(runs)?)))
         .collect();
 
-    // Every figure of every workload: runs per daemon, then CPU per 100k.
+    // Every figure of every workload (its own, then what the harness
+    // measures around it), with the runs of each daemon.
     let mut figures: Vec<(Metric, BTreeMap<Kind, Vec<f64>>)> = Vec::new();
-    let mut index: Vec<(usize, usize)> = Vec::new(); // per workload: first figure, count
+    let mut first_figure: Vec<usize> = Vec::new();
     for w in &plan.workloads {
-        let ms = w.metrics();
-        index.push((figures.len(), ms.len()));
-        figures.extend(ms.into_iter().map(|m| (m, BTreeMap::new())));
-        let cpu = Metric::new(
-            format!("{}.cpu", w.name()),
-            format!("{}: daemon CPU per 100k {}", w.name(), w.unit_noun()),
-            Unit::CpuMs,
-            Better::Lower,
+        first_figure.push(figures.len());
+        let name = w.name();
+        let per = |what: &str| format!("{name}: {what} per 100k {}", w.unit_noun());
+        figures.extend(w.metrics().into_iter().map(|m| (m, BTreeMap::new())));
+        figures.extend(
+            [
+                Metric::new(format!("{name}.cpu"), per("daemon CPU"), Unit::CpuMs, Better::Lower),
+                Metric::new(format!("{name}.switches"), per("daemon context switches"), Unit::Count, Better::Lower),
+                Metric::new(format!("{name}.client_cpu"), per("bench clients' CPU"), Unit::CpuMs, Better::Lower),
+            ]
+            .into_iter()
+            .map(|m| (m, BTreeMap::new())),
         );
-        figures.push((cpu, BTreeMap::new()));
-        let switches = Metric::new(
-            format!("{}.switches", w.name()),
-            format!("{}: daemon context switches per 100k {}", w.name(), w.unit_noun()),
-            Unit::Count,
-            Better::Lower,
-        );
-        figures.push((switches, BTreeMap::new()));
-        let client = Metric::new(
-            format!("{}.client_cpu", w.name()),
-            format!("{}: bench clients' CPU per 100k {}", w.name(), w.unit_noun()),
-            Unit::CpuMs,
-            Better::Lower,
-        );
-        figures.push((client, BTreeMap::new()));
     }
     // How much of the machine other processes took while each daemon ran:
     // the figures are only as good as the machine was quiet.
@@ -410,29 +400,26 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
                 order.reverse();
             }
             for ci in order {
+                let kind = clusters[ci].kind();
                 let before = Usage::now(&clusters)?;
-                let c = &mut clusters[ci];
-                let (values, cpu, switches, client_cpu) = run_one(w.as_ref(), c, plan.limit)
+                let run = run_one(w.as_ref(), &mut clusters[ci], plan.limit)
                     .await
-                    .with_context(|| format!("{} on {} (run {} of {})", w.name(), c.kind(), r + 1, plan.runs))?;
-                let kind = c.kind();
+                    .with_context(|| format!("{} on {kind} (run {} of {})", w.name(), r + 1, plan.runs))?;
                 other_load.entry(kind).or_default().push(Usage::now(&clusters)?.others_share_since(&before));
-                let c = &clusters[ci];
-                let (first, count) = index[wi];
-                for (k, v) in values.iter().enumerate() {
-                    figures[first + k].1.entry(c.kind()).or_default().push(*v);
+                let first = first_figure[wi];
+                let values = run.values.iter().copied().chain([run.cpu_ms, run.switches, run.client_cpu_ms]);
+                for (k, v) in values.enumerate() {
+                    figures[first + k].1.entry(kind).or_default().push(v);
                 }
-                figures[first + count].1.entry(c.kind()).or_default().push(cpu);
-                figures[first + count + 1].1.entry(c.kind()).or_default().push(switches);
-                figures[first + count + 2].1.entry(c.kind()).or_default().push(client_cpu);
+                let (m, v) = (&figures[first].0, run.values.first().copied().unwrap_or_default());
                 eprintln!(
                     "ctdb-bench: [{}/{}] {:<20} {:<8} {} {}",
                     r + 1,
                     plan.runs,
                     w.name(),
-                    c.kind(),
-                    report::value(values[0], figures[first].0.unit),
-                    figures[first].0.unit.label()
+                    kind,
+                    report::value(v, m.unit),
+                    m.unit.label()
                 );
             }
         }
@@ -574,11 +561,23 @@ impl Usage {
     }
 }
 
-/// One run of one workload on one cluster: its figures, the daemons' CPU
-/// time (ms) and context switches per 100k units, and the bench clients'
-/// CPU time (ms) per 100k units (the same client code for both daemons: if
-/// it is close to a whole CPU, the client and not the daemon sets the pace).
-async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(Vec<f64>, f64, f64, f64)> {
+/// What one run of one workload on one cluster measured.
+struct RunResult {
+    /// The workload's own figures.
+    values: Vec<f64>,
+    /// The daemons' CPU time per 100k units, in ms.
+    cpu_ms: f64,
+    /// The daemons' context switches per 100k units.
+    switches: f64,
+    /// The bench clients' CPU time per 100k units, in ms: the same client
+    /// code for both daemons; close to a whole CPU, the client and not the
+    /// daemon sets the pace.
+    client_cpu_ms: f64,
+}
+
+/// One run of one workload on one cluster, with the harness's own
+/// measurements around it.
+async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<RunResult> {
     let nodes = c.nodes();
     let me = i32::try_from(std::process::id()).context("pid out of range")?;
     let client_before = procfs::cpu_time_of_threads(me, awake::THREAD_PREFIX)?;
@@ -598,12 +597,12 @@ async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<(
         bail!("reported {} figures, declared {}", outcome.values.len(), w.metrics().len());
     }
     let per_100k = |x: f64| if outcome.units == 0 { 0.0 } else { x * 100_000.0 / outcome.units as f64 };
-    Ok((
-        outcome.values,
-        per_100k(cpu.as_secs_f64() * 1000.0),
-        per_100k(switches as f64),
-        per_100k(client.as_secs_f64() * 1000.0),
-    ))
+    Ok(RunResult {
+        cpu_ms: per_100k(cpu.as_secs_f64() * 1000.0),
+        switches: per_100k(switches as f64),
+        client_cpu_ms: per_100k(client.as_secs_f64() * 1000.0),
+        values: outcome.values,
+    })
 }
 
 fn daemon_meta(c: &Cluster, plan: &Plan, idle: &[procfs::Memory], after: &[procfs::Memory]) -> serde_json::Value {
