@@ -629,3 +629,57 @@ fn usage_of_the_node_commands() {
         assert_eq!((out.stdout, out.exit), (crate::usage::command(usage), 1), "{argv}");
     }
 }
+
+/// A recorded control reply, for cases built by hand.
+fn reply(opcode: Opcode, dest: u32, status: i32, data: Vec<u8>) -> crate::testutil::Recorded {
+    crate::testutil::Recorded {
+        control: true,
+        opcode: opcode.0,
+        dest,
+        request: Vec::new(),
+        status,
+        data,
+        errmsg: Vec::new(),
+        srvid: 0,
+    }
+}
+
+/// A 3-node map (127.0.7.1-3) with these flags.
+fn nodemap(flags: [u32; 3]) -> Vec<u8> {
+    use ctdb_legacy_proto::{NodeAndFlags, NodeMap, SockAddr, Wire};
+    let nodes = (0..3u32)
+        .map(|i| NodeAndFlags {
+            pnn: i,
+            flags: flags[i as usize],
+            addr: SockAddr(std::net::SocketAddr::from(([127, 0, 7, i as u8 + 1], 4379))),
+        })
+        .collect();
+    NodeMap { nodes }.to_bytes()
+}
+
+#[test]
+fn a_banned_nodes_own_map_is_replaced_by_the_next_nodes() {
+    // Node 0 is banned in its own map: node 1 is asked instead (seen with
+    // Debian's ctdb against capture/fake_node_ctdbd.py, `flags:8/0/0`).
+    let records = vec![
+        reply(Opcode::GET_PNN, ctdb_legacy_proto::pnn::CURRENT_NODE, 0, Vec::new()),
+        reply(Opcode::GET_NODEMAP, 0, 0, nodemap([8, 0, 0])),
+        reply(Opcode::GET_NODEMAP, 1, 0, nodemap([8, 0, 0])),
+        reply(Opcode::REGISTER_SRVID, 0, 0, Vec::new()),
+        reply(Opcode::PING, 1, 3, Vec::new()),
+    ];
+    let mut replay = Replay::from_records(records);
+    let out = run_replay("-n 1 ping", &mut replay);
+    assert_eq!(out.exit, 0, "{out:?}");
+    assert!(out.stdout.starts_with("response from 1 time="), "{}", out.stdout);
+    assert_eq!(replay.unused(), Vec::<u32>::new());
+    // Every connected node banned: the warning, and the command fails.
+    let records = vec![
+        reply(Opcode::GET_PNN, ctdb_legacy_proto::pnn::CURRENT_NODE, 0, Vec::new()),
+        reply(Opcode::GET_NODEMAP, 0, 0, nodemap([8, 8, 9])),
+        reply(Opcode::GET_NODEMAP, 1, 0, nodemap([8, 8, 9])),
+    ];
+    let mut replay = Replay::from_records(records);
+    let out = run_replay("-n 1 ping", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "Warning: All nodes are banned.\n", 1));
+}

@@ -319,13 +319,36 @@ impl<L: Link> Session<L> {
     /// GET_NODEMAP from `dest`, cached: Samba's tool asks once per run and
     /// reuses the first map (with `-n` that is the local node's, fetched by
     /// the preamble).
+    ///
+    /// A banned node's view is not trusted, as in Samba's tool: when the
+    /// map shows the node that sent it BANNED, the next node in pnn order
+    /// that is neither deleted nor disconnected is asked instead; once
+    /// every node was tried, `Warning: All nodes are banned.`
     pub async fn nodemap_from(&mut self, dest: u32) -> Result<&NodeMap, CliError> {
         if self.nodemap.is_none() {
-            let data = self
-                .control_ok_to(dest, Opcode::GET_NODEMAP, Vec::new())
-                .await
-                .map_err(|e| e.then_line(format!("Failed to get nodemap from node {dest}")))?;
-            let map = Self::decode::<NodeMap>(Opcode::GET_NODEMAP, dest, &data)?;
+            let mut current = dest;
+            let map = loop {
+                let data = self
+                    .control_ok_to(current, Opcode::GET_NODEMAP, Vec::new())
+                    .await
+                    .map_err(|e| e.then_line(format!("Failed to get nodemap from node {current}")))?;
+                let map = Self::decode::<NodeMap>(Opcode::GET_NODEMAP, current, &data)?;
+                let flags_of = |p: u32| map.nodes.iter().find(|n| n.pnn == p).map(|n| n.flags);
+                if flags_of(current).is_none_or(|f| f & flags::BANNED == 0) {
+                    break map;
+                }
+                let count = u32::try_from(map.nodes.len()).unwrap_or(u32::MAX).max(1);
+                loop {
+                    current = (current + 1) % count;
+                    let usable = flags_of(current).is_some_and(|f| f & (flags::DELETED | flags::DISCONNECTED) == 0);
+                    if usable || current == dest {
+                        break;
+                    }
+                }
+                if current == dest {
+                    return Err(CliError::line("Warning: All nodes are banned."));
+                }
+            };
             self.nodemap = Some(map);
         }
         match &self.nodemap {
