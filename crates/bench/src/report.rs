@@ -21,7 +21,7 @@ pub struct Row {
     pub ratio: Option<f64>,
     /// Whether the ratio meets the metric's goal.
     pub goal_met: Option<bool>,
-    /// The floor figure this one is read against: (key, median).
+    /// Median of the floor figure this one is read against.
     pub floor_value: Option<f64>,
 }
 

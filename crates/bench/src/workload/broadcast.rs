@@ -97,7 +97,7 @@ impl Broadcast {
         for seq in 0..self.messages {
             // notify_one keeps a permit when nobody waits, so a receiver's
             // progress between the check and the wait is never missed.
-            while seq - progress.slowest() >= self.window {
+            while seq.saturating_sub(progress.slowest()) >= self.window {
                 deadline.wait("broadcast sender waiting for receivers", progress.changed.notified()).await?;
                 // A receiver that failed stops making progress: its error
                 // is the one to report, not the sender's timeout.
