@@ -327,7 +327,10 @@ impl<L: Link> Session<L> {
     pub async fn nodemap_from(&mut self, dest: u32) -> Result<&NodeMap, CliError> {
         if self.nodemap.is_none() {
             let mut current = dest;
+            // Bounds the walk even if a daemon sends pnns out of range.
+            let mut asked = 0usize;
             let map = loop {
+                asked += 1;
                 let data = self
                     .control_ok_to(current, Opcode::GET_NODEMAP, Vec::new())
                     .await
@@ -338,14 +341,14 @@ impl<L: Link> Session<L> {
                     break map;
                 }
                 let count = u32::try_from(map.nodes.len()).unwrap_or(u32::MAX).max(1);
-                loop {
+                for _ in 0..count {
                     current = (current + 1) % count;
                     let usable = flags_of(current).is_some_and(|f| f & (flags::DELETED | flags::DISCONNECTED) == 0);
                     if usable || current == dest {
                         break;
                     }
                 }
-                if current == dest {
+                if current == dest || asked > map.nodes.len() {
                     return Err(CliError::line("Warning: All nodes are banned."));
                 }
             };
