@@ -84,11 +84,10 @@ impl Clusterd {
         }
         if pnn == self.state.pnn && !is_active {
             // An inactive node takes no part in the database: like CTDB it
-            // reports recovery mode and no valid generation until a
-            // recovery takes it back in.
+            // reports recovery mode and no valid generation (keeping the
+            // last vnnmap, as CTDB shows it) until a recovery takes it back.
             self.state.recmode = 1;
             self.state.generation = crate::INVALID_GENERATION;
-            self.state.vnnmap.clear();
             if self.is_leader() {
                 self.step_down(now, "this node became inactive");
             }

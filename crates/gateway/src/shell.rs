@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use ctdb_legacy_proto::peek_packet_len;
 use ctdb_proto::{Packet, ServiceId};
 use ctdb_service::{BoxFuture, Service, ServiceError, ServiceIo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -21,6 +21,9 @@ use crate::core::{Action, ClientId, Gateway};
 /// reader waits: a flooding client is slowed down by its own socket buffer
 /// instead of growing the daemon's memory.
 const EVENT_QUEUE: usize = 1024;
+
+/// Bytes read from a client socket at once.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// What the gateway needs.
 #[derive(Clone)]
@@ -183,7 +186,10 @@ fn make_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 fn spawn_client(id: ClientId, stream: UnixStream, ev_tx: mpsc::Sender<Event>) -> ClientIo {
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
+    // One read syscall brings in every packet the client has queued; the
+    // framing then splits them out of the buffer.
+    let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     tokio::spawn(async move {
         while let Some(buf) = rx.recv().await {
@@ -211,7 +217,7 @@ fn spawn_client(id: ClientId, stream: UnixStream, ev_tx: mpsc::Sender<Event>) ->
 
 /// Read one legacy packet: the length comes first (host order), bounded
 /// before allocating.
-async fn read_legacy(rd: &mut tokio::net::unix::OwnedReadHalf) -> Result<Option<Vec<u8>>, String> {
+async fn read_legacy<R: AsyncRead + Unpin>(rd: &mut R) -> Result<Option<Vec<u8>>, String> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {

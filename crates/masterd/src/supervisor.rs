@@ -72,7 +72,12 @@ pub fn run(l: Loaded, interactive: bool, ready: Option<Ready>) -> Result<(), u8>
             return Err(11);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // One thread, like CTDB's single event loop: every hop between services
+    // is a channel hand-off, and on one thread it costs no cross-CPU
+    // wake-up (measured: context switches per ring message 3.5x -> 1.1x
+    // Samba's). Nothing in the services blocks: helpers and commands are
+    // child processes, logging goes through its own thread.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             error!("cannot start the async runtime: {e}");

@@ -245,7 +245,9 @@ impl Transport {
                 let id = self.next_link;
                 self.next_link += 1;
                 let _ = stream.set_nodelay(true);
-                let (mut rd, mut wr) = stream.into_split();
+                let (rd, mut wr) = stream.into_split();
+                // Read what the peer has sent in one go; framing splits it.
+                let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
                 let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
                 tokio::spawn(async move {
                     while let Some(buf) = rx.recv().await {

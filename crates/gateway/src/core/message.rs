@@ -71,17 +71,52 @@ impl Gateway {
     /// public addresses until failoverd exists, so the run has nothing to
     /// move and succeeds.
     fn takeover_run(&mut self, data: &[u8]) {
-        let leading = self.state.as_ref().is_some_and(|s| s.leader == Some(self.pnn));
-        if !leading {
-            return;
+        let m = match SrvidMessage::from_bytes(data) {
+            Ok(m) if m.srvid != 0 => m,
+            Ok(_) => return,
+            Err(e) => {
+                debug!("gateway: malformed takeover run request: {e}");
+                return;
+            }
+        };
+        match self.state.as_ref().map(|s| s.leader) {
+            Some(Some(l)) if l == self.pnn => self.answer_takeover_run(m),
+            Some(Some(_)) => {}
+            // No leader right now (the old one just stepped down, e.g. it
+            // was banned): keep the request; whichever node leads next
+            // answers it, instead of the tool waiting out its timeout.
+            _ => {
+                if self.pending_takeover.len() >= MAX_PENDING_TAKEOVER {
+                    self.pending_takeover.remove(0);
+                }
+                self.pending_takeover.push(m);
+            }
         }
-        match SrvidMessage::from_bytes(data) {
-            Ok(m) if m.srvid != 0 => self.message(m.pnn, m.srvid, (self.pnn as i32).to_le_bytes().to_vec()),
-            Ok(_) => {}
-            Err(e) => debug!("gateway: malformed takeover run request: {e}"),
+    }
+
+    fn answer_takeover_run(&mut self, m: SrvidMessage) {
+        self.message(m.pnn, m.srvid, (self.pnn as i32).to_le_bytes().to_vec());
+    }
+
+    /// The cluster state changed: a node that now leads answers the
+    /// takeover runs asked for while there was no leader; once anyone
+    /// leads, they are its business.
+    pub(super) fn takeover_runs_after_election(&mut self) {
+        let leader = self.state.as_ref().and_then(|s| s.leader);
+        match leader {
+            Some(l) if l == self.pnn => {
+                for m in std::mem::take(&mut self.pending_takeover) {
+                    self.answer_takeover_run(m);
+                }
+            }
+            Some(_) => self.pending_takeover.clear(),
+            None => {}
         }
     }
 }
+
+/// Takeover-run requests kept while no node leads.
+const MAX_PENDING_TAKEOVER: usize = 16;
 
 impl Gateway {
     /// `ctdb reloadnodes` holds recoveries off on every node for a while:

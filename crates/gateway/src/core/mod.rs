@@ -91,6 +91,8 @@ pub struct Gateway {
     start: SystemTime,
     counters: Counters,
     actions: VecDeque<Action>,
+    /// Takeover-run requests that arrived while no node led.
+    pending_takeover: Vec<ctdb_legacy_proto::SrvidMessage>,
 }
 
 impl Gateway {
@@ -107,6 +109,7 @@ impl Gateway {
             start,
             counters: Counters::new(start),
             actions: VecDeque::new(),
+            pending_takeover: Vec::new(),
         }
     }
 
@@ -193,7 +196,10 @@ impl Gateway {
     pub fn internal(&mut self, now: Instant, wall: SystemTime, p: Packet) {
         let is_reply = p.header.flags.contains(Flags::REPLY);
         match p.body {
-            Body::Msg(Msg::ClusterState(st)) => self.state = Some(st),
+            Body::Msg(Msg::ClusterState(st)) => {
+                self.state = Some(st);
+                self.takeover_runs_after_election();
+            }
             // The leader's announcement, for clients waiting on the LEADER
             // srvid (`ctdb status`, `ctdb leader`): a u32 pnn.
             Body::Msg(Msg::Leader { pnn: leader, .. }) => self.deliver(srvid::LEADER, &leader.to_le_bytes()),

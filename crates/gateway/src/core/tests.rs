@@ -308,3 +308,33 @@ fn unknown_control_is_an_error_not_fatal() {
     assert_eq!(reply_of(&drain(&mut g)[0]).2.status, -1);
     assert_eq!(g.num_clients(), 1);
 }
+
+#[test]
+fn takeover_run_asked_while_nobody_leads_is_answered_by_the_next_leader() {
+    let mut g = gateway(&[]);
+    g.client_connected(1, 100);
+    let (n, w) = now();
+    let req = ctdb_legacy_proto::SrvidMessage { pnn: 2, srvid: 0xCE01_0000_0001_0001 }.to_bytes();
+    let msg =
+        Frame::new(LPacket::ReqMessage(ReqMessage { srvid: srvid::TAKEOVER_RUN, data: req }), ME, ME, 0).encode(true);
+    g.client_packet(n, w, 1, &msg);
+    assert!(drain(&mut g).is_empty(), "no leader: no answer yet");
+    let mut st = state(&[]);
+    st.leader = Some(ME);
+    g.internal(
+        n,
+        w,
+        Packet::new(
+            Endpoint::new(ME, ServiceId::GATEWAY),
+            Endpoint::new(ME, ServiceId::CLUSTERD),
+            0,
+            Body::Msg(Msg::ClusterState(st)),
+        ),
+    );
+    let out = drain(&mut g);
+    let Some(Action::Send(p)) = out.first() else { panic!("{out:?}") };
+    assert_eq!(p.header.dst, Endpoint::new(2, ServiceId::GATEWAY), "the answer goes to the requester's node");
+    let Body::Legacy(bytes) = &p.body else { panic!() };
+    let LPacket::ReqMessage(m) = Frame::decode(bytes).unwrap().packet else { panic!() };
+    assert_eq!((m.srvid, m.data), (0xCE01_0000_0001_0001, (ME as i32).to_le_bytes().to_vec()));
+}
