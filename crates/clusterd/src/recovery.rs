@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ctdb_proto::Msg;
+use ctdb_proto::{Msg, ServiceId};
 use tracing::{info, warn};
 
 use crate::election::BROADCAST_INTERVAL;
@@ -80,6 +80,12 @@ fn wall_pair(t: SystemTime) -> (i64, i64) {
 }
 
 impl Clusterd {
+    fn notify_recovery(&mut self, event: &str, generation: u32) {
+        for svc in [ServiceId::EVENTD, ServiceId::DATABASED] {
+            self.send_local(svc, Msg::RecoveryEvent { event: event.to_string(), generation });
+        }
+    }
+
     fn wall(&self, now: Instant) -> SystemTime {
         self.wall_start + now.saturating_duration_since(self.instant_start)
     }
@@ -159,7 +165,9 @@ impl Clusterd {
         if self.recovery.ignored.is_some_and(|(l, _)| l == from) {
             self.recovery.ignored = None;
         }
-        // Databases will be frozen here before the answer goes out.
+        // The startrecovery notification; databased will freeze here (and
+        // this node's ack will wait for it) once it exists.
+        self.notify_recovery("startrecovery", generation);
         self.send(from, Msg::RecoverAck { generation });
     }
 
@@ -186,6 +194,7 @@ impl Clusterd {
             return;
         }
         info!("Recovery complete: generation {generation}");
+        self.notify_recovery("recovered", generation);
         self.recovery.joined = None;
         self.state.generation = generation;
         self.state.vnnmap = vnnmap;

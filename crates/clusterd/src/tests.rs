@@ -330,3 +330,27 @@ fn recoveries_wait_while_disabled() {
     c.dispatch(t0 + Duration::from_secs(1), from(0, Msg::DisableRecoveries { secs: 0 }));
     assert!(msgs(&drain(&mut c)).iter().any(|(_, m)| matches!(m, Msg::Recover { .. })), "deferred recovery runs");
 }
+
+#[test]
+fn recovery_start_and_end_are_announced_to_eventd_and_databased() {
+    let t0 = Instant::now();
+    let mut c = leader_of_three(t0);
+    c.dispatch(t0, from(0, Msg::Recover { generation: 77, vnnmap: vec![0] }));
+    c.dispatch(t0, from(0, Msg::Recovered { generation: 77, vnnmap: vec![0] }));
+    let events: Vec<(ServiceId, String)> = drain(&mut c)
+        .into_iter()
+        .filter_map(|p| match p.body {
+            Body::Msg(Msg::RecoveryEvent { event, generation: 77 }) => Some((p.header.dst.service, event)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            (ServiceId::EVENTD, "startrecovery".to_string()),
+            (ServiceId::DATABASED, "startrecovery".to_string()),
+            (ServiceId::EVENTD, "recovered".to_string()),
+            (ServiceId::DATABASED, "recovered".to_string()),
+        ]
+    );
+}

@@ -145,6 +145,15 @@ pub enum Msg {
         /// Its capability bits.
         capabilities: u32,
     },
+    /// clusterd → local eventd (and databased): a recovery of this node
+    /// began (`startrecovery`) or ended (`recovered`); eventd runs the
+    /// event of that name, databased freezes or thaws.
+    RecoveryEvent {
+        /// `startrecovery` or `recovered`.
+        event: String,
+        /// The generation being recovered to.
+        generation: u32,
+    },
     /// gateway → clusterd: set and clear own node flags (DISABLE_NODE,
     /// ENABLE_NODE, STOP_NODE, CONTINUE_NODE). Answered with `Status`.
     SetOwnFlags {
