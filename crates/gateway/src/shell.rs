@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use ctdb_legacy_proto::peek_packet_len;
 use ctdb_proto::{Packet, ServiceId};
 use ctdb_service::{BoxFuture, Service, ServiceError, ServiceIo};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -192,11 +192,7 @@ fn spawn_client(id: ClientId, stream: UnixStream, ev_tx: mpsc::Sender<Event>) ->
     let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     tokio::spawn(async move {
-        while let Some(buf) = rx.recv().await {
-            if wr.write_all(&buf).await.is_err() {
-                break;
-            }
-        }
+        let _ = ctdb_service::write_queued(&mut wr, &mut rx).await;
     });
     let reader = tokio::spawn(async move {
         let ev = loop {

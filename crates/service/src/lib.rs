@@ -145,3 +145,43 @@ pub async fn run_loop(mut svc: Box<dyn Service>, mut io: ServiceIo) -> Result<()
     drain(svc.as_mut(), &io.outbox).ok();
     Ok(())
 }
+
+/// Write every buffer queued on `rx` to `wr` until the queue closes or a
+/// write fails. Buffers already waiting are sent in one write, so a burst
+/// of small packets costs one system call instead of one each.
+pub async fn write_queued<W>(wr: &mut W, rx: &mut mpsc::UnboundedReceiver<Vec<u8>>) -> std::io::Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+
+    /// Stop batching past this many bytes, so one write stays bounded.
+    const MAX_BATCH: usize = 256 * 1024;
+    while let Some(mut batch) = rx.recv().await {
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        wr.write_all(&batch).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn queued_buffers_are_written_in_order_and_batched() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for b in [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()] {
+            tx.send(b).unwrap();
+        }
+        drop(tx);
+        let mut out: Vec<u8> = Vec::new();
+        write_queued(&mut out, &mut rx).await.unwrap();
+        assert_eq!(out, b"onetwothree");
+    }
+}

@@ -250,11 +250,7 @@ impl Transport {
                 let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
                 let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
                 tokio::spawn(async move {
-                    while let Some(buf) = rx.recv().await {
-                        if wr.write_all(&buf).await.is_err() {
-                            break;
-                        }
-                    }
+                    let _ = ctdb_service::write_queued(&mut wr, &mut rx).await;
                     let _ = wr.shutdown().await;
                 });
                 let ev_tx = ev_tx.clone();
