@@ -278,9 +278,6 @@ impl Clusterd {
             self.dirty = true;
         }
         self.election.last_heard = now;
-        if self.election.lock == LockState::ExpectLock {
-            // Someone else leads; our pending attempt will be contended.
-        }
         // We missed the last recovery (joined late, a message was lost, or
         // we followed another node when it ran): ask the leader for one. In
         // recovery mode that is so unless we are in the leader's unfinished

@@ -362,7 +362,9 @@ impl Transport {
         if svc == ServiceId::TRANSPORT {
             self.dispatch(Instant::now(), p);
             while let Some(out) = self.poll_output() {
-                self.local_or_route_reply(out);
+                // Replies of the transport's own endpoint go back through
+                // the outbox so remote requesters are served too.
+                let _ = self.out_tx.send(out);
             }
             return;
         }
@@ -374,12 +376,6 @@ impl Transport {
             }
             None => debug!("transport: no service {} on this node; packet dropped", svc.name()),
         }
-    }
-
-    fn local_or_route_reply(&mut self, p: Packet) {
-        // Replies of the transport's own endpoint go back through the
-        // outbox so remote requesters are served too.
-        let _ = self.out_tx.send(p);
     }
 }
 

@@ -79,7 +79,6 @@ impl Gateway {
         let bytes = Frame { header: h, packet: LPacket::ReqControl(c.clone()) }.encode(true);
         let reqid = if noreply { 0 } else { self.new_reqid() };
         let p = Packet::new(Endpoint::new(node, ServiceId::GATEWAY), self.endpoint(), reqid, Body::Legacy(bytes));
-        self.counters.node_packet_sent();
         self.actions.push_back(Action::Send(p));
         if !noreply {
             let deadline = now + self.control_timeout();

@@ -27,7 +27,6 @@ impl Gateway {
         let mut header = self.reply_header(Operation::REQ_MESSAGE, node, 0);
         header.destnode = node;
         let bytes = Frame { header, packet: LPacket::ReqMessage(ReqMessage { srvid, data }) }.encode(true);
-        self.counters.node_packet_sent();
         self.actions.push_back(Action::Send(Packet::new(
             Endpoint::new(node, ServiceId::GATEWAY),
             self.endpoint(),

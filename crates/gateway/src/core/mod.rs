@@ -154,12 +154,11 @@ impl Gateway {
                 // the log instead of leaving the client guessing silently.
                 warn!("gateway: client {client}: REQ_CALL not supported yet (no databases); ignored");
             }
-            other => {
+            _ => {
                 warn!(
                     "gateway: client {client}: unexpected operation {:?}; dropping connection",
                     frame.header.operation
                 );
-                let _ = other;
                 self.drop_client(client, "unexpected operation".into());
             }
         }

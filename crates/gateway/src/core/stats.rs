@@ -1,5 +1,6 @@
-//! The gateway's share of the STATISTICS counters (clients and forwarded
-//! legacy packets); the transport keeps the node-link ones.
+//! The gateway's share of the STATISTICS counters (clients, and legacy
+//! packets received from other nodes by kind); the transport counts every
+//! packet on the node links.
 
 use std::time::SystemTime;
 
@@ -51,8 +52,6 @@ impl Counters {
             _ => {}
         }
     }
-
-    pub(super) fn node_packet_sent(&mut self) {}
 
     pub(super) fn control_timeout(&mut self) {
         self.stats.timeouts.control = self.stats.timeouts.control.wrapping_add(1);
