@@ -259,15 +259,11 @@ impl Clusterd {
         self.on_membership_change(now, pnn, up);
     }
 
-    fn reply(&mut self, req: &Packet, msg: Msg) {
+    /// Answer `req` (also used by the shell for requests that needed I/O).
+    pub fn reply(&mut self, req: &Packet, msg: Msg) {
         let mut p = Packet::new(req.header.src, req.header.dst, req.header.reqid, Body::Msg(msg));
         p.header.flags = Flags::REPLY;
         self.out.push_back(p);
-    }
-
-    /// Answer a request the shell served (it needed file I/O).
-    pub fn answer(&mut self, req: &Packet, msg: Msg) {
-        self.reply(req, msg);
     }
 
     /// Answer a gateway's request with success; requests from other

@@ -69,13 +69,13 @@ impl ClusterdShell {
     /// A node list read for `req` is back.
     fn nodes_read(&mut self, now: Instant, req: Packet, nodes: Option<Vec<Option<IpAddr>>>) {
         match (&req.body, nodes) {
-            (Body::Msg(Msg::NodesFileRequest), Some(nodes)) => self.core.answer(&req, Msg::NodesFile { nodes }),
+            (Body::Msg(Msg::NodesFileRequest), Some(nodes)) => self.core.reply(&req, Msg::NodesFile { nodes }),
             (Body::Msg(Msg::ReloadNodes), Some(nodes)) => {
                 info!("Reloading nodes from {}", self.nodes.describe());
                 let status = self.core.reload_nodes(now, nodes);
-                self.core.answer(&req, Msg::Status { status });
+                self.core.reply(&req, Msg::Status { status });
             }
-            _ => self.core.answer(&req, Msg::Status { status: -1 }),
+            _ => self.core.reply(&req, Msg::Status { status: -1 }),
         }
     }
 }

@@ -155,13 +155,13 @@ impl Gateway {
             // Node state changes belong to clusterd; the tool then polls the
             // nodemap until the flag shows.
             Opcode::DISABLE_NODE => {
-                self.ask(now, req, ServiceId::CLUSTERD, own_flags(nflags::PERMANENTLY_DISABLED, true))
+                self.ask(now, req, ServiceId::CLUSTERD, own_flags_msg(nflags::PERMANENTLY_DISABLED, true))
             }
             Opcode::ENABLE_NODE => {
-                self.ask(now, req, ServiceId::CLUSTERD, own_flags(nflags::PERMANENTLY_DISABLED, false))
+                self.ask(now, req, ServiceId::CLUSTERD, own_flags_msg(nflags::PERMANENTLY_DISABLED, false))
             }
-            Opcode::STOP_NODE => self.ask(now, req, ServiceId::CLUSTERD, own_flags(nflags::STOPPED, true)),
-            Opcode::CONTINUE_NODE => self.ask(now, req, ServiceId::CLUSTERD, own_flags(nflags::STOPPED, false)),
+            Opcode::STOP_NODE => self.ask(now, req, ServiceId::CLUSTERD, own_flags_msg(nflags::STOPPED, true)),
+            Opcode::CONTINUE_NODE => self.ask(now, req, ServiceId::CLUSTERD, own_flags_msg(nflags::STOPPED, false)),
             Opcode::SET_BAN_STATE => match BanState::from_bytes(d) {
                 Ok(b) if b.pnn == self.pnn => self.ask(now, req, ServiceId::CLUSTERD, Msg::Ban { secs: b.time }),
                 Ok(b) => fail(&format!("SET_BAN_STATE for node {} sent to node {}", b.pnn, self.pnn)),
@@ -325,7 +325,8 @@ fn nodemap(nodes: &[ctdb_proto::NodeInfo], from_file: bool) -> NodeMap {
     }
 }
 
-fn own_flags(flag: u32, on: bool) -> Msg {
+/// The clusterd request that sets (`on`) or clears one of our own flags.
+fn own_flags_msg(flag: u32, on: bool) -> Msg {
     if on {
         Msg::SetOwnFlags { set: flag, clear: 0 }
     } else {
