@@ -10,6 +10,8 @@
 //! /24-ish range (`base`), so test files can run in parallel; dropping a
 //! [`Cluster`] stops every daemon it started, also when a test fails.
 
+pub mod samba;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
