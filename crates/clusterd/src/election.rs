@@ -340,6 +340,7 @@ mod tests {
         let mut c = Clusterd::new(
             t0,
             ClusterdConfig {
+                databases: false,
                 pnn: 2,
                 nodes: (1..=5).map(|n| Some(IpAddr::from([127, 0, 0, n]))).collect(),
                 tunables: Tunables::defaults(),

@@ -83,6 +83,10 @@ pub struct ClusterdConfig {
     /// Wall-clock time at the `now` given to [`Clusterd::new`] (the core
     /// never reads the clock; recovery times are reported in wall time).
     pub wall_start: SystemTime,
+    /// Whether a databased runs beside this clusterd: recovery then waits
+    /// for it to freeze (before the ack) and, on the leader, to recover the
+    /// databases (before `Recovered`).
+    pub databases: bool,
 }
 
 /// The clusterd core.
@@ -107,6 +111,8 @@ pub struct Clusterd {
     recoveries_disabled_until: Option<Instant>,
     /// A recovery was wanted while they were held off.
     recovery_deferred: bool,
+    /// Whether databased takes part in recoveries.
+    databases: bool,
 }
 
 impl Clusterd {
@@ -158,6 +164,7 @@ impl Clusterd {
             ban_credits: banning::BanCredits::default(),
             recoveries_disabled_until: None,
             recovery_deferred: false,
+            databases: cfg.databases,
         }
     }
 
@@ -228,7 +235,7 @@ impl Clusterd {
     fn after_input(&mut self, _now: Instant) {
         if self.dirty {
             self.dirty = false;
-            for svc in [ServiceId::GATEWAY, ServiceId::TRANSPORT] {
+            for svc in [ServiceId::GATEWAY, ServiceId::TRANSPORT, ServiceId::DATABASED] {
                 self.send_local(svc, Msg::ClusterState(self.state.clone()));
             }
         }
@@ -334,6 +341,8 @@ impl Clusterd {
             Msg::RecoverAck { generation } => self.on_recover_ack(now, from, generation),
             Msg::Recovered { generation, vnnmap } => self.on_recovered(now, from, generation, vnnmap),
             Msg::RecoverRequest => self.on_recover_request(now),
+            Msg::DbFrozen { generation } => self.on_db_frozen(now, generation),
+            Msg::DbRecoverDone { generation, ok } => self.on_db_recover_done(now, generation, ok),
             Msg::NodeState { pnn, flags, capabilities } => self.on_node_state(now, pnn, flags, capabilities),
             Msg::SetOwnFlags { set, clear } => {
                 self.set_own_flags(now, set, clear);

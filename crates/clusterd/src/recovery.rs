@@ -11,8 +11,10 @@
 //! A recovery runs when a node becomes leader, when membership changes, and
 //! on request (`ctdb recover`, a node that missed one). One that does not
 //! finish within RecoverTimeout is started again with a new generation.
-//! Inactive nodes (disconnected, banned, stopped) are left out. Databases
-//! (freeze, collect, push, thaw) hook in here when databased exists.
+//! Inactive nodes (disconnected, banned, stopped) are left out. With
+//! databases, each node's ack waits until its databased has frozen
+//! (`DbFrozen`), and once all have acked the leader's databased recovers
+//! the databases (`DbRecoverAll` … `DbRecoverDone`) before `Recovered`.
 
 use std::collections::BTreeSet;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +36,8 @@ pub struct Recovery {
     /// Follower: sender and generation of the last Recover we ignored (its
     /// sender was not our leader then).
     ignored: Option<(u32, u32)>,
+    /// Follower: the ack held back until databased has frozen.
+    ack_after_freeze: Option<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -44,6 +48,8 @@ struct Run {
     waiting: BTreeSet<u32>,
     started: Instant,
     deadline: Instant,
+    /// Every node acked; databased recovers the databases.
+    databases_recovering: bool,
 }
 
 impl Recovery {
@@ -128,6 +134,7 @@ impl Clusterd {
             participants,
             started: now,
             deadline,
+            databases_recovering: false,
         });
     }
 
@@ -165,10 +172,48 @@ impl Clusterd {
         if self.recovery.ignored.is_some_and(|(l, _)| l == from) {
             self.recovery.ignored = None;
         }
-        // The startrecovery notification; databased will freeze here (and
-        // this node's ack will wait for it) once it exists.
+        // The startrecovery notification: databased freezes, and with
+        // databases the ack waits until it has (DbFrozen).
         self.notify_recovery("startrecovery", generation);
-        self.send(from, Msg::RecoverAck { generation });
+        if self.databases {
+            self.recovery.ack_after_freeze = Some((from, generation));
+        } else {
+            self.send(from, Msg::RecoverAck { generation });
+        }
+    }
+
+    /// databased froze for `generation`: send the ack we held back.
+    pub(crate) fn on_db_frozen(&mut self, _now: Instant, generation: u32) {
+        match self.recovery.ack_after_freeze {
+            Some((leader, g)) if g == generation => {
+                self.recovery.ack_after_freeze = None;
+                self.send(leader, Msg::RecoverAck { generation });
+            }
+            _ => {}
+        }
+    }
+
+    /// Leader: databased finished (or failed) the database recovery.
+    pub(crate) fn on_db_recover_done(&mut self, now: Instant, generation: u32, ok: bool) {
+        let Some(run) = &self.recovery.run else { return };
+        if run.generation != generation || !run.databases_recovering {
+            return;
+        }
+        if !ok {
+            warn!("Database recovery to generation {generation} failed; starting again");
+            self.recovery.run = None;
+            self.start_recovery(now, "database recovery failed");
+            return;
+        }
+        self.finish_recovery();
+    }
+
+    /// Leader: tell every participant the recovery is complete.
+    fn finish_recovery(&mut self) {
+        let Some(run) = self.recovery.run.take() else { return };
+        for &p in &run.participants {
+            self.send(p, Msg::Recovered { generation: run.generation, vnnmap: run.vnnmap.clone() });
+        }
     }
 
     /// Leader: a node is ready.
@@ -178,13 +223,20 @@ impl Clusterd {
             return;
         }
         run.waiting.remove(&from);
-        if !run.waiting.is_empty() {
+        if !run.waiting.is_empty() || run.databases_recovering {
             return;
         }
-        let Some(run) = self.recovery.run.take() else { return };
-        for &p in &run.participants {
-            self.send(p, Msg::Recovered { generation: run.generation, vnnmap: run.vnnmap.clone() });
+        if self.databases {
+            // Everyone is frozen: databased now collects and redistributes
+            // the records; Recovered goes out when it is done.
+            run.databases_recovering = true;
+            let (generation, participants, vnnmap) = (run.generation, run.participants.clone(), run.vnnmap.clone());
+            let prev_generation = self.state.generation;
+            let msg = Msg::DbRecoverAll { generation, prev_generation, participants, vnnmap };
+            self.send_local(ServiceId::DATABASED, msg);
+            return;
         }
+        self.finish_recovery();
     }
 
     /// Any node: the recovery is complete.

@@ -16,6 +16,7 @@ fn core_at(t0: Instant, pnn: u32, lock: bool) -> Clusterd {
     Clusterd::new(
         t0,
         ClusterdConfig {
+            databases: false,
             pnn,
             nodes: vec![ip(1), None, ip(3)],
             tunables: Tunables::defaults(),

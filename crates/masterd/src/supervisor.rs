@@ -129,6 +129,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     let clusterd = Clusterd::new(
         Instant::now(),
         ClusterdConfig {
+            databases: true,
             pnn: l.pnn,
             nodes: l.nodes.clone(),
             tunables: l.tunables.clone(),
@@ -155,6 +156,14 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     }
     info!("Listening for clients on {}", l.paths.socket.display());
 
+    let backend = ctdb_databased::TdbBackend::new(ctdb_databased::TdbBackendConfig {
+        volatile_dir: l.conf.database.volatile_dir.clone(),
+        persistent_dir: l.conf.database.persistent_dir.clone(),
+        mutexes: l.conf.database.tdb_mutexes,
+        hash_size: l.tunables.database_hash_size(),
+    });
+    let databased = ctdb_databased::DatabasedService::new(ctdb_databased::Databased::new(l.pnn, Box::new(backend)));
+
     // clusterd stops first and alone: it yields leadership and waits for
     // the lock helper to let go while the links still carry the news, so
     // the next leader does not find the lock still held.
@@ -162,6 +171,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     let services: Vec<(Box<dyn Service>, bool)> = vec![
         (Box::new(clusterd), true),
         (Box::new(gateway), false),
+        (Box::new(databased), false),
         (Box::new(Supervisor { stop: request_tx.clone() }), false),
     ];
     let mut first = Vec::new();

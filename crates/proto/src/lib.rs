@@ -19,7 +19,7 @@ mod header;
 mod msg;
 
 pub use header::{Endpoint, Flags, Header, Kind, ServiceId, HEADER_LEN, MAGIC, MAX_PACKET_LEN, PROTOCOL_VERSION};
-pub use msg::{Body, ClusterState, Msg, NodeInfo, TransportStats};
+pub use msg::{Body, ClusterState, DbDesc, DbMsg, Msg, NodeInfo, TransportStats};
 
 use thiserror::Error;
 

@@ -199,6 +199,200 @@ pub enum Msg {
         /// On or off.
         on: bool,
     },
+    /// databased → clusterd: this node's databases are frozen for the
+    /// recovery to `generation` (the clusterd ack waits for it).
+    DbFrozen {
+        /// The generation being recovered to.
+        generation: u32,
+    },
+    /// leader clusterd → its databased: every participant is frozen;
+    /// recover the databases, then answer [`Msg::DbRecoverDone`].
+    DbRecoverAll {
+        /// The generation being recovered to.
+        generation: u32,
+        /// The last completed generation: only copies kept since then count.
+        prev_generation: u32,
+        /// Active nodes taking part.
+        participants: Vec<u32>,
+        /// The new vnnmap.
+        vnnmap: Vec<u32>,
+    },
+    /// leader databased → clusterd: database recovery finished.
+    DbRecoverDone {
+        /// The generation being recovered to.
+        generation: u32,
+        /// Whether every database was recovered.
+        ok: bool,
+    },
+    /// databased ↔ databased: database coordination (attach broadcast,
+    /// recovery steps, vacuuming); see `ctdb_databased::wire`.
+    Db(DbMsg),
+}
+
+/// A database as databased on another node describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbDesc {
+    /// Database id.
+    pub db_id: u32,
+    /// Name (`locking.tdb`).
+    pub name: String,
+    /// Legacy db flags (persistent 0x1, readonly 0x2, sticky 0x4, replicated 0x8).
+    pub flags: u8,
+}
+
+/// databased-to-databased messages. Record batches travel separately as
+/// legacy REQ_MESSAGE frames (binary); these carry the coordination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "db", rename_all = "snake_case")]
+pub enum DbMsg {
+    /// A client attached a database here; attach it too (no reply).
+    Attach(DbDesc),
+    /// Detach this volatile database (no reply).
+    Detach {
+        /// Database id.
+        db_id: u32,
+    },
+    /// Recovery coordinator → participant: which databases do you have?
+    ListRequest {
+        /// Recovery generation.
+        generation: u32,
+    },
+    /// Participant → coordinator: these.
+    List {
+        /// Recovery generation.
+        generation: u32,
+        /// The databases.
+        dbs: Vec<DbDesc>,
+    },
+    /// Coordinator → participant: make sure all of these are attached.
+    AttachAll {
+        /// Recovery generation.
+        generation: u32,
+        /// The databases.
+        dbs: Vec<DbDesc>,
+    },
+    /// Participant → coordinator: attached.
+    AttachedAll {
+        /// Recovery generation.
+        generation: u32,
+        /// Whether every attach worked.
+        ok: bool,
+    },
+    /// Coordinator → the node chosen to recover one database.
+    RecoverOne {
+        /// Recovery generation.
+        generation: u32,
+        /// Last completed generation.
+        prev_generation: u32,
+        /// Database id.
+        db_id: u32,
+        /// Participants.
+        participants: Vec<u32>,
+        /// New vnnmap.
+        vnnmap: Vec<u32>,
+    },
+    /// Recovering node → coordinator: done with one database.
+    RecoveredOne {
+        /// Recovery generation.
+        generation: u32,
+        /// Database id.
+        db_id: u32,
+        /// Whether it worked.
+        ok: bool,
+        /// Records kept.
+        records: u64,
+    },
+    /// Recovering node → participant: send me your copy (batches, then
+    /// [`DbMsg::PullDone`]).
+    Pull {
+        /// Recovery generation.
+        generation: u32,
+        /// Only a copy kept through this generation counts.
+        prev_generation: u32,
+        /// Database id.
+        db_id: u32,
+    },
+    /// Participant → recovering node: all batches sent.
+    PullDone {
+        /// Recovery generation.
+        generation: u32,
+        /// Database id.
+        db_id: u32,
+        /// Records sent.
+        records: u64,
+        /// The copy was stale (node missed a generation): nothing sent.
+        stale: bool,
+    },
+    /// Recovering node → participant: wipe your copy; batches follow.
+    PushStart {
+        /// Recovery generation.
+        generation: u32,
+        /// Database id.
+        db_id: u32,
+    },
+    /// Recovering node → participant: all batches sent.
+    PushDone {
+        /// Recovery generation.
+        generation: u32,
+        /// Database id.
+        db_id: u32,
+        /// Records sent to this participant.
+        records: u64,
+    },
+    /// Participant → recovering node: stored.
+    Pushed {
+        /// Recovery generation.
+        generation: u32,
+        /// Database id.
+        db_id: u32,
+        /// Records stored.
+        records: u64,
+    },
+    /// Vacuuming, lmaster → other nodes: delete these tombstones if your
+    /// copy is not newer; answer [`DbMsg::TryDeleteResult`].
+    TryDelete {
+        /// Database id.
+        db_id: u32,
+        /// Keys and the rsn of the tombstone.
+        records: Vec<(Vec<u8>, u64)>,
+    },
+    /// Keys a node could not delete.
+    TryDeleteResult {
+        /// Database id.
+        db_id: u32,
+        /// Keys kept.
+        kept: Vec<Vec<u8>>,
+    },
+    /// Traverse origin → every active node: send me the records you are
+    /// dmaster of (batches, then [`DbMsg::TraverseDone`]).
+    TraverseAll {
+        /// Database id.
+        db_id: u32,
+        /// The origin's traverse id.
+        traverse_id: u32,
+        /// Include header-only records.
+        with_empty: bool,
+    },
+    /// Node → traverse origin: all batches sent.
+    TraverseDone {
+        /// The origin's traverse id.
+        traverse_id: u32,
+        /// Records sent.
+        records: u64,
+    },
+    /// The database's file changed on the sender: bump your sequence
+    /// number so smbd's caches notice (UPDATE_SEQNUM).
+    UpdateSeqnum {
+        /// Database id.
+        db_id: u32,
+    },
+    /// Vacuuming, dmaster → lmaster: these tombstones are yours to vacuum.
+    VacuumFetch {
+        /// Database id.
+        db_id: u32,
+        /// Keys and the rsn of the tombstone.
+        records: Vec<(Vec<u8>, u64)>,
+    },
 }
 
 /// One node as clusterd sees it.

@@ -539,6 +539,7 @@ impl Sim {
     fn start_core(&mut self, pnn: u32) {
         let seed = self.rng.random::<u64>();
         let cfg = ClusterdConfig {
+            databases: false,
             pnn,
             nodes: (0..self.n()).map(node_addr).collect(),
             tunables: Tunables::defaults(),

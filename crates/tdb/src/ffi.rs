@@ -99,6 +99,7 @@ extern "C" {
     pub fn tdb_add_flags(tdb: *mut tdb_context, flag: c_uint);
     pub fn tdb_remove_flags(tdb: *mut tdb_context, flag: c_uint);
     pub fn tdb_enable_seqnum(tdb: *mut tdb_context);
+    pub fn tdb_increment_seqnum_nonblock(tdb: *mut tdb_context);
 
     pub fn tdb_jenkins_hash(key: *mut TDB_DATA) -> c_uint;
     pub fn tdb_check(tdb: *mut tdb_context, check: Option<tdb_check_func>, private_data: *mut c_void) -> c_int;

@@ -632,6 +632,13 @@ impl Tdb {
         unsafe { ffi::tdb_enable_seqnum(self.raw()) }
     }
 
+    /// Bumps the sequence number without waiting for a lock; a no-op when
+    /// the lock is busy (`tdb_increment_seqnum_nonblock`).
+    pub fn increment_seqnum_nonblock(&mut self) {
+        // SAFETY: open context.
+        unsafe { ffi::tdb_increment_seqnum_nonblock(self.raw()) }
+    }
+
     /// Checks the file's consistency (`tdb_check`).
     pub fn check(&mut self) -> Result<(), TdbError> {
         // SAFETY: open context; no per-record callback.

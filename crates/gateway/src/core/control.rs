@@ -5,14 +5,38 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ctdb_config::{Tunables, TUNABLES};
 use ctdb_legacy_proto::{
-    caps, ctrl_flags, flags as nflags, pnn, BanState, CString, DbidMap, Frame, IfaceList, NodeAndFlags, NodeMap,
-    Opcode, Packet as LPacket, PidSrvid, ReplyControl, ReqControl, SockAddr, StringN, Timeval, TunableList, Uptime,
-    VarList, VnnMap, Wire,
+    caps, ctrl_flags, flags as nflags, pnn, BanState, CString, Frame, IfaceList, NodeAndFlags, NodeMap, Opcode,
+    Packet as LPacket, PidSrvid, ReplyControl, ReqControl, SockAddr, StringN, Timeval, TunableList, Uptime, VarList,
+    VnnMap, Wire,
 };
 use ctdb_proto::{Body, Endpoint, Msg, Packet, ServiceId};
 use tracing::{info, warn};
 
 use super::{Action, Gateway, Origin, Pending, Request};
+
+/// The controls databased answers (databases, records, traverse).
+const DB_CONTROLS: &[Opcode] = &[
+    Opcode::GETDBPATH,
+    Opcode::GET_DBMAP,
+    Opcode::GET_DBNAME,
+    Opcode::DB_ATTACH,
+    Opcode::DB_ATTACH_PERSISTENT,
+    Opcode::DB_ATTACH_REPLICATED,
+    Opcode::ENABLE_SEQNUM,
+    Opcode::DB_OPEN_FLAGS,
+    Opcode::SET_DB_READONLY,
+    Opcode::SET_DB_STICKY,
+    Opcode::DB_DETACH,
+    Opcode::GET_DB_STATISTICS,
+    Opcode::DB_GET_HEALTH,
+    Opcode::DB_SET_HEALTHY,
+    Opcode::GET_DB_SEQNUM,
+    Opcode::SCHEDULE_FOR_DELETION,
+    Opcode::TRAVERSE_START,
+    Opcode::TRAVERSE_START_EXT,
+    Opcode::TRAVERSE_KILL,
+    Opcode::DB_VACUUM,
+];
 
 /// Answer of a control handled here.
 enum Answer {
@@ -140,6 +164,20 @@ impl Gateway {
     }
 
     fn answer(&mut self, now: Instant, req: &Request, c: &ReqControl) -> Answer {
+        if DB_CONTROLS.contains(&c.opcode) {
+            let bytes = Frame { header: req.header, packet: LPacket::ReqControl(c.clone()) }.encode(true);
+            if c.flags & ctrl_flags::NOREPLY != 0 {
+                // Nobody waits (Samba's SCHEDULE_FOR_DELETION): no pending
+                // entry, so no late failure reply either.
+                let p =
+                    Packet::new(Endpoint::new(self.pnn, ServiceId::DATABASED), self.endpoint(), 0, Body::Legacy(bytes));
+                self.actions.push_back(Action::Send(p));
+            } else {
+                let deadline = now + self.control_timeout();
+                self.to_databased(now, req.clone(), bytes, Some(deadline));
+            }
+            return Answer::Later;
+        }
         let (wall, origin) = (req.wall, &req.origin);
         let Some(st) = self.state.clone() else {
             return fail("daemon not ready");
@@ -197,7 +235,6 @@ impl Gateway {
             // No public addresses and no databases exist yet: the true
             // answers are empty lists.
             Opcode::GET_IFACES => ok(IfaceList { ifaces: Vec::new() }.to_bytes()),
-            Opcode::GET_DBMAP => ok(DbidMap { dbs: Vec::new() }.to_bytes()),
             Opcode::GET_RECLOCK_FILE => ok(CString(st.cluster_lock.clone().unwrap_or_default()).to_bytes()),
             Opcode::UPTIME => {
                 let (s1, u1, s2, u2) = st.last_recovery;

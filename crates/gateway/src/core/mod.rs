@@ -149,10 +149,17 @@ impl Gateway {
                 self.control(now, req, c)
             }
             LPacket::ReqMessage(m) => self.message(frame.header.destnode, m.srvid, m.data),
-            LPacket::ReqCall(_) => {
-                // Databases arrive with databased; until then say so in
-                // the log instead of leaving the client guessing silently.
-                warn!("gateway: client {client}: REQ_CALL not supported yet (no databases); ignored");
+            LPacket::ReqCall(c) => {
+                // Record calls are databased's; it always answers (an
+                // error for an unknown database), so no deadline.
+                let req = Request {
+                    origin: Origin::Client(client),
+                    header: frame.header,
+                    opcode: ctdb_legacy_proto::Opcode(0),
+                    wall,
+                };
+                let bytes = Frame { header: frame.header, packet: LPacket::ReqCall(c) }.encode(true);
+                self.to_databased(now, req, bytes, None);
             }
             _ => {
                 warn!(
@@ -240,6 +247,7 @@ impl Gateway {
         };
         match Frame::decode(bytes) {
             Ok(Frame { packet: LPacket::ReplyControl(r), .. }) => self.reply(&req, r),
+            Ok(Frame { packet: LPacket::ReplyCall(r), .. }) => self.reply_call(&req, r),
             Ok(_) | Err(_) => {
                 warn!("gateway: malformed reply to {} from another node", control::opname(req.opcode));
                 self.reply(&req, failure("malformed reply"));
@@ -279,6 +287,32 @@ impl Gateway {
                 self.actions.push_back(Action::Send(p));
             }
         }
+    }
+
+    /// Answer a client's REQ_CALL.
+    fn reply_call(&mut self, req: &Request, r: ctdb_legacy_proto::ReplyCall) {
+        let Origin::Client(client) = req.origin else { return };
+        if !self.clients.contains_key(&client) {
+            return;
+        }
+        let frame = Frame {
+            header: self.reply_header(Operation::REPLY_CALL, req.header.srcnode, req.header.reqid),
+            packet: LPacket::ReplyCall(r),
+        };
+        self.counters.client_packet_sent();
+        self.actions.push_back(Action::ToClient { client, bytes: frame.encode(true) });
+    }
+
+    /// Pass a legacy request to databased; its reply comes back as a
+    /// legacy frame flagged REPLY. `deadline` None: wait as long as it takes.
+    fn to_databased(&mut self, now: Instant, req: Request, bytes: Vec<u8>, deadline: Option<Instant>) {
+        let reqid = self.new_reqid();
+        let p = Packet::new(Endpoint::new(self.pnn, ServiceId::DATABASED), self.endpoint(), reqid, Body::Legacy(bytes));
+        self.actions.push_back(Action::Send(p));
+        // A call may wait for a recovery or a busy record for long; the
+        // far deadline only guards against a lost reply.
+        let deadline = deadline.unwrap_or(now + Duration::from_secs(24 * 3600));
+        self.pending.insert(reqid, Pending { req, deadline });
     }
 
     fn reply_header(&self, op: Operation, destnode: u32, reqid: u32) -> Header {

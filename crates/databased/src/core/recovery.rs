@@ -1,0 +1,493 @@
+//! Freeze, database recovery and thaw.
+//!
+//! ```text
+//!  clusterd Recover ─► every participant freezes (whole-file locks, so smbd
+//!                      waits) and answers DbFrozen; clusterd acks
+//!  leader's clusterd ─DbRecoverAll─► leader's databased (the coordinator):
+//!    1. ListRequest → every participant lists its databases
+//!    2. AttachAll   → every participant attaches the union (late joiners
+//!                     get every database before they take part)
+//!    3. RecoverOne  → each database is given to one participant, round
+//!                     robin, so the work is spread and runs in parallel:
+//!         Pull → each participant streams its copy in bounded batches
+//!                (none if its copy is older than the last generation)
+//!         merge: highest rsn wins (ties: the copy held by its dmaster);
+//!                deleted (header-only) winners are dropped
+//!         PushStart (wipe) → batches → PushDone: each record goes only to
+//!                its new lmaster, which becomes its dmaster
+//!    4. DbRecoverDone → clusterd broadcasts Recovered → everyone thaws
+//! ```
+//!
+//! A node left out of a recovery (stopped, banned, cut off) keeps an old
+//! data generation; its copy is ignored and wiped when it comes back, so
+//! records deleted meanwhile cannot return (Samba bug 14294).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+use ctdb_legacy_proto::{record_flags, Header, LtdbHeader, RecBuffer, RecData};
+use ctdb_proto::{DbDesc, DbMsg, Endpoint, Msg};
+use tracing::{info, warn};
+
+use super::attach::flags_kind;
+use super::traverse::batches;
+use super::work::Work;
+use super::{lmaster_of, Databased, Freeze};
+use crate::store::DbKind;
+
+/// Internal srvid of recovery pull batches.
+pub(crate) const PULL_DATA: u64 = 0xDB00_0000_0000_0002;
+/// Internal srvid of recovery push batches.
+pub(crate) const PUSH_DATA: u64 = 0xDB00_0000_0000_0003;
+
+#[derive(Debug, Default)]
+pub(crate) struct RecoveryState {
+    coord: Option<Coord>,
+    jobs: HashMap<u32, Job>,
+    /// Participant: records stored per (generation, db) since PushStart.
+    stored: HashMap<(u32, u32), u64>,
+}
+
+impl RecoveryState {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    Listing,
+    Attaching,
+    Recovering,
+}
+
+#[derive(Debug)]
+struct Coord {
+    generation: u32,
+    prev_generation: u32,
+    participants: Vec<u32>,
+    vnnmap: Vec<u32>,
+    phase: Phase,
+    waiting: BTreeSet<u32>,
+    dbs: BTreeMap<u32, DbDesc>,
+    remaining: BTreeSet<u32>,
+    ok: bool,
+    started: Instant,
+}
+
+/// One database being recovered by this node.
+#[derive(Debug)]
+struct Job {
+    generation: u32,
+    coord: u32,
+    kind: DbKind,
+    participants: Vec<u32>,
+    vnnmap: Vec<u32>,
+    pulls: BTreeSet<u32>,
+    pushes: BTreeSet<u32>,
+    /// key → (header, data, whether the sender was the copy's dmaster).
+    merged: HashMap<Vec<u8>, (LtdbHeader, Vec<u8>, bool)>,
+    pushed: u64,
+}
+
+impl Databased {
+    // ---- freeze / thaw ----
+
+    /// Freeze every database for the recovery to `generation` (0: this node
+    /// became inactive). Work arriving meanwhile is held.
+    pub(crate) fn freeze(&mut self, now: Instant, generation: u32) {
+        match &mut self.frozen {
+            Some(f) => {
+                f.generation = generation;
+                f.reported = false;
+            }
+            None => {
+                info!("databased: freezing databases (generation {generation})");
+                self.frozen = Some(Freeze { generation, locked: Vec::new(), reported: false });
+                self.held.extend(std::mem::take(&mut self.lockq));
+                self.lock_retry_at = None;
+            }
+        }
+        self.try_freeze(now);
+    }
+
+    /// Take the whole-file lock of every database not locked yet; report
+    /// to clusterd once all are.
+    pub(crate) fn try_freeze(&mut self, now: Instant) {
+        let Some(f) = &mut self.frozen else { return };
+        let mut all = true;
+        for (id, db) in self.dbs.iter_mut() {
+            if f.locked.contains(id) {
+                continue;
+            }
+            match db.store.try_lock_all() {
+                Ok(true) => f.locked.push(*id),
+                Ok(false) => all = false,
+                Err(e) => {
+                    // A store that cannot be locked cannot be recovered
+                    // either; do not hold the cluster up for it.
+                    warn!("databased: cannot freeze {}: {e}", db.name);
+                    f.locked.push(*id);
+                }
+            }
+        }
+        if !all {
+            self.lock_retry_at = Some(now + std::time::Duration::from_millis(1));
+            return;
+        }
+        if !f.reported {
+            f.reported = true;
+            let g = f.generation;
+            if g != 0 {
+                self.send_clusterd(Msg::DbFrozen { generation: g });
+            }
+        }
+    }
+
+    /// The recovery is over (the cluster state shows the new generation in
+    /// NORMAL mode): unlock, adopt the generation, carry on.
+    pub(crate) fn thaw(&mut self, now: Instant) {
+        let Some(f) = self.frozen.take() else { return };
+        for id in &f.locked {
+            if let Some(db) = self.dbs.get_mut(id) {
+                db.store.unlock_all();
+            }
+        }
+        self.generation = f.generation;
+        self.data_generation = f.generation;
+        self.recovery.coord = None;
+        self.recovery.jobs.clear();
+        self.recovery.stored.clear();
+        info!("databased: databases thawed at generation {}", f.generation);
+        for w in std::mem::take(&mut self.held) {
+            self.submit(now, w);
+        }
+        self.resend_calls(now);
+        self.release_deferred_attaches(now);
+        // A record may have arrived for smbd while it waited; wake seqnum
+        // watchers by polling soon.
+        let _ = Work::Client(0);
+    }
+
+    pub(crate) fn recovery_tick(&mut self, _now: Instant) {}
+
+    // ---- coordinator ----
+
+    pub(crate) fn recover_all(
+        &mut self,
+        now: Instant,
+        generation: u32,
+        prev_generation: u32,
+        participants: Vec<u32>,
+        vnnmap: Vec<u32>,
+    ) {
+        info!("databased: recovering databases for generation {generation}, nodes {participants:?}");
+        let waiting: BTreeSet<u32> = participants.iter().copied().collect();
+        self.recovery.coord = Some(Coord {
+            generation,
+            prev_generation,
+            participants: participants.clone(),
+            vnnmap,
+            phase: Phase::Listing,
+            waiting,
+            dbs: BTreeMap::new(),
+            remaining: BTreeSet::new(),
+            ok: true,
+            started: now,
+        });
+        for p in participants {
+            self.send_db(p, DbMsg::ListRequest { generation });
+        }
+    }
+
+    fn coord_for(&mut self, generation: u32) -> Option<&mut Coord> {
+        self.recovery.coord.as_mut().filter(|c| c.generation == generation)
+    }
+
+    fn coord_next(&mut self, now: Instant) {
+        let Some(c) = &mut self.recovery.coord else { return };
+        if !c.waiting.is_empty() {
+            return;
+        }
+        match c.phase {
+            Phase::Listing => {
+                c.phase = Phase::Attaching;
+                c.waiting = c.participants.iter().copied().collect();
+                let (g, dbs, parts) =
+                    (c.generation, c.dbs.values().cloned().collect::<Vec<_>>(), c.participants.clone());
+                for p in parts {
+                    self.send_db(p, DbMsg::AttachAll { generation: g, dbs: dbs.clone() });
+                }
+            }
+            Phase::Attaching => {
+                c.phase = Phase::Recovering;
+                c.remaining = c.dbs.keys().copied().collect();
+                let g = c.generation;
+                let prev = c.prev_generation;
+                let parts = c.participants.clone();
+                let vnnmap = c.vnnmap.clone();
+                let ids: Vec<u32> = c.dbs.keys().copied().collect();
+                if ids.is_empty() {
+                    self.coord_finish(now);
+                    return;
+                }
+                for (i, db_id) in ids.into_iter().enumerate() {
+                    let node = parts[i % parts.len()];
+                    let m = DbMsg::RecoverOne {
+                        generation: g,
+                        prev_generation: prev,
+                        db_id,
+                        participants: parts.clone(),
+                        vnnmap: vnnmap.clone(),
+                    };
+                    self.send_db(node, m);
+                }
+            }
+            Phase::Recovering => {
+                if c.remaining.is_empty() {
+                    self.coord_finish(now);
+                }
+            }
+        }
+    }
+
+    fn coord_finish(&mut self, now: Instant) {
+        let Some(c) = self.recovery.coord.take() else { return };
+        info!(
+            "databased: database recovery for generation {} {} in {} ms ({} databases)",
+            c.generation,
+            if c.ok { "done" } else { "FAILED" },
+            now.saturating_duration_since(c.started).as_millis(),
+            c.dbs.len()
+        );
+        self.send_clusterd(Msg::DbRecoverDone { generation: c.generation, ok: c.ok });
+    }
+
+    pub(crate) fn recovery_msg(&mut self, now: Instant, from: Endpoint, m: DbMsg) {
+        let node = from.node;
+        match m {
+            DbMsg::ListRequest { generation } => {
+                let dbs = self.dbs.values().map(|d| d.desc()).collect();
+                self.send_db(node, DbMsg::List { generation, dbs });
+            }
+            DbMsg::List { generation, dbs } => {
+                if let Some(c) = self.coord_for(generation) {
+                    if matches!(c.phase, Phase::Listing) && c.waiting.remove(&node) {
+                        for d in dbs {
+                            c.dbs.entry(d.db_id).or_insert(d);
+                        }
+                        self.coord_next(now);
+                    }
+                }
+            }
+            DbMsg::AttachAll { generation, dbs } => {
+                let mut ok = true;
+                for d in dbs {
+                    if let Err(e) = self.attach_local(now, &d.name, flags_kind(d.flags)) {
+                        warn!("databased: recovery attach of {}: {e}", d.name);
+                        ok = false;
+                    }
+                }
+                // Newly attached stores must be frozen like the rest.
+                self.try_freeze(now);
+                self.send_db(node, DbMsg::AttachedAll { generation, ok });
+            }
+            DbMsg::AttachedAll { generation, ok } => {
+                if let Some(c) = self.coord_for(generation) {
+                    if matches!(c.phase, Phase::Attaching) && c.waiting.remove(&node) {
+                        c.ok &= ok;
+                        self.coord_next(now);
+                    }
+                }
+            }
+            DbMsg::RecoverOne { generation, prev_generation, db_id, participants, vnnmap } => {
+                self.start_job(node, generation, prev_generation, db_id, participants, vnnmap)
+            }
+            DbMsg::RecoveredOne { generation, db_id, ok, records } => {
+                if let Some(c) = self.coord_for(generation) {
+                    if c.remaining.remove(&db_id) {
+                        c.ok &= ok;
+                        let name = c.dbs.get(&db_id).map(|d| d.name.clone()).unwrap_or_default();
+                        info!("databased: recovered {name}: {records} records");
+                        self.coord_next(now);
+                    }
+                }
+            }
+            DbMsg::Pull { generation, prev_generation, db_id } => {
+                self.pull_local(node, generation, prev_generation, db_id)
+            }
+            DbMsg::PullDone { generation, db_id, records: _, stale } => {
+                if stale {
+                    info!("databased: node {node}'s copy of 0x{db_id:08x} is from an old generation; ignored");
+                }
+                self.pull_done(now, node, generation, db_id)
+            }
+            DbMsg::PushStart { generation, db_id } => {
+                if let Some(db) = self.dbs.get_mut(&db_id) {
+                    if let Err(e) = db.store.wipe() {
+                        warn!("databased: wiping {} for recovery: {e}", db.name);
+                    }
+                    db.delete_queue.clear();
+                }
+                self.recovery.stored.insert((generation, db_id), 0);
+            }
+            DbMsg::PushDone { generation, db_id, records: _ } => {
+                let stored = self.recovery.stored.remove(&(generation, db_id)).unwrap_or(0);
+                self.send_db(node, DbMsg::Pushed { generation, db_id, records: stored });
+            }
+            DbMsg::Pushed { generation, db_id, records: _ } => self.pushed(node, generation, db_id),
+            other => warn!("databased: unexpected {other:?} from node {node}"),
+        }
+    }
+
+    // ---- recovering one database ----
+
+    fn start_job(
+        &mut self,
+        coord: u32,
+        generation: u32,
+        prev_generation: u32,
+        db_id: u32,
+        participants: Vec<u32>,
+        vnnmap: Vec<u32>,
+    ) {
+        let Some(db) = self.dbs.get(&db_id) else {
+            warn!("databased: asked to recover unknown database 0x{db_id:08x}");
+            self.send_db(coord, DbMsg::RecoveredOne { generation, db_id, ok: false, records: 0 });
+            return;
+        };
+        let kind = db.kind;
+        if kind == DbKind::Persistent {
+            // Persistent databases are replicated by transactions; their
+            // recovery (highest sequence number wins) is not here yet, so
+            // each node keeps its copy.
+            self.send_db(coord, DbMsg::RecoveredOne { generation, db_id, ok: true, records: 0 });
+            return;
+        }
+        self.recovery.jobs.insert(
+            db_id,
+            Job {
+                generation,
+                coord,
+                kind,
+                participants: participants.clone(),
+                vnnmap,
+                pulls: participants.iter().copied().collect(),
+                pushes: BTreeSet::new(),
+                merged: HashMap::new(),
+                pushed: 0,
+            },
+        );
+        for p in participants {
+            self.send_db(p, DbMsg::Pull { generation, prev_generation, db_id });
+        }
+    }
+
+    /// Participant: stream this node's copy to the recovering node.
+    fn pull_local(&mut self, to: u32, generation: u32, prev_generation: u32, db_id: u32) {
+        if self.data_generation != prev_generation {
+            self.send_db(to, DbMsg::PullDone { generation, db_id, records: 0, stale: true });
+            return;
+        }
+        let mut records = Vec::new();
+        if let Some(db) = self.dbs.get_mut(&db_id) {
+            let r = db.store.for_each(&mut |k, v| {
+                if v.len() >= ctdb_legacy_proto::LTDB_HEADER_LEN {
+                    records.push(RecData { reqid: generation, key: k.to_vec(), data: v.to_vec() });
+                }
+                true
+            });
+            if let Err(e) = r {
+                warn!("databased: reading {} for recovery: {e}", db.name);
+            }
+        }
+        let n = records.len() as u64;
+        for b in batches(db_id, records) {
+            self.send_batch(to, PULL_DATA, generation, b);
+        }
+        self.send_db(to, DbMsg::PullDone { generation, db_id, records: n, stale: false });
+    }
+
+    pub(crate) fn pull_batch(&mut self, _now: Instant, from: u32, h: &Header, b: RecBuffer) {
+        let Some(job) = self.recovery.jobs.get_mut(&b.db_id) else { return };
+        if job.generation != h.reqid || !job.pulls.contains(&from) {
+            return;
+        }
+        for r in b.records {
+            let Ok((hdr, data)) = LtdbHeader::split(&r.data) else { continue };
+            let held_by_dmaster = hdr.dmaster == from;
+            let better = match job.merged.get(&r.key) {
+                None => true,
+                Some((old, _, old_by_dm)) => hdr.rsn > old.rsn || (hdr.rsn == old.rsn && held_by_dmaster && !old_by_dm),
+            };
+            if better {
+                job.merged.insert(r.key, (hdr, data.to_vec(), held_by_dmaster));
+            }
+        }
+    }
+
+    fn pull_done(&mut self, _now: Instant, from: u32, generation: u32, db_id: u32) {
+        let Some(job) = self.recovery.jobs.get_mut(&db_id) else { return };
+        if job.generation != generation || !job.pulls.remove(&from) || !job.pulls.is_empty() {
+            return;
+        }
+        // Every copy is in: distribute the winners.
+        let mut per_node: BTreeMap<u32, Vec<RecData>> = job.participants.iter().map(|&p| (p, Vec::new())).collect();
+        let replicated = job.kind == DbKind::Replicated;
+        for (key, (mut hdr, data, _)) in job.merged.drain() {
+            if data.is_empty() {
+                // The newest copy is a deletion: the record is gone.
+                continue;
+            }
+            hdr.flags &= !(record_flags::RO_FLAGS | record_flags::MIGRATED_WITH_DATA | record_flags::VACUUM_MIGRATED);
+            if replicated {
+                for (node, recs) in per_node.iter_mut() {
+                    let h = LtdbHeader { dmaster: *node, ..hdr };
+                    recs.push(RecData::with_header(generation, key.clone(), &h, &data));
+                }
+                continue;
+            }
+            let Some(target) = lmaster_of(&job.vnnmap, &key) else { continue };
+            hdr.dmaster = target;
+            if let Some(recs) = per_node.get_mut(&target) {
+                recs.push(RecData::with_header(generation, key, &hdr, &data));
+            }
+        }
+        job.pushes = job.participants.iter().copied().collect();
+        let total: u64 = per_node.values().map(|v| v.len() as u64).sum();
+        job.pushed = total;
+        for (node, recs) in per_node {
+            let n = recs.len() as u64;
+            self.send_db(node, DbMsg::PushStart { generation, db_id });
+            for b in batches(db_id, recs) {
+                self.send_batch(node, PUSH_DATA, generation, b);
+            }
+            self.send_db(node, DbMsg::PushDone { generation, db_id, records: n });
+        }
+    }
+
+    pub(crate) fn push_batch(&mut self, _now: Instant, _from: u32, h: &Header, b: RecBuffer) {
+        let generation = h.reqid;
+        let Some(count) = self.recovery.stored.get_mut(&(generation, b.db_id)) else {
+            warn!("databased: recovery records for 0x{:08x} without a push start", b.db_id);
+            return;
+        };
+        let Some(db) = self.dbs.get_mut(&b.db_id) else { return };
+        for r in b.records {
+            match db.store.store(&r.key, &r.data) {
+                Ok(()) => *count += 1,
+                Err(e) => warn!("databased: storing a recovered record of {}: {e}", db.name),
+            }
+        }
+    }
+
+    fn pushed(&mut self, from: u32, generation: u32, db_id: u32) {
+        let Some(job) = self.recovery.jobs.get_mut(&db_id) else { return };
+        if job.generation != generation || !job.pushes.remove(&from) || !job.pushes.is_empty() {
+            return;
+        }
+        let (coord, records) = (job.coord, job.pushed);
+        self.recovery.jobs.remove(&db_id);
+        self.send_db(coord, DbMsg::RecoveredOne { generation, db_id, ok: true, records });
+    }
+}
