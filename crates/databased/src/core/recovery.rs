@@ -13,8 +13,8 @@
 //!                (none if its copy is older than the last generation)
 //!         merge: highest rsn wins (ties: the copy held by its dmaster);
 //!                deleted (header-only) winners are dropped
-//!         PushStart (wipe) → batches → PushDone: each record goes only to
-//!                its new lmaster, which becomes its dmaster
+//!         PushStart (wipe) → batches → PushDone: every participant gets
+//!                every record; its new lmaster becomes its dmaster
 //!    4. DbRecoverDone → clusterd broadcasts Recovered → everyone thaws
 //! ```
 //!
@@ -440,17 +440,15 @@ impl Databased {
                 continue;
             }
             hdr.flags &= !(record_flags::RO_FLAGS | record_flags::MIGRATED_WITH_DATA | record_flags::VACUUM_MIGRATED);
-            if replicated {
-                for (node, recs) in per_node.iter_mut() {
-                    let h = LtdbHeader { dmaster: *node, ..hdr };
-                    recs.push(RecData::with_header(generation, key.clone(), &h, &data));
-                }
-                continue;
-            }
-            let Some(target) = lmaster_of(&job.vnnmap, &key) else { continue };
-            hdr.dmaster = target;
-            if let Some(recs) = per_node.get_mut(&target) {
-                recs.push(RecData::with_header(generation, key, &hdr, &data));
+            // Every participant gets every record, as in CTDB: a node that
+            // leaves later takes no record with it. For a volatile database
+            // the lmaster's copy is the current one (dmaster); the others
+            // point at it. A replicated database's copies are each their
+            // node's own.
+            let lmaster = if replicated { None } else { lmaster_of(&job.vnnmap, &key) };
+            for (node, recs) in per_node.iter_mut() {
+                let h = LtdbHeader { dmaster: lmaster.unwrap_or(*node), ..hdr };
+                recs.push(RecData::with_header(generation, key.clone(), &h, &data));
             }
         }
         job.pushes = job.participants.iter().copied().collect();

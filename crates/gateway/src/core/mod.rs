@@ -137,6 +137,21 @@ impl Gateway {
         let frame = match Frame::decode(bytes) {
             Ok(f) => f,
             Err(e) => {
+                // A REQ_CALL whose header is sound but whose body is not
+                // (say, a key length past the end): the framing is intact,
+                // so answer it with an error and keep the connection.
+                if let Ok(h) = Header::decode_checked(bytes) {
+                    if h.operation == Operation::REQ_CALL {
+                        warn!("gateway: client {client}: malformed REQ_CALL ({e}); failing it");
+                        let reply = Frame {
+                            header: self.reply_header(Operation::REPLY_CALL, h.srcnode, h.reqid),
+                            packet: LPacket::ReplyCall(ctdb_legacy_proto::ReplyCall { status: -1, data: Vec::new() }),
+                        };
+                        self.counters.client_packet_sent();
+                        self.actions.push_back(Action::ToClient { client, bytes: reply.encode(true) });
+                        return;
+                    }
+                }
                 warn!("gateway: client {client}: malformed packet ({e}); dropping connection");
                 self.drop_client(client, format!("malformed packet: {e}"));
                 return;
