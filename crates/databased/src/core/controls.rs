@@ -42,7 +42,7 @@ impl Databased {
             }
             Opcode::GET_DBMAP => {
                 let mut dbs: Vec<&super::Db> = self.dbs.values().collect();
-                dbs.sort_by(|a, b| b.attached_at.cmp(&a.attached_at));
+                dbs.sort_by_key(|d| std::cmp::Reverse(d.attached_at));
                 ok(DbidMap { dbs: dbs.iter().map(|d| Dbid { db_id: d.id, flags: d.legacy_flags() }).collect() }
                     .to_bytes())
             }

@@ -279,9 +279,9 @@ impl Databased {
             }
             Body::Msg(Msg::Db(m)) => self.db_msg(now, from, m),
             Body::Legacy(bytes) if from.service == ServiceId::GATEWAY && !is_reply => {
-                self.from_gateway(now, from, reqid, &bytes)
+                self.gateway_request(now, from, reqid, &bytes)
             }
-            Body::Legacy(bytes) => self.from_node(now, from, &bytes),
+            Body::Legacy(bytes) => self.node_packet(now, from, &bytes),
             other => debug!("databased: unexpected packet {other:?}"),
         }
     }
@@ -309,7 +309,7 @@ impl Databased {
 
     /// A legacy frame from the local gateway: a database control or a
     /// client's REQ_CALL.
-    fn from_gateway(&mut self, now: Instant, gw: Endpoint, reqid: u64, bytes: &[u8]) {
+    fn gateway_request(&mut self, now: Instant, gw: Endpoint, reqid: u64, bytes: &[u8]) {
         let frame = match Frame::decode(bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -326,7 +326,7 @@ impl Databased {
 
     /// A legacy frame from another node's databased (or our own, for
     /// records sent to ourselves during recovery).
-    fn from_node(&mut self, now: Instant, from: Endpoint, bytes: &[u8]) {
+    fn node_packet(&mut self, now: Instant, from: Endpoint, bytes: &[u8]) {
         let frame = match Frame::decode(bytes) {
             Ok(f) => f,
             Err(e) => {

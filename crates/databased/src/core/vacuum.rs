@@ -63,7 +63,7 @@ impl Databased {
             debug!("databased: vacuum of 0x{db:08x} gave up waiting for other nodes");
             self.vacuum.pending.remove(&db);
         }
-        if !self.vacuum.next_run.is_some_and(|t| t <= now) {
+        if self.vacuum.next_run.is_none_or(|t| t > now) {
             return;
         }
         let secs = self.tunable(slot::VACUUM_INTERVAL, 10).max(1);
@@ -73,7 +73,7 @@ impl Databased {
         }
         self.vacuum.runs = self.vacuum.runs.wrapping_add(1);
         let every = self.tunable(slot::VACUUM_FAST_PATH_COUNT, 60).max(1);
-        let full = self.vacuum.runs % every == 0;
+        let full = self.vacuum.runs.is_multiple_of(every);
         let ids: Vec<u32> = self.dbs.values().filter(|d| d.kind == DbKind::Volatile).map(|d| d.id).collect();
         for id in ids {
             self.vacuum_db(now, id, full);
@@ -183,9 +183,7 @@ impl Databased {
                     None => false,
                     Some((h, _)) => h.dmaster == pnn || h.rsn > rsn,
                 };
-                if keep {
-                    kept.push(key.clone());
-                } else if db.store.delete(&key).is_err() {
+                if keep || db.store.delete(&key).is_err() {
                     kept.push(key.clone());
                 }
                 db.store.unlock(&key);

@@ -174,7 +174,7 @@ impl Gateway {
                 self.actions.push_back(Action::Send(p));
             } else {
                 let deadline = now + self.control_timeout();
-                self.to_databased(now, req.clone(), bytes, Some(deadline));
+                self.ask_databased(now, req.clone(), bytes, Some(deadline));
             }
             return Answer::Later;
         }

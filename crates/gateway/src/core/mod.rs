@@ -174,7 +174,7 @@ impl Gateway {
                     wall,
                 };
                 let bytes = Frame { header: frame.header, packet: LPacket::ReqCall(c) }.encode(true);
-                self.to_databased(now, req, bytes, None);
+                self.ask_databased(now, req, bytes, None);
             }
             _ => {
                 warn!(
@@ -320,7 +320,7 @@ impl Gateway {
 
     /// Pass a legacy request to databased; its reply comes back as a
     /// legacy frame flagged REPLY. `deadline` None: wait as long as it takes.
-    fn to_databased(&mut self, now: Instant, req: Request, bytes: Vec<u8>, deadline: Option<Instant>) {
+    fn ask_databased(&mut self, now: Instant, req: Request, bytes: Vec<u8>, deadline: Option<Instant>) {
         let reqid = self.new_reqid();
         let p = Packet::new(Endpoint::new(self.pnn, ServiceId::DATABASED), self.endpoint(), reqid, Body::Legacy(bytes));
         self.actions.push_back(Action::Send(p));
