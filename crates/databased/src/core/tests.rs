@@ -1,1 +1,198 @@
+//! Unit tests of one core: attach and metadata controls, calls on a record
+//! this node masters, a chain lock held by "smbd", and bad requests.
 
+use std::time::{Duration, Instant};
+
+use ctdb_legacy_proto::{
+    call, pnn, CString, DbidMap, Frame, LtdbHeader, Opcode, Packet as LPacket, ReplyCall, ReplyControl, ReqCall,
+    ReqControl, Wire,
+};
+use ctdb_proto::{Body, ClusterState, Endpoint, Flags, NodeInfo, Packet, ServiceId};
+
+use super::Databased;
+use crate::store::MemBackend;
+
+fn state(generation: u32) -> ClusterState {
+    ClusterState {
+        pnn: 0,
+        nodes: vec![NodeInfo { pnn: 0, addr: None, flags: 0 }],
+        runstate: 5,
+        capabilities: 0x30003,
+        generation,
+        vnnmap: vec![0],
+        recmode: 0,
+        leader: Some(0),
+        tunables: ctdb_config::Tunables::default().as_array().to_vec(),
+        cluster_lock: None,
+        last_recovery: (0, 0, 0, 0),
+    }
+}
+
+struct One {
+    core: Databased,
+    backend: MemBackend,
+    now: Instant,
+    reqid: u64,
+}
+
+impl One {
+    fn new() -> One {
+        let backend = MemBackend::default();
+        let mut core = Databased::new(0, Box::new(backend.clone()));
+        let now = Instant::now();
+        core.dispatch(now, msg(ctdb_proto::Msg::ClusterState(state(7))));
+        One { core, backend, now, reqid: 0 }
+    }
+
+    /// Send a legacy packet as the gateway; collect the replies.
+    fn send(&mut self, p: LPacket) -> Vec<Frame> {
+        self.reqid += 1;
+        let bytes = Frame::new(p, pnn::CURRENT_NODE, 0, self.reqid as u32).encode(true);
+        let gw = Endpoint::new(0, ServiceId::GATEWAY);
+        let pkt = Packet::new(Endpoint::new(0, ServiceId::DATABASED), gw, self.reqid, Body::Legacy(bytes));
+        self.core.dispatch(self.now, pkt);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Vec<Frame> {
+        let mut out = Vec::new();
+        while let Some(p) = self.core.poll_output() {
+            if let Body::Legacy(b) = &p.body {
+                if p.header.flags.contains(Flags::REPLY) {
+                    out.push(Frame::decode(b).expect("core sends valid frames"));
+                }
+            }
+        }
+        out
+    }
+
+    fn control(&mut self, opcode: Opcode, data: Vec<u8>) -> ReplyControl {
+        let c = ReqControl { opcode, srvid: 0, client_id: 0, flags: 0, data };
+        match self.send(LPacket::ReqControl(c)).pop().map(|f| f.packet) {
+            Some(LPacket::ReplyControl(r)) => r,
+            other => panic!("no control reply: {other:?}"),
+        }
+    }
+
+    fn call(&mut self, db_id: u32, key: &[u8], callid: u32) -> Vec<ReplyCall> {
+        let c = ReqCall {
+            flags: call::IMMEDIATE_MIGRATION,
+            db_id,
+            callid,
+            hopcount: 0,
+            key: key.to_vec(),
+            calldata: vec![],
+        };
+        self.send(LPacket::ReqCall(c))
+            .into_iter()
+            .filter_map(|f| match f.packet {
+                LPacket::ReplyCall(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn attach(&mut self, name: &str) -> u32 {
+        let r = self.control(Opcode::DB_ATTACH, CString(name.into()).to_bytes());
+        assert_eq!(r.status, 0, "{r:?}");
+        u32::from_bytes(&r.data).unwrap()
+    }
+}
+
+fn msg(m: ctdb_proto::Msg) -> Packet {
+    Packet::new(Endpoint::new(0, ServiceId::DATABASED), Endpoint::new(0, ServiceId::CLUSTERD), 0, Body::Msg(m))
+}
+
+#[test]
+fn attach_reports_id_path_flags_and_newest_first() {
+    let mut t = One::new();
+    let a = t.attach("locking.tdb");
+    assert_eq!(a, 0x7a19d84d);
+    let b = t.attach("brlock.tdb");
+    assert_eq!(b, 0x4e66c2b2);
+    // Attaching again answers the same id.
+    assert_eq!(t.attach("locking.tdb"), a);
+    let map = DbidMap::from_bytes(&t.control(Opcode::GET_DBMAP, vec![]).data).unwrap();
+    assert_eq!(map.dbs.iter().map(|d| d.db_id).collect::<Vec<_>>(), vec![b, a]);
+    let path = CString::from_bytes(&t.control(Opcode::GETDBPATH, a.to_bytes()).data).unwrap();
+    assert_eq!(path.0, "/mem/volatile/locking.tdb.0");
+    assert_eq!(i32::from_bytes(&t.control(Opcode::DB_OPEN_FLAGS, a.to_bytes()).data).unwrap(), 0x1C41);
+    t.control(Opcode::ENABLE_SEQNUM, a.to_bytes());
+    assert_eq!(i32::from_bytes(&t.control(Opcode::DB_OPEN_FLAGS, a.to_bytes()).data).unwrap(), 0x1CC1);
+    let name = CString::from_bytes(&t.control(Opcode::GET_DBNAME, b.to_bytes()).data).unwrap();
+    assert_eq!(name.0, "brlock.tdb");
+    // Unknown ids fail.
+    assert_eq!(t.control(Opcode::GETDBPATH, 0x1234u32.to_bytes()).status, -1);
+}
+
+#[test]
+fn calls_on_own_records_create_and_fetch() {
+    let mut t = One::new();
+    let db = t.attach("test.tdb");
+    // A missing record is created header-only with this node as dmaster.
+    let r = t.call(db, b"k", call::NULL_FUNC);
+    assert_eq!(r, vec![ReplyCall { status: 0, data: vec![] }]);
+    let store = t.backend.stores.lock().unwrap().get("test.tdb").cloned().unwrap();
+    let v = store.records().get(b"k".as_slice()).cloned().unwrap();
+    let (h, d) = LtdbHeader::split(&v).unwrap();
+    assert_eq!((h.dmaster, d.len()), (0, 0));
+    // smbd writes data under the same header; FETCH returns it.
+    store.put(b"k", &h.join(b"value"));
+    assert_eq!(t.call(db, b"k", call::FETCH_FUNC), vec![ReplyCall { status: 0, data: b"value".to_vec() }]);
+    let with_header = t.call(db, b"k", call::FETCH_WITH_HEADER_FUNC);
+    assert_eq!(with_header[0].data, h.join(b"value"));
+}
+
+#[test]
+fn a_busy_chain_lock_queues_the_call_without_blocking() {
+    let mut t = One::new();
+    let db = t.attach("test.tdb");
+    let store = t.backend.stores.lock().unwrap().get("test.tdb").cloned().unwrap();
+    store.hold(b"k", true);
+    assert!(t.call(db, b"k", call::NULL_FUNC).is_empty(), "answered although smbd holds the lock");
+    assert_eq!(t.core.pending_calls(), 1);
+    // Retries while held do not answer either.
+    let retry = t.core.poll_timeout().expect("a retry is scheduled");
+    assert!(retry <= t.now + Duration::from_millis(5));
+    t.now = retry;
+    t.core.handle_timeout(t.now);
+    assert!(t.drain().is_empty());
+    store.hold(b"k", false);
+    t.now = t.core.poll_timeout().unwrap();
+    t.core.handle_timeout(t.now);
+    assert_eq!(t.drain().len(), 1);
+    assert_eq!(t.core.pending_calls(), 0);
+}
+
+#[test]
+fn bad_calls_get_errors() {
+    let mut t = One::new();
+    assert_eq!(t.call(0xdead_beef, b"k", call::NULL_FUNC), vec![ReplyCall { status: -1, data: vec![] }]);
+    let db = t.attach("test.tdb");
+    assert_eq!(t.call(db, b"k", 0x42), vec![ReplyCall { status: -1, data: vec![] }]);
+    // Attach with a bad name fails cleanly.
+    assert_eq!(t.control(Opcode::DB_ATTACH, CString("a/b".into()).to_bytes()).status, -1);
+    assert_eq!(t.control(Opcode::DB_ATTACH, vec![0]).status, -1);
+}
+
+#[test]
+fn attach_waits_for_the_end_of_a_recovery() {
+    let mut t = One::new();
+    t.core.dispatch(t.now, msg(ctdb_proto::Msg::RecoveryEvent { event: "startrecovery".into(), generation: 9 }));
+    let frozen: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+    assert!(frozen.iter().any(|p| matches!(p.body, Body::Msg(ctdb_proto::Msg::DbFrozen { generation: 9 }))));
+    let replies = t.send(LPacket::ReqControl(ReqControl {
+        opcode: Opcode::DB_ATTACH,
+        srvid: 0,
+        client_id: 0,
+        flags: 0,
+        data: CString("late.tdb".into()).to_bytes(),
+    }));
+    assert!(replies.is_empty(), "attach answered during recovery");
+    let mut st = state(9);
+    st.recmode = 0;
+    t.core.dispatch(t.now, msg(ctdb_proto::Msg::ClusterState(st)));
+    assert!(!t.core.is_frozen());
+    let r = t.drain();
+    assert!(matches!(&r[..], [Frame { packet: LPacket::ReplyControl(ReplyControl { status: 0, .. }), .. }]), "{r:?}");
+}
