@@ -16,6 +16,8 @@
 //! | preamble, typed controls, leader wait | [`session`] |
 //! | ctdbd connection | [`link`] |
 //! | commands, one file each | [`cmd`] |
+//! | database lookup, attach, record locks and dumps | [`db`] |
+//! | backup file format | [`backup`] |
 //! | text / machine / JSON rendering | [`render`] |
 //! | node flag texts and columns | [`flags`] |
 //! | `ctime()` and elapsed times | [`timefmt`] |
@@ -23,7 +25,9 @@
 //! | failures, stderr and exit codes | [`error`] |
 
 pub mod args;
+pub mod backup;
 pub mod cmd;
+pub mod db;
 pub mod error;
 pub mod flags;
 pub mod link;

@@ -7,7 +7,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use ctdb_client::{Client, ClientError};
-use ctdb_legacy_proto::{Opcode, ReplyControl};
+use ctdb_legacy_proto::{Opcode, ReplyCall, ReplyControl, ReqCall};
 
 use crate::session::{Link, LinkError};
 
@@ -64,6 +64,11 @@ impl Link for ClientLink {
 
     async fn control_noreply(&mut self, dest: u32, opcode: Opcode, srvid: u64, data: Vec<u8>) -> Result<(), LinkError> {
         self.client.control_noreply(dest, opcode, srvid, data).await.map_err(link_error)
+    }
+
+    async fn call(&mut self, request: ReqCall) -> Result<ReplyCall, LinkError> {
+        // Samba's client library waits for the REPLY_CALL without a limit.
+        self.client.call(request, FOREVER).await.map_err(link_error)
     }
 
     async fn next_message(&mut self, wait: Duration) -> Result<Option<(u64, Vec<u8>)>, LinkError> {

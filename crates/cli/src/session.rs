@@ -21,8 +21,8 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ctdb_legacy_proto::{
-    ctrl_flags, flags, pnn, srvid, IfaceList, NodeMap, Opcode, PidSrvid, ReplyControl, Statistics, StringN, TunableSet,
-    Uptime, VarList, VnnMap, Wire,
+    ctrl_flags, flags, pnn, srvid, IfaceList, NodeMap, Opcode, PidSrvid, ReplyCall, ReplyControl, ReqCall, Statistics,
+    StringN, TunableSet, Uptime, VarList, VnnMap, Wire,
 };
 
 use crate::error::{exit_code, CliError};
@@ -63,6 +63,10 @@ pub trait Link {
 
     /// Sends a control with the NOREPLY flag; nothing comes back.
     async fn control_noreply(&mut self, dest: u32, opcode: Opcode, srvid: u64, data: Vec<u8>) -> Result<(), LinkError>;
+
+    /// Sends a REQ_CALL to the local daemon and waits for its REPLY_CALL
+    /// (record migration for `readkey`/`writekey`/`deletekey`).
+    async fn call(&mut self, request: ReqCall) -> Result<ReplyCall, LinkError>;
 
     /// The next message for a registered srvid (messages that arrived while
     /// waiting for control replies first), or `None` after `wait`.
@@ -124,6 +128,10 @@ impl<T: Link> Link for &mut T {
 
     async fn control_noreply(&mut self, dest: u32, opcode: Opcode, srvid: u64, data: Vec<u8>) -> Result<(), LinkError> {
         (**self).control_noreply(dest, opcode, srvid, data).await
+    }
+
+    async fn call(&mut self, request: ReqCall) -> Result<ReplyCall, LinkError> {
+        (**self).call(request).await
     }
 
     async fn next_message(&mut self, wait: Duration) -> Result<Option<(u64, Vec<u8>)>, LinkError> {
@@ -279,10 +287,27 @@ impl<L: Link> Session<L> {
 
     /// Sends a control to `dest` and returns the reply, whatever its status.
     pub async fn control_to(&mut self, dest: u32, opcode: Opcode, data: Vec<u8>) -> Result<ReplyControl, CliError> {
-        let name = opcode_name(opcode);
         let timeout = self.timeout;
-        let call = self.link.control(dest, opcode, 0, 0, data, timeout);
-        let result = if timeout == Some(Duration::ZERO) {
+        match self.control_raw(dest, opcode, 0, data, timeout).await {
+            Ok(reply) => Ok(reply),
+            Err(e) => Err(CliError::control_transport(&opcode_name(opcode), dest, transport_errno(&e)?)),
+        }
+    }
+
+    /// Sends a control with header `srvid` and the given timeout (`None` =
+    /// none), for the client-library steps of Samba's tool that report
+    /// failures their own way (`attach: X DB_ATTACH failed, ret=110`) or
+    /// wait without a limit (SCHEDULE_FOR_DELETION).
+    pub async fn control_raw(
+        &mut self,
+        dest: u32,
+        opcode: Opcode,
+        srvid: u64,
+        data: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<ReplyControl, LinkError> {
+        let call = self.link.control(dest, opcode, srvid, 0, data, timeout);
+        if timeout == Some(Duration::ZERO) {
             // `-t 0`: in Samba's tool the expired timer always wins over a
             // reply (`Control PING failed to node 0, ret=110`), whereas a
             // zero tokio timeout still lets a fast reply through. So the
@@ -290,14 +315,18 @@ impl<L: Link> Session<L> {
             poll_once(call).await.unwrap_or(Err(LinkError::Timeout))
         } else {
             call.await
-        };
-        match result {
-            Ok(reply) => Ok(reply),
-            Err(LinkError::Timeout) => Err(CliError::control_transport(&name, dest, ETIMEDOUT)),
-            Err(LinkError::Closed) => Err(CliError::Silent(1)),
-            Err(LinkError::Io(errno)) => Err(CliError::control_transport(&name, dest, errno.unwrap_or(EPROTO))),
-            Err(LinkError::Proto) => Err(CliError::control_transport(&name, dest, EPROTO)),
         }
+    }
+
+    /// Sends a REQ_CALL and waits for its REPLY_CALL (Samba's client library
+    /// waits without a limit; `-T` still ends the run).
+    pub async fn call(&mut self, request: ReqCall) -> Result<ReplyCall, LinkError> {
+        self.link.call(request).await
+    }
+
+    /// The tool's pid as its ports carry it (the recorded one in replays).
+    pub fn tool_pid(&self) -> u32 {
+        self.link.tool_pid()
     }
 
     /// Sends a control to `dest` that must succeed (status 0); returns its
@@ -703,7 +732,22 @@ async fn poll_once<F: Future>(fut: F) -> Option<F::Output> {
 /// Samba's name of an opcode for error messages (`GET_NODEMAP`,
 /// `GETVNNMAP`), or its number.
 pub fn opcode_name(opcode: Opcode) -> String {
-    opcode.to_string()
+    match opcode.cli_name() {
+        Some(name) => name.to_string(),
+        None => opcode.to_string(),
+    }
+}
+
+/// The errno Samba's tool reports for a control that got no reply: 110 for
+/// a timeout, the socket's errno, EPROTO for garbage. A closed connection
+/// ends the run silently with exit code 1, as the tool does.
+pub fn transport_errno(e: &LinkError) -> Result<i32, CliError> {
+    match e {
+        LinkError::Timeout => Ok(ETIMEDOUT),
+        LinkError::Closed => Err(CliError::Silent(1)),
+        LinkError::Io(errno) => Ok(errno.unwrap_or(EPROTO)),
+        LinkError::Proto => Ok(EPROTO),
+    }
 }
 
 /// Flags of a NOREPLY control, re-exported for links that need it.

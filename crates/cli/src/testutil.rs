@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use ctdb_legacy_proto::{srvid, Opcode, ReplyControl};
+use ctdb_legacy_proto::{srvid, Opcode, ReplyCall, ReplyControl, ReqCall};
 
 use crate::session::{Link, LinkError};
 
@@ -139,6 +139,8 @@ pub struct Replay {
     misses: u32,
     /// Time the command asked to sleep.
     pub slept: Duration,
+    /// REQ_CALLs sent (each answered with an empty REPLY_CALL, status 0).
+    pub calls: Vec<ReqCall>,
 }
 
 impl Replay {
@@ -162,7 +164,7 @@ impl Replay {
                 messages.push_back((r.srvid, r.data));
             }
         }
-        Replay { controls, messages, sent: Vec::new(), pid, misses: 0, slept: Duration::ZERO }
+        Replay { controls, messages, sent: Vec::new(), pid, misses: 0, slept: Duration::ZERO, calls: Vec::new() }
     }
 
     /// Messages sent, in order.
@@ -264,6 +266,11 @@ impl Link for Replay {
     async fn control_noreply(&mut self, dest: u32, opcode: Opcode, srvid: u64, data: Vec<u8>) -> Result<(), LinkError> {
         self.sent.push(Sent { opcode: opcode.0, dest, srvid, data, noreply: true, message: false });
         Ok(())
+    }
+
+    async fn call(&mut self, request: ReqCall) -> Result<ReplyCall, LinkError> {
+        self.calls.push(request);
+        Ok(ReplyCall::default())
     }
 
     async fn next_message(&mut self, _wait: Duration) -> Result<Option<(u64, Vec<u8>)>, LinkError> {

@@ -45,6 +45,17 @@ pub fn ctime(sec: i64, zone: Zone) -> String {
     formatted.unwrap_or_else(|| format!("({sec})"))
 }
 
+/// `strftime("%Y/%m/%d %H:%M:%S", localtime())`, as the backup commands
+/// print a backup's date: `2026/11/22 07:27:57`.
+pub fn backup_time(sec: i64, zone: Zone) -> String {
+    const FMT: &str = "%Y/%m/%d %H:%M:%S";
+    let formatted = match zone {
+        Zone::Local => Local.timestamp_opt(sec, 0).single().map(|t| t.format(FMT).to_string()),
+        Zone::Utc => DateTime::<Utc>::from_timestamp(sec, 0).map(|t| t.format(FMT).to_string()),
+    };
+    formatted.unwrap_or_else(|| format!("({sec})"))
+}
+
 /// Elapsed seconds as Samba prints them: `(DDD HH:MM:SS)`.
 pub fn elapsed(secs: i64) -> String {
     let days = secs / 86_400;
@@ -62,6 +73,14 @@ mod tests {
         assert_eq!(ctime(1_795_313_638, Zone::Utc), "Sun Nov 22 02:13:58 2026");
         // Single-digit days are padded with a space, as ctime() does.
         assert_eq!(ctime(1_793_671_200, Zone::Utc), "Tue Nov  3 02:00:00 2026");
+    }
+
+    #[test]
+    fn backup_time_is_zero_padded() {
+        // The timestamp of a backup taken by Debian's `ctdb backupdb`, and
+        // what its `dumpdbbackup` printed for it (TZ=UTC).
+        assert_eq!(backup_time(0x6b02_997d, Zone::Utc), "2026/11/22 07:27:57");
+        assert_eq!(backup_time(1_793_671_200, Zone::Utc), "2026/11/03 02:00:00");
     }
 
     #[test]

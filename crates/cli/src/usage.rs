@@ -140,12 +140,16 @@ pub fn full() -> String {
 
 /// A command called with wrong arguments: brief usage and its own line
 /// (exit 1).
+///
+/// A name that is no command (Samba's `dumpdbbackup` asks for the usage of
+/// `dumpbackup`) prints the full usage instead, as Samba's tool does.
 pub fn command(name: &str) -> String {
+    let Some((name, args, help)) = COMMANDS.iter().find(|(n, _, _)| *n == name) else {
+        return full();
+    };
     let mut out = BRIEF_USAGE.to_string();
     out.push_str("\nCommands:\n");
-    if let Some((name, args, help)) = COMMANDS.iter().find(|(n, _, _)| *n == name) {
-        out.push_str(&command_line(name, args, help));
-    }
+    out.push_str(&command_line(name, args, help));
     out
 }
 
@@ -173,5 +177,7 @@ mod tests {
     #[test]
     fn command_usage_is_byte_identical() {
         assert_eq!(command("getvar"), EXPECTED_GETVAR);
+        // `ctdb dumpdbbackup` without its file (observed).
+        assert_eq!(command("dumpbackup"), EXPECTED_FULL);
     }
 }

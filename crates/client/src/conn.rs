@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ctdb_legacy_proto::{
-    ctrl_flags, peek_packet_len, pnn, Frame, Opcode, Packet, ProtoError, ReplyControl, ReqControl, ReqMessage,
-    HEADER_LEN,
+    ctrl_flags, peek_packet_len, pnn, Frame, Opcode, Packet, ProtoError, ReplyCall, ReplyControl, ReqCall, ReqControl,
+    ReqMessage, HEADER_LEN,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -263,6 +263,23 @@ impl Client {
         match reply.packet {
             Packet::ReplyControl(r) => Ok(r),
             _ => Err(ClientError::Proto(ProtoError::Malformed("reply to a control is not a REPLY_CONTROL"))),
+        }
+    }
+
+    /// Send a REQ_CALL (run a call function on a record, e.g. NULL_FUNC
+    /// with IMMEDIATE_MIGRATION to make this node the record's dmaster)
+    /// and wait at most `timeout` for its REPLY_CALL.
+    ///
+    /// As Samba's client library sends it: destnode CURRENT_NODE, srcnode
+    /// our pnn. A REPLY_ERROR (or any other answer) is
+    /// [`ClientError::Proto`]. ctdbd sends nothing back for an unknown
+    /// database or a failed call, so only the timeout ends the wait then.
+    pub async fn call(&self, request: ReqCall, timeout: Duration) -> Result<ReplyCall, ClientError> {
+        let frame = Frame::new(Packet::ReqCall(request), pnn::CURRENT_NODE, self.pnn(), 0);
+        let reply = self.request(frame, timeout).await?;
+        match reply.packet {
+            Packet::ReplyCall(r) => Ok(r),
+            _ => Err(ClientError::Proto(ProtoError::Malformed("reply to a call is not a REPLY_CALL"))),
         }
     }
 

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ctdb_client::{Client, ClientError};
-use ctdb_legacy_proto::{ctrl_flags, peek_packet_len, pnn, Frame, Opcode, Operation, Packet, ReplyControl, ReqMessage};
+use ctdb_legacy_proto::{
+    call, ctrl_flags, peek_packet_len, pnn, Frame, Opcode, Operation, Packet, ReplyCall, ReplyControl, ReqCall,
+    ReqMessage,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -228,4 +231,46 @@ async fn connect_to_missing_socket_names_the_path() {
     let path = dir.path().join("nothing.socket");
     let err = Client::connect(&path).await.err();
     assert!(matches!(&err, Some(ClientError::Connect { path: p, .. }) if *p == path), "{err:?}");
+}
+
+#[tokio::test]
+async fn call_waits_for_its_reply_call() {
+    let f = fake();
+    let server = async {
+        let (mut s, _) = accept_and_greet(&f, 2).await;
+        let (bytes, req) = recv(&mut s).await.unwrap_or_else(|| panic!("no call"));
+        // A message in between must not be taken for the reply.
+        send_message(&mut s, 0x99, b"between").await;
+        let reply =
+            Frame::new(Packet::ReplyCall(ReplyCall { status: 0, data: b"out".to_vec() }), 2, 2, req.header.reqid);
+        s.write_all(&reply.encode(true)).await.unwrap_or_else(|e| panic!("write: {e}"));
+        (bytes, req, s)
+    };
+    let client_side = async {
+        let c = Client::connect(&f.path).await.unwrap_or_else(|e| panic!("{e}"));
+        let request = ReqCall {
+            flags: call::IMMEDIATE_MIGRATION,
+            db_id: 0x1234_5678,
+            callid: call::NULL_FUNC,
+            hopcount: 0,
+            key: b"key1".to_vec(),
+            calldata: Vec::new(),
+        };
+        let r = c.call(request, T).await;
+        (c, r)
+    };
+    let ((c, r), (bytes, req, _s)) = tokio::join!(client_side, server);
+    let r = r.unwrap_or_else(|e| panic!("call: {e}"));
+    assert_eq!((r.status, r.data.as_slice()), (0, &b"out"[..]));
+    assert_eq!(req.header.operation, Operation::REQ_CALL);
+    assert_eq!(req.header.destnode, pnn::CURRENT_NODE);
+    assert_eq!(req.header.srcnode, 2);
+    assert_eq!(bytes.len() % 8, 0, "padded like the C library");
+    match req.packet {
+        Packet::ReqCall(c) => {
+            assert_eq!((c.flags, c.db_id, c.callid, c.key.as_slice()), (1, 0x1234_5678, 0xFF00_0001, &b"key1"[..]))
+        }
+        other => panic!("not a REQ_CALL: {other:?}"),
+    }
+    assert_eq!(c.next_message().await.map(|m| m.data).as_deref(), Some(&b"between"[..]));
 }

@@ -27,8 +27,33 @@
 //! | recover | [`recover`] | LEADER message, GET_RECMODE, GETVNNMAP, SET_RECMODE |
 //! | reloadnodes | [`reloadnodes`] | GET_NODEMAP, GET_NODES_FILE, DISABLE_RECOVERIES message, RELOAD_NODES_FILE |
 //! | setleaderrole / setlmasterrole | [`roles`] | SET_RECMASTERROLE, SET_LMASTERROLE |
+//! | getdbmap | [`getdbmap`] | GET_DBMAP, per DB GET_DBNAME, GETDBPATH, DB_GET_HEALTH |
+//! | getdbstatus | [`getdbstatus`] | DB lookup (GET_DBMAP, GET_DBNAME to the local node), GETDBPATH, DB_GET_HEALTH |
+//! | attach | [`attach`] | DB_ATTACH / _PERSISTENT / _REPLICATED, GETDBPATH, DB_GET_HEALTH, [GET_NODEMAP, SET_DB_READONLY / SET_DB_STICKY], DB_OPEN_FLAGS; local TDB open |
+//! | detach | [`detach`] | GET_RECMODE, GET_NODEMAP, GET_TUNABLE AllowClientDBAttach per node, DB lookup, GET_DBNAME, DB_DETACH |
+//! | catdb | [`catdb`] | DB lookup, attach, REGISTER_SRVID, TRAVERSE_START_EXT, records as messages, DEREGISTER_SRVID |
+//! | cattdb | [`cattdb`] | DB lookup, attach; read traverse of the daemon's TDB |
+//! | dbstatistics | [`dbstatistics`] | DB lookup, GET_DB_STATISTICS |
+//! | getdbseqnum | [`getdbseqnum`] | DB lookup, GET_DB_SEQNUM |
+//! | setdbreadonly / setdbsticky | [`setdbflag`] | DB lookup, SET_DB_READONLY / SET_DB_STICKY |
+//! | readkey / writekey / deletekey | [`readkey`], [`writekey`], [`deletekey`] | DB lookup, attach; TDB chain lock, REQ_CALL (migration) when not dmaster; deletekey: SCHEDULE_FOR_DELETION |
+//! | backupdb | [`backupdb`] | DB lookup, attach; read traverse of the daemon's TDB into the file |
+//! | dumpdbbackup | [`dumpdbbackup`] | none (backup file) |
+//! | restoredb | [`restoredb`] | attach, GET_NODEMAP, leader GET_RECMODE/GETVNNMAP, DB_FREEZE, DB_TRANSACTION_START, WIPE_DATABASE, DB_PUSH_START, messages, DB_PUSH_CONFIRM, DB_SET_HEALTHY, DB_TRANSACTION_COMMIT, DB_THAW |
+//! | wipedb | [`wipedb`] | DB lookup, attach, GET_NODEMAP, leader GET_RECMODE/GETVNNMAP, DB_FREEZE, DB_TRANSACTION_START, WIPE_DATABASE, DB_SET_HEALTHY, DB_TRANSACTION_COMMIT, DB_THAW |
 
+pub mod attach;
+pub mod backupdb;
+pub mod catdb;
+pub mod cattdb;
+pub mod dbstatistics;
+pub mod deletekey;
+pub mod detach;
+pub mod dumpdbbackup;
 pub mod getcapabilities;
+pub mod getdbmap;
+pub mod getdbseqnum;
+pub mod getdbstatus;
 pub mod getdebug;
 pub mod getpid;
 pub mod getreclock;
@@ -42,10 +67,13 @@ pub mod nodestatus;
 pub mod ping;
 pub mod pnn;
 pub mod process_exists;
+pub mod readkey;
 pub mod recover;
 pub mod reloadnodes;
+pub mod restoredb;
 pub mod roles;
 pub mod runstate;
+pub mod setdbflag;
 pub mod setdebug;
 pub mod setvar;
 pub mod shutdown;
@@ -54,6 +82,8 @@ pub mod statisticsreset;
 pub mod status;
 pub mod uptime;
 pub mod version;
+pub mod wipedb;
+pub mod writekey;
 
 use ctdb_config::Paths;
 
@@ -94,6 +124,7 @@ pub enum Kind {
 pub const IMPLEMENTED: &[(&str, Kind)] = &[
     ("version", Kind::Local),
     ("listnodes", Kind::Local),
+    ("dumpdbbackup", Kind::Local),
     ("status", Kind::Daemon),
     ("nodestatus", Kind::Daemon),
     ("pnn", Kind::Daemon),
@@ -125,6 +156,22 @@ pub const IMPLEMENTED: &[(&str, Kind)] = &[
     ("reloadnodes", Kind::Daemon),
     ("setleaderrole", Kind::Daemon),
     ("setlmasterrole", Kind::Daemon),
+    ("getdbmap", Kind::Daemon),
+    ("getdbstatus", Kind::Daemon),
+    ("attach", Kind::Daemon),
+    ("detach", Kind::Daemon),
+    ("catdb", Kind::Daemon),
+    ("dbstatistics", Kind::Daemon),
+    ("setdbreadonly", Kind::Daemon),
+    ("setdbsticky", Kind::Daemon),
+    ("getdbseqnum", Kind::Daemon),
+    ("readkey", Kind::Daemon),
+    ("writekey", Kind::Daemon),
+    ("deletekey", Kind::Daemon),
+    ("cattdb", Kind::Daemon),
+    ("backupdb", Kind::Daemon),
+    ("restoredb", Kind::Daemon),
+    ("wipedb", Kind::Daemon),
 ];
 
 /// Commands that refuse `-n` naming another node than the local one.
@@ -146,6 +193,7 @@ pub fn run_local(name: &str, cx: &Ctx, args: &[String], paths: &Paths) -> Result
     match name {
         "version" => Ok(version::run(cx)),
         "listnodes" => listnodes::run(cx, args, paths),
+        "dumpdbbackup" => dumpdbbackup::run(cx, args),
         _ => Err(CliError::line(format!("Unknown command '{name}'"))),
     }
 }
@@ -160,6 +208,9 @@ pub async fn run_daemon<L: Link>(
 ) -> Result<Reply, CliError> {
     if let Some(action) = node_state::Action::from_name(name) {
         return node_state::run(action, session, cx, args).await;
+    }
+    if let Some(flag) = setdbflag::DbFlag::from_name(name) {
+        return setdbflag::run(flag, session, cx, args).await;
     }
     match name {
         "status" => status::run(session, cx, args).await,
@@ -186,6 +237,20 @@ pub async fn run_daemon<L: Link>(
         "reloadnodes" => reloadnodes::run(session, cx, paths).await,
         "setleaderrole" => roles::run(roles::Role::Leader, session, cx, args).await,
         "setlmasterrole" => roles::run(roles::Role::Lmaster, session, cx, args).await,
+        "getdbmap" => getdbmap::run(session, cx, args).await,
+        "getdbstatus" => getdbstatus::run(session, cx, args).await,
+        "attach" => attach::run(session, cx, args).await,
+        "detach" => detach::run(session, cx, args).await,
+        "catdb" => catdb::run(session, cx, args).await,
+        "dbstatistics" => dbstatistics::run(session, cx, args).await,
+        "getdbseqnum" => getdbseqnum::run(session, cx, args).await,
+        "readkey" => readkey::run(session, cx, args).await,
+        "writekey" => writekey::run(session, cx, args).await,
+        "deletekey" => deletekey::run(session, cx, args).await,
+        "cattdb" => cattdb::run(session, cx, args).await,
+        "backupdb" => backupdb::run(session, cx, args).await,
+        "restoredb" => restoredb::run(session, cx, args).await,
+        "wipedb" => wipedb::run(session, cx, args).await,
         _ => Err(CliError::line(format!("Unknown command '{name}'"))),
     }
 }

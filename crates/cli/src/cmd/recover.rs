@@ -68,7 +68,7 @@ pub async fn run<L: Link>(session: &mut Session<L>, cx: &Ctx, args: &[String]) -
 }
 
 /// The leader's generation once it is in normal mode with a valid vnnmap.
-async fn generation<L: Link>(session: &mut Session<L>) -> Result<u32, CliError> {
+pub async fn generation<L: Link>(session: &mut Session<L>) -> Result<u32, CliError> {
     loop {
         let leader = session.leader().await?.unwrap_or(pnn::UNKNOWN);
         let mode = session
