@@ -20,6 +20,7 @@
 mod conn;
 mod controls;
 mod error;
+pub mod record;
 
 pub use conn::{Client, DEFAULT_TIMEOUT};
 pub use error::ClientError;
