@@ -175,6 +175,11 @@ pub async fn attach<L: Link>(session: &mut Session<L>, name: &str, flags: u8) ->
     };
     let db_id = match reply_u32(reply.status, &reply.data) {
         Ok(id) => id,
+        // Data of the wrong size fails in the library's unmarshalling, like
+        // a transport failure.
+        Err(EMSGSIZE) if reply.status == 0 => {
+            return Err(attach_error(format!("attach: {name} {label} failed, ret={EMSGSIZE}"), EMSGSIZE))
+        }
         Err(ret) => return Err(attach_error(format!("attach: {name} failed to get db_id, ret={ret}"), ret)),
     };
     let path = step(session, name, Opcode::GETDBPATH, "GETDBPATH", db_id).await?;
@@ -196,6 +201,9 @@ pub async fn attach<L: Link>(session: &mut Session<L>, name: &str, flags: u8) ->
     };
     let tdb_flags = match reply_u32(reply.status, &reply.data) {
         Ok(f) => f as i32,
+        Err(EMSGSIZE) if reply.status == 0 => {
+            return Err(attach_error(format!("attach: {name} DB_OPEN_FLAGS failed, ret={EMSGSIZE}"), EMSGSIZE))
+        }
         Err(ret) => return Err(attach_error(format!("attach: {name} DB_OPEN_FLAGS parse failed, ret={ret}"), ret)),
     };
     Ok(Attached { db: DbRef { db_id, name: name.to_string(), flags }, path, tdb_flags })
@@ -241,8 +249,9 @@ async fn set_db_flags<L: Link>(session: &mut Session<L>, db_id: u32, flags: u8) 
     let map = match session.control_raw(local, Opcode::GET_NODEMAP, 0, Vec::new(), timeout).await {
         Ok(r) if r.status == 0 => match NodeMap::from_prefix(&r.data) {
             Ok(m) => m,
+            // Unmarshalling fails in the library, like a transport failure.
             Err(_) => {
-                let text = format!("set_db_flags: 0x{db_id:08x} GET_NODEMAP parse failed, ret={EMSGSIZE}");
+                let text = format!("set_db_flags: 0x{db_id:08x} GET_NODEMAP failed, ret={EMSGSIZE}");
                 return Err(attach_error(text, EMSGSIZE));
             }
         },

@@ -39,6 +39,8 @@ pub mod timefmt;
 pub mod usage;
 
 #[cfg(test)]
+mod db_replay_tests;
+#[cfg(test)]
 mod replay_tests;
 #[cfg(test)]
 mod testutil;

@@ -30,8 +30,10 @@ use crate::flags::flags_text;
 
 /// errno the tool reports for a control that timed out.
 pub const ETIMEDOUT: i32 = 110;
-/// errno used for a reply we cannot decode.
+/// errno used for a packet that is not one.
 pub const EPROTO: i32 = 71;
+/// errno for a reply payload that does not unmarshal (too short).
+pub const EMSGSIZE: i32 = 90;
 
 /// Why a request to the daemon got no reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -340,9 +342,11 @@ impl<L: Link> Session<L> {
     }
 
     /// Decodes a reply payload; a malformed one is reported like a failed
-    /// control.
+    /// control with EMSGSIZE, as Samba's library fails to unmarshal it
+    /// (`Control GET_DBMAP failed to node 0, ret=90`, observed with a fake
+    /// daemon answering status 0 and no data).
     pub fn decode<T: Wire>(opcode: Opcode, dest: u32, data: &[u8]) -> Result<T, CliError> {
-        T::from_prefix(data).map_err(|_| CliError::control_transport(&opcode_name(opcode), dest, EPROTO))
+        T::from_prefix(data).map_err(|_| CliError::control_transport(&opcode_name(opcode), dest, EMSGSIZE))
     }
 
     /// GET_NODEMAP from `dest`, cached: Samba's tool asks once per run and
@@ -360,11 +364,11 @@ impl<L: Link> Session<L> {
             let mut asked = 0usize;
             let map = loop {
                 asked += 1;
-                let data = self
-                    .control_ok_to(current, Opcode::GET_NODEMAP, Vec::new())
-                    .await
-                    .map_err(|e| e.then_line(format!("Failed to get nodemap from node {current}")))?;
-                let map = Self::decode::<NodeMap>(Opcode::GET_NODEMAP, current, &data)?;
+                // Every caller of Samba's get_nodemap() exits 1 when it fails.
+                let failed =
+                    |e: CliError| e.then_line(format!("Failed to get nodemap from node {current}")).with_exit(1);
+                let data = self.control_ok_to(current, Opcode::GET_NODEMAP, Vec::new()).await.map_err(failed)?;
+                let map = Self::decode::<NodeMap>(Opcode::GET_NODEMAP, current, &data).map_err(failed)?;
                 let flags_of = |p: u32| map.nodes.iter().find(|n| n.pnn == p).map(|n| n.flags);
                 if flags_of(current).is_none_or(|f| f & flags::BANNED == 0) {
                     break map;
@@ -668,6 +672,17 @@ impl<L: Link> Session<L> {
     pub async fn deregister_srvid(&mut self, port: u64) {
         let local = self.local_pnn;
         let _ = self.link.control(local, Opcode::DEREGISTER_SRVID, port, 0, Vec::new(), None).await;
+    }
+
+    /// DEREGISTER_SRVID of a port, with its outcome (the client library's
+    /// traverse ends with the deregistration's failure, if any).
+    pub async fn deregister_srvid_checked(&mut self, port: u64) -> Result<(), RegisterError> {
+        let local = self.local_pnn;
+        match self.link.control(local, Opcode::DEREGISTER_SRVID, port, 0, Vec::new(), None).await {
+            Ok(r) if r.status == 0 => Ok(()),
+            Ok(r) => Err(RegisterError::Status(r.status)),
+            Err(_) => Err(RegisterError::Gone),
+        }
     }
 
     /// Sends a message; a failure means the daemon is gone (exit 1).

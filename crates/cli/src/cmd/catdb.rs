@@ -94,17 +94,26 @@ pub async fn traverse<L: Link>(
             Some((format!("traverse: control failed, ret={ret}\n"), ret))
         }
     };
-    if let Some((text, ret)) = failure {
-        session.deregister_srvid(port).await;
-        return Err(CliError::stderr(text, exit_code(ret)));
-    }
-    while let Some(data) = session.message_for(port, None).await? {
-        if take_message(&data, records) {
-            break;
+    if failure.is_none() {
+        while let Some(data) = session.message_for(port, None).await? {
+            if take_message(&data, records) {
+                break;
+            }
         }
     }
-    session.deregister_srvid(port).await;
-    Ok(())
+    // A failed deregistration decides the exit code, as in the library.
+    let deregistered = session.deregister_srvid_checked(port).await;
+    match (failure, deregistered) {
+        (None, Ok(())) => Ok(()),
+        (failure, deregistered) => {
+            let (text, ret) = failure.unwrap_or_default();
+            let exit = match deregistered {
+                Err(e) => e.exit(),
+                Ok(()) => exit_code(ret),
+            };
+            Err(CliError::stderr(text, exit))
+        }
+    }
 }
 
 /// One traverse message: a record is added unless it is header-only or

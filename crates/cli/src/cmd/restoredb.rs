@@ -21,7 +21,7 @@ use ctdb_legacy_proto::{srvid, Opcode, PullDbExt, TransDb, Wire};
 use super::wipedb::{abort, prepare, step};
 use super::{usage, Ctx};
 use crate::backup::{Buffer, Header, HEADER_LEN, VERSION};
-use crate::db::{after_output, attach, open_local, EINVAL, EIO};
+use crate::db::{after_output, attach, open_local, EINVAL, EIO, EMSGSIZE};
 use crate::error::{exit_code, CliError};
 use crate::render::{Render, RenderCx, Reply};
 use crate::session::{Link, Session};
@@ -113,13 +113,13 @@ async fn restore<L: Link>(
         (Opcode::DB_PUSH_START, push),
     ] {
         if let Err(ret) = step(session, &nodes, opcode, data).await {
-            return Err(abort(session, ret).await);
+            return Err(abort(session, ret, "").await);
         }
     }
     for _ in 0..header.nbuf {
         let buffer = match Buffer::read_from(f) {
             Ok(b) => b,
-            Err(e) => return Err(abort(session, e.raw_os_error().unwrap_or(EIO)).await),
+            Err(e) => return Err(abort(session, e.raw_os_error().unwrap_or(EIO), "").await),
         };
         let message = buffer.to_message();
         for &node in &nodes {
@@ -128,17 +128,19 @@ async fn restore<L: Link>(
     }
     let confirmed = match step(session, &nodes, Opcode::DB_PUSH_CONFIRM, id.clone()).await {
         Ok(replies) => replies,
-        Err(ret) => return Err(abort(session, ret).await),
+        Err(ret) => return Err(abort(session, ret, "").await),
     };
     for (node, data) in nodes.iter().zip(confirmed) {
+        // A reply of the wrong size fails in the library's unmarshalling,
+        // silently, before the tool's `Invalid response from node N`.
         let Ok(count) = <[u8; 4]>::try_from(data.as_slice()).map(u32::from_ne_bytes) else {
-            let e = abort(session, 90).await;
-            return Err(CliError::stderr(format!("Invalid response from node {node}\n"), e.exit()));
+            return Err(abort(session, EMSGSIZE, "").await);
         };
         if u64::from(count) != header.nrec {
-            let e = abort(session, 0).await;
+            // Samba's tool goes on to fail with the last result, which was
+            // a success: the exit code is 0.
             let text = format!("Node {node} received {count} of {} records\n", header.nrec);
-            return Err(CliError::stderr(text, e.exit()));
+            return Err(abort(session, 0, &text).await);
         }
     }
     for (opcode, data) in [
@@ -147,7 +149,7 @@ async fn restore<L: Link>(
         (Opcode::DB_THAW, id.clone()),
     ] {
         if let Err(ret) = step(session, &nodes, opcode, data).await {
-            return Err(abort(session, ret).await);
+            return Err(abort(session, ret, "").await);
         }
     }
     Ok(())

@@ -67,13 +67,14 @@ pub async fn step<L: Link>(
     }
 }
 
-/// After a failed step: put the cluster into recovery (its outcome does not
-/// matter), and exit with the failure.
-pub async fn abort<L: Link>(session: &mut Session<L>, ret: i32) -> CliError {
+/// After a failed step (`text` is what the command printed about it):
+/// put the cluster into recovery, reporting a failure to do so as the
+/// control error it is, and exit with the step's failure.
+pub async fn abort<L: Link>(session: &mut Session<L>, ret: i32, text: &str) -> CliError {
     let local = session.local_pnn();
-    let timeout = session.timeout();
-    let _ = session.control_raw(local, Opcode::SET_RECMODE, 0, recmode::ACTIVE.to_bytes(), timeout).await;
-    CliError::stderr(String::new(), exit_code(ret))
+    let recovery = session.control_ok_to(local, Opcode::SET_RECMODE, recmode::ACTIVE.to_bytes()).await;
+    let more = recovery.err().map(|e| e.stderr_text()).unwrap_or_default();
+    CliError::stderr(format!("{text}{more}"), exit_code(ret))
 }
 
 /// Runs the command.
@@ -97,7 +98,7 @@ pub async fn run<L: Link>(session: &mut Session<L>, cx: &Ctx, args: &[String]) -
         (Opcode::DB_THAW, id.clone()),
     ] {
         if let Err(ret) = step(session, &nodes, opcode, data).await {
-            return Err(abort(session, ret).await);
+            return Err(abort(session, ret, "").await);
         }
     }
     Ok(cx.reply(&Wiped { db: db.name, nodes, generation }))
