@@ -12,11 +12,15 @@ use super::*;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 fn core_at(t0: Instant, pnn: u32, lock: bool) -> Clusterd {
+    core_with(t0, pnn, lock, false)
+}
+
+fn core_with(t0: Instant, pnn: u32, lock: bool, databases: bool) -> Clusterd {
     let ip = |n: u8| Some(IpAddr::from([127, 0, 0, n]));
     Clusterd::new(
         t0,
         ClusterdConfig {
-            databases: false,
+            databases,
             pnn,
             nodes: vec![ip(1), None, ip(3)],
             tunables: Tunables::defaults(),
@@ -78,7 +82,7 @@ fn activation_waits_in_first_recovery_and_publishes() {
     c.activate(t0);
     let out = states(&drain(&mut c));
     let dsts: Vec<ServiceId> = out.iter().map(|(d, _)| *d).collect();
-    assert_eq!(dsts, vec![ServiceId::GATEWAY, ServiceId::TRANSPORT]);
+    assert_eq!(dsts, vec![ServiceId::GATEWAY, ServiceId::TRANSPORT, ServiceId::DATABASED]);
     assert_eq!(out[0].1.runstate, Runstate::FirstRecovery as u32);
     assert_eq!(c.poll_lock(), None, "no race before the leader timeout");
     assert_eq!(c.poll_timeout(), Some(t0 + TIMEOUT));
@@ -354,4 +358,62 @@ fn recovery_start_and_end_are_announced_to_eventd_and_databased() {
             (ServiceId::DATABASED, "recovered".to_string()),
         ]
     );
+}
+
+#[test]
+fn with_databases_the_ack_waits_for_the_freeze_and_recovered_for_the_database_recovery() {
+    let t0 = Instant::now();
+    let mut c = core_with(t0, 0, true, true);
+    c.activate(t0);
+    c.dispatch(t0, from_transport(Msg::PeerUp { pnn: 2 }));
+    c.handle_timeout(t0 + TIMEOUT);
+    c.poll_lock();
+    c.lock_reply(t0 + TIMEOUT, LockReply::Held);
+    let m = msgs(&drain(&mut c));
+    let Some(generation) = m.iter().find_map(|(_, m)| match m {
+        Msg::Recover { generation, .. } => Some(*generation),
+        _ => None,
+    }) else {
+        panic!("no recovery started: {m:?}")
+    };
+    // Our own Recover: no ack until databased has frozen.
+    c.dispatch(t0, from(0, Msg::Recover { generation, vnnmap: vec![0, 2] }));
+    let m = msgs(&drain(&mut c));
+    assert!(!m.iter().any(|(_, m)| matches!(m, Msg::RecoverAck { .. })), "acked before the freeze: {m:?}");
+    let local = |msg| {
+        Packet::new(Endpoint::new(0, ServiceId::CLUSTERD), Endpoint::new(0, ServiceId::DATABASED), 0, Body::Msg(msg))
+    };
+    c.dispatch(t0, local(Msg::DbFrozen { generation }));
+    let m = msgs(&drain(&mut c));
+    assert!(m.contains(&(Endpoint::new(0, ServiceId::CLUSTERD), Msg::RecoverAck { generation })), "{m:?}");
+    // All acks in: databased is asked to recover, Recovered waits for it.
+    c.dispatch(t0, from(0, Msg::RecoverAck { generation }));
+    c.dispatch(t0, from(2, Msg::RecoverAck { generation }));
+    let m = msgs(&drain(&mut c));
+    assert!(
+        m.iter().any(|(d, m)| *d == Endpoint::new(0, ServiceId::DATABASED)
+            && matches!(m, Msg::DbRecoverAll { generation: g, prev_generation: INVALID_GENERATION, participants, .. } if *g == generation && participants == &vec![0, 2])),
+        "{m:?}"
+    );
+    assert!(!m.iter().any(|(_, m)| matches!(m, Msg::Recovered { .. })));
+    // A failed database recovery starts a new recovery.
+    c.dispatch(t0, local(Msg::DbRecoverDone { generation, ok: false }));
+    let m = msgs(&drain(&mut c));
+    let again = m.iter().find_map(|(_, m)| match m {
+        Msg::Recover { generation: g, .. } => Some(*g),
+        _ => None,
+    });
+    assert!(again.is_some_and(|g| g != generation), "{m:?}");
+    let g2 = again.unwrap_or_default();
+    c.dispatch(t0, from(0, Msg::RecoverAck { generation: g2 }));
+    c.dispatch(t0, from(2, Msg::RecoverAck { generation: g2 }));
+    drain(&mut c);
+    c.dispatch(t0, local(Msg::DbRecoverDone { generation: g2, ok: true }));
+    let m = msgs(&drain(&mut c));
+    let recovered: Vec<&Endpoint> = m
+        .iter()
+        .filter(|(_, m)| matches!(m, Msg::Recovered { generation: g, .. } if *g == g2))
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(recovered.len(), 2, "{m:?}");
 }
