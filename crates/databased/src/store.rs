@@ -68,6 +68,17 @@ pub trait Store: Send {
     /// Bump the sequence number without waiting for a lock (a remote
     /// change, UPDATE_SEQNUM).
     fn increment_seqnum(&mut self);
+    /// File and open flags a lock helper process needs to wait for a chain
+    /// lock of this store; `None` when there is no file (memory stores).
+    fn lock_source(&self) -> Option<(PathBuf, i32)> {
+        None
+    }
+    /// Treat `key`'s chain as locked by us: a lock helper holds it.
+    fn mark_locked(&mut self, _key: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Undo [`Store::mark_locked`].
+    fn unmark_locked(&mut self, _key: &[u8]) {}
 }
 
 /// Opens stores; the daemon's creates TDB files, tests keep them in memory.

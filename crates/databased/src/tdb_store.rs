@@ -119,4 +119,15 @@ impl Store for TdbStore {
     fn increment_seqnum(&mut self) {
         self.tdb.increment_seqnum_nonblock();
     }
+    fn lock_source(&self) -> Option<(PathBuf, i32)> {
+        Some((self.tdb.path().to_path_buf(), self.tdb.flags()))
+    }
+    fn mark_locked(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        self.tdb.chainlock_mark(key).map_err(err("chainlock_mark"))
+    }
+    fn unmark_locked(&mut self, key: &[u8]) {
+        if let Err(e) = self.tdb.chainlock_unmark(key) {
+            tracing::warn!("databased: chainlock_unmark of {}: {e}", self.tdb.path().display());
+        }
+    }
 }

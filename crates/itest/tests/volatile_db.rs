@@ -280,3 +280,74 @@ fn raw_request(socket: &Path, bytes: &[u8]) -> Frame {
     all.extend_from_slice(&rest);
     Frame::decode(&all).unwrap()
 }
+
+/// Whether a `ctdb_lock_helper` for `file` is running.
+fn lock_helper_running(file: &Path) -> bool {
+    let want = file.display().to_string();
+    std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let s = String::from_utf8_lossy(&cmd);
+        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // Zombies are gone (nothing reaps them in some sandboxes).
+        let zombie = state.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+        !zombie && s.contains("ctdb_lock_helper") && s.contains(&want)
+    })
+}
+
+#[test]
+fn a_record_smbd_keeps_locked_is_waited_for_by_a_lock_helper_and_served_when_released() {
+    let c = Cluster::start(2, Ipv4Addr::new(127, 0, 36, 1), &[]).unwrap();
+    c.wait_ready(T).unwrap();
+    // Node 1 masters the record.
+    block_on(async {
+        let client = Client::connect(&c.socket(1)).await.unwrap();
+        let mut db = VolatileDb::attach(&client, "ltest.tdb", T).await.unwrap();
+        db.fetch_locked(&client, b"busy", T).await.unwrap().store(b"v1").unwrap();
+    });
+    let file = c.node_dir(1).join("var/volatile/ltest.tdb.1");
+    let r =
+        c.control(1, ctdb_legacy_proto::Opcode::DB_OPEN_FLAGS, ctdb_databased_id("ltest.tdb").to_le_bytes().to_vec());
+    let flags = i32::from_le_bytes(r.unwrap().data.try_into().expect("4-byte flags"));
+    // "smbd" on node 1 holds the record's chain lock.
+    let holder_bin = ctdb_itest::bin("tdb-hold-chainlock");
+    let mut holder = Command::new(holder_bin)
+        .arg(&file)
+        .arg(flags.to_string())
+        .args(["--lock", "busy"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Read;
+        let mut b = [0u8; 6];
+        holder.stdout.as_mut().unwrap().read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"locked");
+    }
+    // A client on node 0 wants the record: node 1 must wait for smbd.
+    let sock = c.socket(0);
+    let t0 = std::time::Instant::now();
+    let waiter = std::thread::spawn(move || {
+        block_on(async {
+            let client = Client::connect(&sock).await.unwrap();
+            let mut db = VolatileDb::attach(&client, "ltest.tdb", T).await.unwrap();
+            let l = db.fetch_locked(&client, b"busy", Duration::from_secs(30)).await.unwrap();
+            (String::from_utf8_lossy(&l.data).into_owned(), std::time::Instant::now())
+        })
+    });
+    wait_for(T, "a lock helper waiting for the busy record on node 1", || lock_helper_running(&file)).unwrap();
+    // The daemon still answers everything else meanwhile.
+    assert!(run(&c, 1, &["status"]).contains("Recovery mode:NORMAL (0)"));
+    assert!(!waiter.is_finished(), "the record was served while smbd held its lock");
+    let released = std::time::Instant::now();
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+    let (value, served) = waiter.join().unwrap();
+    assert_eq!(value, "v1");
+    eprintln!(
+        "served {:?} after smbd let go (held {:?})",
+        served.saturating_duration_since(released),
+        released.saturating_duration_since(t0)
+    );
+    wait_for(T, "the lock helper exited", || !lock_helper_running(&file)).unwrap();
+}

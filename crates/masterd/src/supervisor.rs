@@ -162,7 +162,10 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         mutexes: l.conf.database.tdb_mutexes,
         hash_size: l.tunables.database_hash_size(),
     });
-    let databased = ctdb_databased::DatabasedService::new(ctdb_databased::Databased::new(l.pnn, Box::new(backend)));
+    let databased = ctdb_databased::DatabasedService::new(
+        ctdb_databased::Databased::new(l.pnn, Box::new(backend)),
+        ctdb_databased::DatabasedService::helper_beside_exe(),
+    );
 
     // clusterd stops first and alone: it yields leadership and waits for
     // the lock helper to let go while the links still carry the news, so

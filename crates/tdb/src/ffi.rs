@@ -82,6 +82,8 @@ extern "C" {
     pub fn tdb_chainlock(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;
     pub fn tdb_chainlock_nonblock(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;
     pub fn tdb_chainunlock(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;
+    pub fn tdb_chainlock_mark(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;
+    pub fn tdb_chainlock_unmark(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;
     pub fn tdb_chainlock_read(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;
     pub fn tdb_chainlock_read_nonblock(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;
     pub fn tdb_chainunlock_read(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;

@@ -503,6 +503,22 @@ impl Tdb {
         self.check_rc("chainunlock", rc)
     }
 
+    /// Marks the hash chain of `key` as write-locked by this handle without
+    /// taking the lock (`tdb_chainlock_mark`): for when another process
+    /// (a lock helper) holds the lock on this process's behalf.
+    pub fn chainlock_mark(&self, key: &[u8]) -> Result<(), TdbError> {
+        // SAFETY: open context.
+        let rc = unsafe { ffi::tdb_chainlock_mark(self.raw(), data(key)) };
+        self.check_rc("chainlock_mark", rc)
+    }
+
+    /// Undoes [`chainlock_mark`](Self::chainlock_mark) (`tdb_chainlock_unmark`).
+    pub fn chainlock_unmark(&self, key: &[u8]) -> Result<(), TdbError> {
+        // SAFETY: open context.
+        let rc = unsafe { ffi::tdb_chainlock_unmark(self.raw(), data(key)) };
+        self.check_rc("chainlock_unmark", rc)
+    }
+
     /// Read-locks the hash chain of `key`, waiting for it (`tdb_chainlock_read`).
     pub fn chainlock_read(&self, key: &[u8]) -> Result<(), TdbError> {
         // SAFETY: open context.

@@ -35,10 +35,14 @@ use tracing::{debug, warn};
 
 use crate::store::{Backend, DbKind, Store};
 
-pub use work::Work;
+pub use work::{LockAction, Work, ESCALATE_AFTER};
 
 /// Generation before the first recovery.
 pub const INVALID_GENERATION: u32 = 1;
+
+/// Data generation of a node whose copies no recovery may use (0 is never
+/// a generation).
+const STALE_DATA: u32 = 0;
 
 /// Tunables the core reads, by name (their slots come from the config
 /// crate's table).
@@ -167,6 +171,8 @@ pub struct Databased {
     frozen: Option<Freeze>,
     /// Work that arrived while frozen.
     held: Vec<Work>,
+    /// Lock helper processes for records smbd keeps busy.
+    helpers: work::Helpers,
     /// DB_ATTACH requests deferred until recovery ends / startup.
     deferred_attach: Vec<attach::Deferred>,
     recovery: recovery::RecoveryState,
@@ -196,6 +202,7 @@ impl Databased {
             lock_backoff: Duration::from_micros(100),
             frozen: None,
             held: Vec::new(),
+            helpers: work::Helpers::default(),
             deferred_attach: Vec::new(),
             recovery: recovery::RecoveryState::default(),
             traverse: traverse::TraverseState::default(),
@@ -357,11 +364,16 @@ impl Databased {
         }
         self.vacuum.ensure_scheduled(now, &st);
         self.state = Some(st);
+        if me_inactive {
+            // A stopped or banned node serves nobody, and vacuuming on the
+            // others no longer asks it: its copies are out of date from now
+            // on, even if it comes back before the next recovery completes
+            // (else records deleted meanwhile would return, bug 14294).
+            self.data_generation = STALE_DATA;
+        }
         if thaw_now {
             self.thaw(now);
         } else if me_inactive && self.frozen.is_none() {
-            // A stopped or banned node serves nobody; its copies are out of
-            // date from now on.
             self.freeze(now, 0);
         }
         if normal && running && self.frozen.is_none() {

@@ -6,7 +6,16 @@
 //! short timer with back-off, so the event loop never blocks on a lock.
 //! Work for one key runs in arrival order: a later request never overtakes
 //! an earlier one for the same record, so none is starved by newcomers.
+//!
+//! Polling alone could lose to an smbd that keeps taking the lock again, so
+//! a record still busy after [`ESCALATE_AFTER`] gets a lock helper process
+//! (`ctdb_lock_helper`, started by the shell) that queues for the lock in
+//! the kernel like any locker. When it holds the lock, the core marks the
+//! chain as locked in its own handle, runs the record's queued work, and
+//! lets the helper go.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ctdb_legacy_proto::{Header, ReplyDmaster, ReqCall, ReqDmaster};
@@ -52,6 +61,45 @@ pub(crate) enum Ran {
 }
 
 const MAX_BACKOFF: Duration = Duration::from_millis(5);
+/// How long a record may stay busy before a lock helper waits for it.
+pub const ESCALATE_AFTER: Duration = Duration::from_millis(2);
+
+/// What the shell must do for lock helpers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockAction {
+    /// Start `ctdb_lock_helper PATH FLAGS KEY` and report with
+    /// [`Databased::lock_result`] under `id`.
+    Spawn {
+        /// Helper id.
+        id: u64,
+        /// The TDB file.
+        path: PathBuf,
+        /// Its open flags.
+        flags: i32,
+        /// The record key.
+        key: Vec<u8>,
+    },
+    /// Let helper `id` go (close its stdin).
+    Release {
+        /// Helper id.
+        id: u64,
+    },
+}
+
+/// Lock helpers asked for and running.
+#[derive(Debug, Default)]
+pub(crate) struct Helpers {
+    /// Whether the shell can start helpers.
+    pub enabled: bool,
+    /// Since when each busy record has been waiting.
+    busy_since: HashMap<(u32, Vec<u8>), Instant>,
+    /// Running helpers by id.
+    running: HashMap<u64, (u32, Vec<u8>)>,
+    next_id: u64,
+    actions: std::collections::VecDeque<LockAction>,
+    /// Helpers that got a lock (for statistics and tests).
+    pub granted: u64,
+}
 
 impl Databased {
     /// (db, key) a piece of work is about; `None` for a client call whose
@@ -132,12 +180,18 @@ impl Databased {
                 }
             }
             match self.run(now, w) {
-                Ran::Done => progressed = true,
+                Ran::Done => {
+                    progressed = true;
+                    if let Some(k) = &key {
+                        self.helpers.busy_since.remove(k);
+                    }
+                }
                 Ran::Busy(w) => {
                     if let Some(k) = key {
                         if let Some(d) = self.dbs.get_mut(&k.0) {
                             d.stats.lock_pending += 1;
                         }
+                        self.maybe_escalate(now, &k);
                         blocked.push(k);
                     }
                     self.lockq.push_back(w);
@@ -150,5 +204,77 @@ impl Databased {
             debug!("databased: {} requests wait for chain locks", self.lockq.len());
             self.schedule_lock_retry(now, false);
         }
+    }
+}
+
+impl Databased {
+    /// Allow (or not) lock helper processes; the shell knows whether it
+    /// has the helper binary.
+    pub fn enable_lock_helpers(&mut self, on: bool) {
+        self.helpers.enabled = on;
+    }
+
+    /// Next thing the shell must do for lock helpers.
+    pub fn poll_lock_action(&mut self) -> Option<LockAction> {
+        self.helpers.actions.pop_front()
+    }
+
+    /// Helpers granted a lock so far.
+    pub fn lock_helpers_granted(&self) -> u64 {
+        self.helpers.granted
+    }
+
+    fn maybe_escalate(&mut self, now: Instant, k: &(u32, Vec<u8>)) {
+        let since = *self.helpers.busy_since.entry(k.clone()).or_insert(now);
+        if !self.helpers.enabled || now.saturating_duration_since(since) < ESCALATE_AFTER {
+            return;
+        }
+        if self.helpers.running.values().any(|r| r == k) {
+            return;
+        }
+        let Some((path, flags)) = self.dbs.get(&k.0).and_then(|d| d.store.lock_source()) else { return };
+        self.helpers.next_id += 1;
+        let id = self.helpers.next_id;
+        debug!("databased: record busy for {:?}; lock helper {id} waits for it", now.saturating_duration_since(since));
+        self.helpers.running.insert(id, k.clone());
+        self.helpers.actions.push_back(LockAction::Spawn { id, path, flags, key: k.1.clone() });
+    }
+
+    /// The shell's report on helper `id`: it holds the lock (`ok`), or it
+    /// failed (then polling goes on).
+    pub fn lock_result(&mut self, now: Instant, id: u64, ok: bool) {
+        let Some(k) = self.helpers.running.get(&id).cloned() else { return };
+        if !ok {
+            tracing::warn!("databased: lock helper {id} failed; retrying without it");
+            self.helpers.running.remove(&id);
+            self.helpers.busy_since.remove(&k);
+            self.helpers.actions.push_back(LockAction::Release { id });
+            return;
+        }
+        self.helpers.granted += 1;
+        let marked = self.frozen.is_none() && self.dbs.get_mut(&k.0).is_some_and(|d| d.store.mark_locked(&k.1).is_ok());
+        if marked {
+            // Run this record's queued work, in order, under the helper's
+            // lock; the rest of the queue stays as it is.
+            let queue = std::mem::take(&mut self.lockq);
+            for w in queue {
+                if self.work_key(&w).as_ref() == Some(&k) {
+                    if let Some(d) = self.dbs.get_mut(&k.0) {
+                        d.stats.lock_pending = d.stats.lock_pending.saturating_sub(1);
+                    }
+                    if let Ran::Busy(w) = self.run(now, w) {
+                        self.lockq.push_back(w);
+                    }
+                } else {
+                    self.lockq.push_back(w);
+                }
+            }
+            if let Some(d) = self.dbs.get_mut(&k.0) {
+                d.store.unmark_locked(&k.1);
+            }
+            self.helpers.busy_since.remove(&k);
+        }
+        self.helpers.running.remove(&id);
+        self.helpers.actions.push_back(LockAction::Release { id });
     }
 }
