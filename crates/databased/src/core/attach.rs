@@ -165,6 +165,8 @@ impl Databased {
                 sticky: false,
                 seqnum_enabled: false,
                 last_seqnum: 0,
+                sticky_keys: Default::default(),
+                pinned: Default::default(),
                 delete_queue: Default::default(),
                 stats: DbStats::default(),
             },

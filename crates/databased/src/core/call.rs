@@ -264,6 +264,15 @@ impl Databased {
             return Ran::Done;
         }
         let migrate = call.flags & callfn::IMMEDIATE_MIGRATION != 0;
+        if migrate {
+            self.note_hops(now, call.db_id, &call.key, call.hopcount);
+            if let Some(until) = self.pinned_until(now, call.db_id, &call.key) {
+                // A sticky record stays here a little while after arriving.
+                self.unlock(call.db_id, &call.key);
+                self.wait_for_pindown(until, Work::Remote { hdr, call });
+                return Ran::Done;
+            }
+        }
         if !migrate {
             let r = self.execute(call.db_id, &call.key, call.callid, h, &data, exists);
             self.unlock(call.db_id, &call.key);
@@ -331,6 +340,7 @@ impl Databased {
         if m.dmaster == self.pnn {
             let r = self.become_dmaster(m.db_id, &m.key, m.rsn, &m.data, m.record_flags);
             self.unlock(m.db_id, &m.key);
+            self.pin_if_sticky(now, m.db_id, &m.key);
             if let Err(e) = r {
                 warn!("databased: storing migrated record: {e}");
             }
@@ -370,6 +380,7 @@ impl Databased {
         }
         let r = self.become_dmaster(m.db_id, &m.key, m.rsn, &m.data, m.record_flags);
         self.unlock(m.db_id, &m.key);
+        self.pin_if_sticky(now, m.db_id, &m.key);
         if let Err(e) = r {
             warn!("databased: storing migrated record: {e}");
         }

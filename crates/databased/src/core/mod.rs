@@ -18,6 +18,7 @@ mod attach;
 mod call;
 mod controls;
 mod recovery;
+mod sticky;
 mod traverse;
 mod vacuum;
 mod work;
@@ -73,6 +74,10 @@ pub struct Db {
     pub(crate) sticky: bool,
     pub(crate) seqnum_enabled: bool,
     pub(crate) last_seqnum: i32,
+    /// Sticky records and until when they are sticky.
+    pub(crate) sticky_keys: HashMap<Vec<u8>, Instant>,
+    /// Sticky records pinned to this node, and until when.
+    pub(crate) pinned: HashMap<Vec<u8>, Instant>,
     /// Keys Samba scheduled for deletion (SCHEDULE_FOR_DELETION).
     pub(crate) delete_queue: BTreeMap<Vec<u8>, ()>,
     pub(crate) stats: DbStats,
@@ -171,6 +176,8 @@ pub struct Databased {
     frozen: Option<Freeze>,
     /// Work that arrived while frozen.
     held: Vec<Work>,
+    /// Migrations of pinned-down sticky records, held until the pin ends.
+    pindown_wait: Vec<(Instant, Work)>,
     /// Lock helper processes for records smbd keeps busy.
     helpers: work::Helpers,
     /// DB_ATTACH requests deferred until recovery ends / startup.
@@ -202,6 +209,7 @@ impl Databased {
             lock_backoff: Duration::from_micros(100),
             frozen: None,
             held: Vec::new(),
+            pindown_wait: Vec::new(),
             helpers: work::Helpers::default(),
             deferred_attach: Vec::new(),
             recovery: recovery::RecoveryState::default(),
@@ -245,6 +253,7 @@ impl Databased {
             self.vacuum.poll_timeout(),
             self.traverse.poll_timeout(),
             self.recovery.poll_timeout(),
+            self.pindown_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -264,6 +273,7 @@ impl Databased {
         if self.next_seqnum_check.is_some_and(|t| t <= now) {
             self.seqnum_tick(now);
         }
+        self.pindown_tick(now);
         self.vacuum_tick(now);
         self.traverse_tick(now);
         self.recovery_tick(now);

@@ -196,3 +196,85 @@ fn attach_waits_for_the_end_of_a_recovery() {
     let r = t.drain();
     assert!(matches!(&r[..], [Frame { packet: LPacket::ReplyControl(ReplyControl { status: 0, .. }), .. }]), "{r:?}");
 }
+
+/// Frames the core sent to databased on `node`.
+fn sent_to(out: &[Packet], node: u32) -> Vec<Frame> {
+    out.iter()
+        .filter(|p| p.header.dst == Endpoint::new(node, ServiceId::DATABASED))
+        .filter_map(|p| match &p.body {
+            Body::Legacy(b) => Frame::decode(b).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn from_node(node: u32, frame: Frame) -> Packet {
+    let bytes = frame.encode(true);
+    Packet::new(
+        Endpoint::new(0, ServiceId::DATABASED),
+        Endpoint::new(node, ServiceId::DATABASED),
+        0,
+        Body::Legacy(bytes),
+    )
+}
+
+#[test]
+fn a_sticky_record_stays_pinned_after_it_arrives() {
+    let mut t = One::new();
+    let mut st = state(7);
+    st.nodes.push(NodeInfo { pnn: 1, addr: None, flags: 0 });
+    t.core.dispatch(t.now, msg(ctdb_proto::Msg::ClusterState(st)));
+    let db = t.attach("sticky.tdb");
+    assert_eq!(t.control(Opcode::SET_DB_STICKY, db.to_bytes()).status, 0);
+    t.call(db, b"k", call::NULL_FUNC);
+    let generation = super::INVALID_GENERATION;
+    let remote_call = |hops: u32| {
+        let c = ReqCall {
+            flags: call::IMMEDIATE_MIGRATION,
+            db_id: db,
+            callid: call::NULL_FUNC,
+            hopcount: hops,
+            key: b"k".to_vec(),
+            calldata: vec![],
+        };
+        let mut f = Frame::new(LPacket::ReqCall(c), 0, 1, 99);
+        f.header.generation = generation;
+        f
+    };
+    // A call that needed many hops makes the record sticky; it still goes.
+    t.core.dispatch(t.now, from_node(1, remote_call(60)));
+    let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+    assert!(matches!(sent_to(&out, 1).as_slice(), [Frame { packet: LPacket::ReplyDmaster(_), .. }]), "{out:?}");
+    // A client here wants it back: it arrives and is pinned down.
+    let c = ReqCall {
+        flags: call::IMMEDIATE_MIGRATION,
+        db_id: db,
+        callid: call::NULL_FUNC,
+        hopcount: 0,
+        key: b"k".to_vec(),
+        calldata: vec![],
+    };
+    t.reqid += 1;
+    let bytes = Frame::new(LPacket::ReqCall(c), pnn::CURRENT_NODE, 0, 1).encode(true);
+    let gw = Endpoint::new(0, ServiceId::GATEWAY);
+    t.core.dispatch(t.now, Packet::new(Endpoint::new(0, ServiceId::DATABASED), gw, t.reqid, Body::Legacy(bytes)));
+    let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+    let sent = sent_to(&out, 1);
+    let [Frame { header: h, packet: LPacket::ReqCall(_) }] = sent.as_slice() else { panic!("{out:?}") };
+    let m =
+        ctdb_legacy_proto::ReplyDmaster { db_id: db, rsn: 5, key: b"k".to_vec(), data: b"d".to_vec(), record_flags: 0 };
+    let mut f = Frame::new(LPacket::ReplyDmaster(m), 0, 1, h.reqid);
+    f.header.generation = generation;
+    t.core.dispatch(t.now, from_node(1, f));
+    assert_eq!(t.drain().len(), 1, "the client is answered");
+    // Node 1 asks again at once: held for StickyPindown (200 ms).
+    t.core.dispatch(t.now, from_node(1, remote_call(1)));
+    let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+    assert!(sent_to(&out, 1).is_empty(), "migrated away while pinned: {out:?}");
+    let due = t.core.poll_timeout().expect("pin-down timer");
+    assert!(due >= t.now + Duration::from_millis(199) && due <= t.now + Duration::from_millis(201));
+    t.now = due;
+    t.core.handle_timeout(t.now);
+    let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+    assert!(matches!(sent_to(&out, 1).as_slice(), [Frame { packet: LPacket::ReplyDmaster(_), .. }]), "{out:?}");
+}
