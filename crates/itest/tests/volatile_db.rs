@@ -351,3 +351,34 @@ fn a_record_smbd_keeps_locked_is_waited_for_by_a_lock_helper_and_served_when_rel
     );
     wait_for(T, "the lock helper exited", || !lock_helper_running(&file)).unwrap();
 }
+
+#[test]
+fn read_only_copies_are_delegated_and_revoked_before_a_write() {
+    let c = Cluster::start(3, Ipv4Addr::new(127, 0, 37, 1), &[]).unwrap();
+    c.wait_ready(T).unwrap();
+    run(&c, 0, &["attach", "ro.tdb"]);
+    for p in 0..3 {
+        wait_for(T, "ro.tdb attached", || run(&c, p, &["getdbmap"]).contains("name:ro.tdb")).unwrap();
+        run(&c, p, &["setdbreadonly", "ro.tdb"]);
+    }
+    assert!(run(&c, 1, &["getdbmap"]).contains("name:ro.tdb path:"), "listed");
+    assert!(run(&c, 1, &["getdbmap"]).contains(" READONLY"), "READONLY flag shown");
+    run(&c, 0, &["writekey", "ro.tdb", "k1", "original"]);
+    // A read-only fetch through node 1 leaves a delegated copy there; the
+    // record stays mastered by node 0.
+    assert_eq!(run(&c, 1, &["readkey", "ro.tdb", "k1", "readonly"]), "Data: size:8 ptr:[original]\n");
+    let on0 = run(&c, 0, &["cattdb", "ro.tdb"]);
+    assert!(on0.contains("dmaster: 0\nrsn: 3\nflags: 0x01000000 RO_HAVE_DELEGATIONS\n"), "{on0}");
+    let on1 = run(&c, 1, &["cattdb", "ro.tdb"]);
+    assert!(on1.contains("dmaster: 0\nrsn: 1\nflags: 0x02000000 RO_HAVE_READONLY\n"), "{on1}");
+    // A write through node 1 revokes the delegation first.
+    run(&c, 1, &["writekey", "ro.tdb", "k1", "changed"]);
+    assert_eq!(run(&c, 2, &["readkey", "ro.tdb", "k1"]), "Data: size:7 ptr:[changed]\n");
+    for p in 0..3 {
+        let cat = run(&c, p, &["cattdb", "ro.tdb"]);
+        assert!(!cat.contains("RO_HAVE"), "node {p} still has read-only flags: {cat}");
+    }
+    let stats = run(&c, 0, &["dbstatistics", "ro.tdb"]);
+    assert!(stats.contains(" db_ro_delegations                  1\n"), "{stats}");
+    assert!(stats.contains(" db_ro_revokes                      1\n"), "{stats}");
+}

@@ -386,6 +386,22 @@ pub enum DbMsg {
         /// Database id.
         db_id: u32,
     },
+    /// Read-only delegations, dmaster → every other active node: drop your
+    /// read-only copy of this record (keep it as an ordinary copy naming
+    /// the sender as dmaster); answer [`DbMsg::Revoked`].
+    Revoke {
+        /// Database id.
+        db_id: u32,
+        /// Record key.
+        key: Vec<u8>,
+    },
+    /// Node → dmaster: done with [`DbMsg::Revoke`].
+    Revoked {
+        /// Database id.
+        db_id: u32,
+        /// Record key.
+        key: Vec<u8>,
+    },
     /// Vacuuming, dmaster → lmaster: these tombstones are yours to vacuum.
     VacuumFetch {
         /// Database id.

@@ -54,6 +54,9 @@ impl Databased {
             self.reply_to_client(Some((gw, reqid)), ReplyCall { status: -1, data: Vec::new() });
             return;
         }
+        // WANT_READONLY only means something on a read-only database.
+        let readonly = c.flags & callfn::WANT_READONLY != 0 && db.readonly;
+        let flags = if readonly { c.flags } else { c.flags & !callfn::WANT_READONLY };
         let id = self.new_call_id();
         self.calls.insert(
             id,
@@ -62,8 +65,9 @@ impl Databased {
                 db_id: c.db_id,
                 key: c.key,
                 callid: c.callid,
-                flags: c.flags,
+                flags,
                 in_flight: false,
+                readonly,
             },
         );
         self.submit(now, Work::Client(id));
@@ -80,6 +84,7 @@ impl Databased {
             callid: callfn::NULL_FUNC,
             flags: callfn::IMMEDIATE_MIGRATION,
             in_flight: false,
+            readonly: false,
         };
         self.calls.insert(id, call);
         self.submit(now, Work::Client(id));
@@ -174,6 +179,18 @@ impl Databased {
             }
         };
         if h.dmaster == self.pnn {
+            if self.is_revoking(c.db_id, &c.key, h.flags) {
+                self.unlock(c.db_id, &c.key);
+                self.defer_for_revoke(c.db_id, &c.key, Work::Client(id));
+                return Ran::Done;
+            }
+            if !c.readonly && h.flags & (record_flags::RO_HAVE_DELEGATIONS | record_flags::RO_HAVE_READONLY) != 0 {
+                // Someone holds a read-only copy: revoke it before this
+                // node's client may change the record.
+                self.start_revoke(c.db_id, &c.key, h, &data, Work::Client(id));
+                self.unlock(c.db_id, &c.key);
+                return Ran::Done;
+            }
             let result = self.execute(c.db_id, &c.key, c.callid, h, &data, exists);
             self.unlock(c.db_id, &c.key);
             match result {
@@ -201,15 +218,17 @@ impl Databased {
         if let Some(db) = self.dbs.get_mut(&c.db_id) {
             db.stats.remote_call(&c.key);
         }
-        let req =
-            ReqCall { flags: c.flags, db_id: c.db_id, callid: c.callid, hopcount: 0, key: c.key, calldata: Vec::new() };
+        // A read-only request asks for the record with its header, which
+        // carries the delegation (as ctdbd does).
+        let callid = if c.readonly { callfn::FETCH_WITH_HEADER_FUNC } else { c.callid };
+        let req = ReqCall { flags: c.flags, db_id: c.db_id, callid, hopcount: 0, key: c.key, calldata: Vec::new() };
         let hdr = self.lheader(Operation::REQ_CALL, h.dmaster, self.pnn, id);
         self.send_frame(h.dmaster, hdr, LPacket::ReqCall(req));
         Ran::Done
     }
 
     /// REQ_CALL from another node.
-    pub(super) fn run_remote_call(&mut self, now: Instant, hdr: Header, call: ReqCall) -> Ran {
+    pub(super) fn run_remote_call(&mut self, now: Instant, hdr: Header, mut call: ReqCall) -> Ran {
         if hdr.generation != self.generation {
             debug!("databased: dropping REQ_CALL of generation {} (now {})", hdr.generation, self.generation);
             return Ran::Done;
@@ -245,6 +264,36 @@ impl Databased {
             }
         };
         let lmaster = self.lmaster(&call.key);
+        if call.flags & callfn::WANT_READONLY != 0 && !self.dbs.get(&call.db_id).is_some_and(|d| d.readonly) {
+            call.flags &= !callfn::WANT_READONLY;
+        }
+        if h.dmaster == self.pnn {
+            let (db_id, key) = (call.db_id, call.key.clone());
+            if self.is_revoking(db_id, &key, h.flags) {
+                self.unlock(db_id, &key);
+                self.defer_for_revoke(db_id, &key, Work::Remote { hdr, call });
+                return Ran::Done;
+            }
+            let wants_ro = call.flags & callfn::WANT_READONLY != 0;
+            if !wants_ro && h.flags & (record_flags::RO_HAVE_DELEGATIONS | record_flags::RO_HAVE_READONLY) != 0 {
+                self.start_revoke(db_id, &key, h, &data, Work::Remote { hdr, call });
+                self.unlock(db_id, &key);
+                return Ran::Done;
+            }
+            if wants_ro && call.callid == callfn::FETCH_WITH_HEADER_FUNC {
+                let mut h = h;
+                if !exists {
+                    let _ = self.execute(db_id, &key, callfn::NULL_FUNC, h, &data, false);
+                    h.dmaster = self.pnn;
+                    h.flags &= !record_flags::AUTOMATIC;
+                }
+                let copy = self.delegate(db_id, &key, h, &data);
+                self.unlock(db_id, &key);
+                let rh = self.lheader(Operation::REPLY_CALL, origin, self.pnn, hdr.reqid);
+                self.send_frame(origin, rh, LPacket::ReplyCall(ReplyCall { status: 0, data: copy.join(&data) }));
+                return Ran::Done;
+            }
+        }
         if h.dmaster != self.pnn {
             self.unlock(call.db_id, &call.key);
             if call.hopcount >= MAX_HOPS {
@@ -422,6 +471,10 @@ impl Databased {
         if hdr.generation != self.generation {
             return;
         }
+        let r = match self.calls.get(&hdr.reqid).cloned() {
+            Some(c) if c.readonly && r.status == 0 => self.readonly_reply(&c, r),
+            _ => r,
+        };
         let waiting = self.collapsed.remove(&hdr.reqid).unwrap_or_default();
         self.finish_call(now, hdr.reqid, r);
         for w in waiting {
@@ -430,6 +483,37 @@ impl Databased {
             }
             self.submit(now, Work::Client(w));
         }
+    }
+
+    /// The answer to a read-only request carries the record's header: keep
+    /// a delegated copy here (smbd reads it locally) and give the client
+    /// what its call function asked for.
+    fn readonly_reply(&mut self, c: &OriginCall, r: ReplyCall) -> ReplyCall {
+        let Some((h, data)) = split(&r.data) else { return r };
+        let pnn = self.pnn;
+        if h.flags & record_flags::RO_HAVE_READONLY != 0 {
+            if let Some(db) = self.dbs.get_mut(&c.db_id) {
+                // Only a cache: skip it if smbd holds the lock right now.
+                if matches!(db.store.try_lock(&c.key), Ok(true)) {
+                    let newer = match db.store.fetch(&c.key).ok().flatten().as_deref().and_then(split) {
+                        Some((old, _)) => old.dmaster != pnn && old.rsn < h.rsn,
+                        None => true,
+                    };
+                    if newer {
+                        if let Err(e) = db.store.store(&c.key, &r.data) {
+                            warn!("databased: storing a read-only copy in {}: {e}", db.name);
+                        }
+                    }
+                    db.store.unlock(&c.key);
+                }
+            }
+        }
+        let out = match c.callid {
+            callfn::FETCH_FUNC => data.to_vec(),
+            callfn::FETCH_WITH_HEADER_FUNC => r.data.clone(),
+            _ => Vec::new(),
+        };
+        ReplyCall { status: 0, data: out }
     }
 
     /// REPLY_ERROR: the call failed elsewhere.

@@ -204,6 +204,8 @@ fn db_statistics(db: &super::Db) -> ReplyControl {
             num_failed: 0,
             ..Default::default()
         },
+        db_ro_delegations: s.ro_delegations,
+        db_ro_revokes: s.ro_revokes,
         hop_count_bucket: s.hop_buckets,
         // ctdbd always sends 10 slots.
         num_hot_keys: ctdb_legacy_proto::MAX_HOT_KEYS as u32,

@@ -17,6 +17,7 @@
 mod attach;
 mod call;
 mod controls;
+mod readonly;
 mod recovery;
 mod sticky;
 mod traverse;
@@ -98,6 +99,10 @@ pub struct DbStats {
     pub remote_calls: HashMap<Vec<u8>, u32>,
     /// Vacuum runs.
     pub vacuum_runs: u32,
+    /// Read-only copies handed out.
+    pub ro_delegations: u32,
+    /// Revocations of read-only copies.
+    pub ro_revokes: u32,
 }
 
 impl DbStats {
@@ -136,6 +141,9 @@ pub(crate) struct OriginCall {
     pub flags: u32,
     /// Sent to another node and not answered yet.
     pub in_flight: bool,
+    /// The client wants a read-only copy (WANT_READONLY on a read-only
+    /// database): the remote call is FETCH_WITH_HEADER.
+    pub readonly: bool,
 }
 
 /// Whole-database freeze for a recovery.
@@ -176,6 +184,8 @@ pub struct Databased {
     frozen: Option<Freeze>,
     /// Work that arrived while frozen.
     held: Vec<Work>,
+    /// Revocations of read-only delegations in progress.
+    revocations: readonly::Revocations,
     /// Migrations of pinned-down sticky records, held until the pin ends.
     pindown_wait: Vec<(Instant, Work)>,
     /// Lock helper processes for records smbd keeps busy.
@@ -209,6 +219,7 @@ impl Databased {
             lock_backoff: Duration::from_micros(100),
             frozen: None,
             held: Vec::new(),
+            revocations: readonly::Revocations::default(),
             pindown_wait: Vec::new(),
             helpers: work::Helpers::default(),
             deferred_attach: Vec::new(),
@@ -320,6 +331,8 @@ impl Databased {
             DbMsg::TryDelete { db_id, records } => self.try_delete(from.node, db_id, records),
             DbMsg::TryDeleteResult { db_id, kept } => self.try_delete_result(now, from.node, db_id, kept),
             DbMsg::VacuumFetch { db_id, records } => self.vacuum_fetch(now, db_id, records),
+            DbMsg::Revoke { db_id, key } => self.submit(now, Work::Revoke { from: from.node, db_id, key }),
+            DbMsg::Revoked { db_id, key } => self.revoked(now, from.node, db_id, key),
             other => self.recovery_msg(now, from, other),
         }
     }

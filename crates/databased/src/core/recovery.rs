@@ -12,7 +12,8 @@
 //!         Pull → each participant streams its copy in bounded batches
 //!                (none if its copy is older than the last generation)
 //!         merge: highest rsn wins (ties: the copy held by its dmaster);
-//!                deleted (header-only) winners are dropped
+//!                deleted (header-only) winners stay tombstones, queued
+//!                for vacuuming on their new dmaster
 //!         PushStart (wipe) → batches → PushDone: every participant gets
 //!                every record; its new lmaster becomes its dmaster
 //!    4. DbRecoverDone → clusterd broadcasts Recovered → everyone thaws
@@ -44,8 +45,10 @@ pub(crate) const PUSH_DATA: u64 = 0xDB00_0000_0000_0003;
 pub(crate) struct RecoveryState {
     coord: Option<Coord>,
     jobs: HashMap<u32, Job>,
-    /// Participant: records stored per (generation, db) since PushStart.
-    stored: HashMap<(u32, u32), u64>,
+    /// Participant: records pushed per (generation, db) since PushStart,
+    /// applied at PushDone (so a push cut short by a newer recovery leaves
+    /// the store as it was).
+    stored: HashMap<(u32, u32), Vec<RecData>>,
 }
 
 impl RecoveryState {
@@ -105,6 +108,10 @@ impl Databased {
                 info!("databased: freezing databases (generation {generation})");
                 self.frozen = Some(Freeze { generation, locked: Vec::new(), reported: false });
                 self.held.extend(std::mem::take(&mut self.lockq));
+                // Recovery ends every delegation; calls waiting for a
+                // revocation wait for the thaw instead.
+                let revoking = self.revocations.take_deferred();
+                self.held.extend(revoking);
                 self.lock_retry_at = None;
             }
         }
@@ -300,6 +307,16 @@ impl Databased {
                     }
                 }
             }
+            // Steps of a recovery that was given up for a newer one may
+            // still arrive: they must not touch what the newer one does.
+            DbMsg::RecoverOne { generation, .. }
+            | DbMsg::Pull { generation, .. }
+            | DbMsg::PushStart { generation, .. }
+            | DbMsg::PushDone { generation, .. }
+                if !self.frozen_for(generation) =>
+            {
+                info!("databased: ignoring a step of the abandoned recovery to generation {generation}");
+            }
             DbMsg::RecoverOne { generation, prev_generation, db_id, participants, vnnmap } => {
                 self.start_job(node, generation, prev_generation, db_id, participants, vnnmap)
             }
@@ -323,16 +340,26 @@ impl Databased {
                 self.pull_done(now, node, generation, db_id)
             }
             DbMsg::PushStart { generation, db_id } => {
+                self.recovery.stored.insert((generation, db_id), Vec::new());
+            }
+            DbMsg::PushDone { generation, db_id, records: _ } => {
+                let records = self.recovery.stored.remove(&(generation, db_id)).unwrap_or_default();
+                let mut stored = 0;
                 if let Some(db) = self.dbs.get_mut(&db_id) {
                     if let Err(e) = db.store.wipe() {
                         warn!("databased: wiping {} for recovery: {e}", db.name);
                     }
                     db.delete_queue.clear();
+                    for r in records {
+                        if r.split_header().is_ok_and(|(h, d)| d.is_empty() && h.dmaster == self.pnn) {
+                            db.delete_queue.insert(r.key.clone(), ());
+                        }
+                        match db.store.store(&r.key, &r.data) {
+                            Ok(()) => stored += 1,
+                            Err(e) => warn!("databased: storing a recovered record of {}: {e}", db.name),
+                        }
+                    }
                 }
-                self.recovery.stored.insert((generation, db_id), 0);
-            }
-            DbMsg::PushDone { generation, db_id, records: _ } => {
-                let stored = self.recovery.stored.remove(&(generation, db_id)).unwrap_or(0);
                 self.send_db(node, DbMsg::Pushed { generation, db_id, records: stored });
             }
             DbMsg::Pushed { generation, db_id, records: _ } => self.pushed(node, generation, db_id),
@@ -435,19 +462,29 @@ impl Databased {
         let mut per_node: BTreeMap<u32, Vec<RecData>> = job.participants.iter().map(|&p| (p, Vec::new())).collect();
         let replicated = job.kind == DbKind::Replicated;
         for (key, (mut hdr, data, _)) in job.merged.drain() {
-            if data.is_empty() {
+            if data.is_empty() && replicated {
                 // The newest copy is a deletion: the record is gone.
                 continue;
             }
+            // A volatile deletion stays a tombstone (vacuuming removes it):
+            // if this recovery is abandoned after only some nodes applied
+            // it, the next one must still see the deletion, or an older
+            // copy on a node that did not apply it would come back.
             hdr.flags &= !(record_flags::RO_FLAGS | record_flags::MIGRATED_WITH_DATA | record_flags::VACUUM_MIGRATED);
             // Every participant gets every record, as in CTDB: a node that
             // leaves later takes no record with it. For a volatile database
             // the lmaster's copy is the current one (dmaster); the others
             // point at it. A replicated database's copies are each their
-            // node's own.
+            // node's own. The dmaster's copy is one rsn ahead of the
+            // others: smbd writes without changing the rsn, so were they
+            // equal, a later recovery could not tell the dmaster's newer
+            // data from a stale copy once the record is in flight.
             let lmaster = if replicated { None } else { lmaster_of(&job.vnnmap, &key) };
             for (node, recs) in per_node.iter_mut() {
-                let h = LtdbHeader { dmaster: lmaster.unwrap_or(*node), ..hdr };
+                let mut h = LtdbHeader { dmaster: lmaster.unwrap_or(*node), ..hdr };
+                if lmaster == Some(*node) {
+                    h.rsn = h.rsn.saturating_add(1);
+                }
                 recs.push(RecData::with_header(generation, key.clone(), &h, &data));
             }
         }
@@ -466,17 +503,20 @@ impl Databased {
 
     pub(crate) fn push_batch(&mut self, _now: Instant, _from: u32, h: &Header, b: RecBuffer) {
         let generation = h.reqid;
-        let Some(count) = self.recovery.stored.get_mut(&(generation, b.db_id)) else {
+        if !self.frozen_for(generation) {
+            return;
+        }
+        let Some(staged) = self.recovery.stored.get_mut(&(generation, b.db_id)) else {
             warn!("databased: recovery records for 0x{:08x} without a push start", b.db_id);
             return;
         };
-        let Some(db) = self.dbs.get_mut(&b.db_id) else { return };
-        for r in b.records {
-            match db.store.store(&r.key, &r.data) {
-                Ok(()) => *count += 1,
-                Err(e) => warn!("databased: storing a recovered record of {}: {e}", db.name),
-            }
-        }
+        staged.extend(b.records);
+    }
+
+    /// Whether this node is frozen for the recovery to `generation` (and
+    /// not for a newer one).
+    fn frozen_for(&self, generation: u32) -> bool {
+        self.frozen.as_ref().is_some_and(|f| f.generation == generation)
     }
 
     fn pushed(&mut self, from: u32, generation: u32, db_id: u32) {

@@ -50,6 +50,22 @@ pub enum Work {
         /// The record.
         m: ReplyDmaster,
     },
+    /// The dmaster `from` revokes our read-only copy.
+    Revoke {
+        /// The dmaster.
+        from: u32,
+        /// Database id.
+        db_id: u32,
+        /// Record key.
+        key: Vec<u8>,
+    },
+    /// Every read-only copy is revoked: clear the flags.
+    RevokeFinish {
+        /// Database id.
+        db_id: u32,
+        /// Record key.
+        key: Vec<u8>,
+    },
 }
 
 /// Result of trying to run work.
@@ -110,6 +126,7 @@ impl Databased {
             Work::Remote { call, .. } => Some((call.db_id, call.key.clone())),
             Work::ReqDmaster { m, .. } => Some((m.db_id, m.key.clone())),
             Work::ReplyDmaster { m, .. } => Some((m.db_id, m.key.clone())),
+            Work::Revoke { db_id, key, .. } | Work::RevokeFinish { db_id, key } => Some((*db_id, key.clone())),
         }
     }
 
@@ -148,6 +165,8 @@ impl Databased {
             Work::Remote { hdr, call } => self.run_remote_call(now, hdr, call),
             Work::ReqDmaster { hdr, m } => self.run_req_dmaster(now, hdr, m),
             Work::ReplyDmaster { hdr, m } => self.run_reply_dmaster(now, hdr, m),
+            Work::Revoke { from, db_id, key } => self.run_revoke(from, db_id, key),
+            Work::RevokeFinish { db_id, key } => self.run_revoke_finish(now, db_id, key),
         }
     }
 
