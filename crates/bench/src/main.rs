@@ -142,6 +142,11 @@ impl Daemons {
 }
 
 fn main() -> ExitCode {
+    // A hot-key client process (see workload::hot_key), not the bench.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == workload::hot_key::WORKER_ARG) {
+        return workload::hot_key::worker_main(&args[2..]);
+    }
     let opts = Opts::parse();
     // Before any thread or child exists, so that all of them inherit it.
     if !opts.cpus.is_empty() {
@@ -522,7 +527,7 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
         "pinned_to_cpus": plan.cpus,
         "daemons": daemons_meta,
         "workloads": plan.workloads.iter().map(|w| json!({
-            "name": w.name(), "params": w.params(), "unit": w.unit_noun(),
+            "name": w.name(), "params": w.params(), "unit": w.unit_noun(), "opens_database_files": w.uses_databases(),
         })).collect::<Vec<_>>(),
         "floor": { "sizes": plan.floor },
     });
@@ -580,7 +585,8 @@ struct RunResult {
 async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<RunResult> {
     let nodes = c.nodes();
     let me = i32::try_from(std::process::id()).context("pid out of range")?;
-    let client_before = procfs::cpu_time_of_threads(me, awake::THREAD_PREFIX)?;
+    // Worker processes a workload started and waited for count as clients.
+    let client_before = procfs::cpu_time_of_threads(me, awake::THREAD_PREFIX)? + procfs::children_cpu_time(me)?;
     let switches_before = c.context_switches()?;
     let cpu_before = c.cpu_time()?;
     // The workload bounds itself; this only guards against one that forgot.
@@ -590,7 +596,8 @@ async fn run_one(w: &dyn Workload, c: &mut Cluster, limit: Duration) -> Result<R
     };
     let cpu = c.cpu_time()?.saturating_sub(cpu_before);
     let switches = c.context_switches()?.saturating_sub(switches_before);
-    let client = procfs::cpu_time_of_threads(me, awake::THREAD_PREFIX)?.saturating_sub(client_before);
+    let client = (procfs::cpu_time_of_threads(me, awake::THREAD_PREFIX)? + procfs::children_cpu_time(me)?)
+        .saturating_sub(client_before);
     // A daemon that crashed under load must not pass.
     c.check_alive()?;
     if outcome.values.len() != w.metrics().len() {

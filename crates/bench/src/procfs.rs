@@ -41,8 +41,23 @@ pub fn cpu_time(pid: i32) -> Result<Duration> {
     Ok(ticks_to_duration(ticks, clock_ticks_per_second()))
 }
 
+/// User plus system CPU time of the children of `pid` that have exited
+/// and been waited for (cutime + cstime).
+pub fn children_cpu_time(pid: i32) -> Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let ticks = parse_stat_fields(&text, 16, 17).with_context(|| format!("parsing {path}"))?;
+    Ok(ticks_to_duration(ticks, clock_ticks_per_second()))
+}
+
 /// utime + stime (fields 14 and 15) from a `/proc/PID/stat` line.
 fn parse_stat_ticks(text: &str) -> Result<u64> {
+    parse_stat_fields(text, 14, 15)
+}
+
+/// The sum of fields `a` and `b` (numbered from 1, as in proc(5)) of a
+/// `/proc/PID/stat` line.
+fn parse_stat_fields(text: &str, a: usize, b: usize) -> Result<u64> {
     // The command name (field 2) is in parentheses and may itself contain
     // spaces and parentheses, so counting starts after the last ')'.
     let Some(close) = text.rfind(')') else {
@@ -54,7 +69,7 @@ fn parse_stat_ticks(text: &str) -> Result<u64> {
         let s = rest.get(n - 3).with_context(|| format!("stat has no field {n}"))?;
         s.parse().with_context(|| format!("bad stat field {n}: {s:?}"))
     };
-    Ok(field(14)? + field(15)?)
+    Ok(field(a)? + field(b)?)
 }
 
 fn ticks_to_duration(ticks: u64, per_second: u64) -> Duration {
@@ -173,6 +188,9 @@ mod tests {
         let text = "42 (ctdb (x) d) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 1 0 1000 0 0";
         assert_eq!(parse_stat_ticks(text).unwrap(), 12);
         assert!(parse_stat_ticks("42 (x) S 1").is_err());
+        // Fields 16 (cutime) = 3 and 17 (cstime) = 4.
+        let text = "42 (x) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 3 4 20 0 1 0 1000 0 0";
+        assert_eq!(parse_stat_fields(text, 16, 17).unwrap(), 7);
     }
 
     #[test]

@@ -29,6 +29,12 @@ impl Latencies {
         self.sorted = false;
     }
 
+    /// Every sample in nanoseconds, in the order recorded (or sorted,
+    /// once a percentile was taken).
+    pub fn nanos(&self) -> &[u64] {
+        &self.nanos
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.nanos.len()

@@ -6,17 +6,23 @@
 //! results and fails on the first wrong one (lost, duplicated, reordered or
 //! corrupted message, bad reply): a fast wrong daemon cannot score.
 //!
-//! Adding a workload (the database ones — fetch-lock ring, persistent
-//! transactions, recovery and failover time — plug in here): implement
-//! [`Workload`] in a file of this module and add it to [`registry`]. The
-//! harness measures daemon CPU per 100k units and RSS around every run by
-//! itself; a workload reports only its own figures.
+//! Adding a workload: implement [`Workload`] in a file of this module and
+//! add it to [`registry`]. The harness measures daemon CPU per 100k units
+//! and RSS around every run by itself; a workload reports only its own
+//! figures. The database workloads ([`FetchLockRing`], [`HotKey`],
+//! [`VolatileRecovery`]) lock records the way smbd does
+//! ([`ctdb_client::record::VolatileDb`]: the daemon's TDB file, opened
+//! here) and so need a real daemon on this machine.
 
 mod broadcast;
 mod control;
+mod db;
 #[cfg(test)]
 mod fake;
+mod fetch_lock_ring;
+pub mod hot_key;
 mod ring;
+mod volatile_recovery;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -30,7 +36,10 @@ use ctdb_legacy_proto::ReqMessage;
 
 pub use broadcast::Broadcast;
 pub use control::{ControlRoundTrip, Destination};
+pub use fetch_lock_ring::FetchLockRing;
+pub use hot_key::HotKey;
 pub use ring::MessageRing;
+pub use volatile_recovery::VolatileRecovery;
 
 /// A boxed future, so that [`Workload`] stays object safe and the registry
 /// can hold workloads of different types.
@@ -54,6 +63,12 @@ pub trait Workload: Send + Sync {
     /// Run once against `nodes`. Must finish within `limit` (else fail),
     /// leave no client connected, and check every result it receives.
     fn run<'a>(&'a self, nodes: &'a Nodes, limit: Duration) -> BoxFuture<'a, Result<Outcome>>;
+
+    /// Whether it opens the daemons' database files (and so cannot run
+    /// against the fake cluster of the tests).
+    fn uses_databases(&self) -> bool {
+        false
+    }
 }
 
 /// What a workload sees of a cluster.
@@ -97,6 +112,9 @@ pub enum Unit {
     /// Microseconds (latency).
     #[serde(rename = "us")]
     Micros,
+    /// Milliseconds (durations of whole operations, e.g. a recovery).
+    #[serde(rename = "ms")]
+    Millis,
     /// Events per second.
     #[serde(rename = "per_s")]
     PerSecond,
@@ -119,6 +137,7 @@ impl Unit {
     pub fn label(self) -> &'static str {
         match self {
             Unit::Micros => "us",
+            Unit::Millis => "ms",
             Unit::PerSecond => "/s",
             Unit::MiB => "MiB",
             Unit::CpuMs => "ms CPU",
@@ -223,6 +242,16 @@ pub struct Sizes {
     pub broadcast_window: u64,
     /// Bytes of payload in every message.
     pub payload: usize,
+    /// Turns (increments) on the fetch-lock ring.
+    pub ring_increments: u64,
+    /// Hot-key clients on every node.
+    pub hot_clients_per_node: usize,
+    /// Hot keys they share.
+    pub hot_keys: usize,
+    /// Increments each hot-key client makes.
+    pub hot_per_client: u64,
+    /// Records in the volatile database before the recovery.
+    pub recovery_records: u64,
 }
 
 impl Sizes {
@@ -238,6 +267,11 @@ impl Sizes {
             broadcasts: 30_000,
             broadcast_window: 256,
             payload,
+            ring_increments: 10_000,
+            hot_clients_per_node: 4,
+            hot_keys: 3,
+            hot_per_client: 20_000,
+            recovery_records: 1_000_000,
         }
     }
 
@@ -252,6 +286,11 @@ impl Sizes {
             broadcasts: 200,
             broadcast_window: 32,
             payload,
+            ring_increments: 30,
+            hot_clients_per_node: 4,
+            hot_keys: 3,
+            hot_per_client: 10,
+            recovery_records: 1_000,
         }
     }
 }
@@ -264,6 +303,9 @@ pub fn registry(sizes: &Sizes) -> Vec<Box<dyn Workload>> {
         Box::new(ControlRoundTrip::new(Destination::Remote, 1, sizes.controls / 2)),
         Box::new(MessageRing::new(sizes.ring_window, sizes.ring_laps, sizes.payload)),
         Box::new(Broadcast::new(sizes.broadcasts, sizes.broadcast_window, sizes.payload)),
+        Box::new(FetchLockRing::new(sizes.ring_increments)),
+        Box::new(HotKey::new(sizes.hot_clients_per_node, sizes.hot_keys, sizes.hot_per_client)),
+        Box::new(VolatileRecovery::new(sizes.recovery_records, volatile_recovery::VALUE_BYTES)),
     ]
 }
 
@@ -471,7 +513,7 @@ mod tests {
 
     #[test]
     fn a_correct_daemon_passes_every_workload() {
-        for w in registry(&Sizes::smoke(64, 2)) {
+        for w in registry(&Sizes::smoke(64, 2)).into_iter().filter(|w| !w.uses_databases()) {
             let out = run_with(w.as_ref(), fake::Fault::None, Duration::from_secs(10))
                 .unwrap_or_else(|e| panic!("{}: {e:#}", w.name()));
             assert_eq!(out.values.len(), w.metrics().len(), "{}", w.name());
