@@ -951,26 +951,26 @@ impl Sim {
         // runs after every event in a debug build.
         let mut heads = [[None; NKEYS]; 4];
         let mut present = [false; NKEYS];
-        for i in 0..self.nodes.len() {
-            if !self.nodes[i].current() {
+        for (node, head) in self.nodes.iter_mut().zip(heads.iter_mut()) {
+            if !node.current() {
                 continue;
             }
-            if self.nodes[i].store.is_none() {
-                self.nodes[i].store = shared(&self.nodes[i].backend);
+            if node.store.is_none() {
+                node.store = shared(&node.backend);
             }
-            let Some(store) = &self.nodes[i].store else { continue };
+            let Some(store) = &node.store else { continue };
             let g = store.0.lock().unwrap_or_else(|p| p.into_inner());
-            for k in 0..NKEYS {
-                if let Some(v) = g.records.get(&self.keys[k]) {
-                    present[k] = true;
-                    heads[i][k] = quick_header(v);
+            for ((key, h), p) in self.keys.iter().zip(head.iter_mut()).zip(present.iter_mut()) {
+                if let Some(v) = g.records.get(key) {
+                    *p = true;
+                    *h = quick_header(v);
                 }
             }
         }
-        for k in 0..NKEYS {
-            if !present[k] {
+        for (max, p) in self.max_rsn.iter_mut().zip(present) {
+            if !p {
                 // Vacuumed away everywhere: the next copy starts over.
-                self.max_rsn[k] = 0;
+                *max = 0;
             }
         }
         if self.rec.is_some() {
