@@ -231,8 +231,7 @@ impl Clusterd {
             // the records; Recovered goes out when it is done.
             run.databases_recovering = true;
             let (generation, participants, vnnmap) = (run.generation, run.participants.clone(), run.vnnmap.clone());
-            let prev_generation = self.state.generation;
-            let msg = Msg::DbRecoverAll { generation, prev_generation, participants, vnnmap };
+            let msg = Msg::DbRecoverAll { generation, participants, vnnmap };
             self.send_local(ServiceId::DATABASED, msg);
             return;
         }

@@ -392,7 +392,7 @@ fn with_databases_the_ack_waits_for_the_freeze_and_recovered_for_the_database_re
     let m = msgs(&drain(&mut c));
     assert!(
         m.iter().any(|(d, m)| *d == Endpoint::new(0, ServiceId::DATABASED)
-            && matches!(m, Msg::DbRecoverAll { generation: g, prev_generation: INVALID_GENERATION, participants, .. } if *g == generation && participants == &vec![0, 2])),
+            && matches!(m, Msg::DbRecoverAll { generation: g, participants, .. } if *g == generation && participants == &vec![0, 2])),
         "{m:?}"
     );
     assert!(!m.iter().any(|(_, m)| matches!(m, Msg::Recovered { .. })));

@@ -567,7 +567,6 @@ impl Sim {
                     r.recovering = true;
                     let m = Msg::DbRecoverAll {
                         generation,
-                        prev_generation: self.last_completed,
                         participants: r.participants.clone(),
                         vnnmap: r.vnnmap.clone(),
                     };
@@ -604,8 +603,11 @@ impl Sim {
                 break g;
             }
         };
-        self.leader = participants[0];
-        trace!(self, "recovery to {generation} starts: participants {participants:?}");
+        // Any participant may lead, a just-restarted one too: the database
+        // recovery must not depend on the leader's own history.
+        let leader = participants[self.rng.below(participants.len() as u64) as usize];
+        self.leader = leader;
+        trace!(self, "recovery to {generation} starts: participants {participants:?}, leader {leader}");
         for &p in &participants {
             // clusterd enters recovery mode and tells databased; which of
             // the two it sees first varies.
@@ -624,7 +626,7 @@ impl Sim {
             generation,
             vnnmap: participants.clone(),
             waiting: participants.iter().copied().collect(),
-            leader: participants[0],
+            leader,
             participants,
             recovering: false,
             started_us: self.now_us,

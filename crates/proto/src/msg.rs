@@ -210,8 +210,6 @@ pub enum Msg {
     DbRecoverAll {
         /// The generation being recovered to.
         generation: u32,
-        /// The last completed generation: only copies kept since then count.
-        prev_generation: u32,
         /// Active nodes taking part.
         participants: Vec<u32>,
         /// The new vnnmap.
@@ -252,24 +250,35 @@ pub enum DbMsg {
         /// Database id.
         db_id: u32,
     },
-    /// Recovery coordinator → participant: which databases do you have?
+    /// Recovery coordinator → participant: which databases do you have,
+    /// and how current is your copy?
     ListRequest {
         /// Recovery generation.
         generation: u32,
     },
-    /// Participant → coordinator: these.
+    /// Participant → coordinator: these databases; copies valid as of
+    /// recovery `data_generation`, the `epoch`-th recovery this node's data
+    /// went through (0: none; data_generation 0: stale).
     List {
         /// Recovery generation.
         generation: u32,
         /// The databases.
         dbs: Vec<DbDesc>,
+        /// Generation of the last recovery this node's copies came from.
+        data_generation: u32,
+        /// How many recoveries led to them (orders generations, which are
+        /// random numbers).
+        epoch: u64,
     },
-    /// Coordinator → participant: make sure all of these are attached.
+    /// Coordinator → participant: make sure all of these are attached; if
+    /// the recovery completes, your copies are of `epoch`.
     AttachAll {
         /// Recovery generation.
         generation: u32,
         /// The databases.
         dbs: Vec<DbDesc>,
+        /// Epoch of the copies this recovery makes.
+        epoch: u64,
     },
     /// Participant → coordinator: attached.
     AttachedAll {
@@ -278,12 +287,13 @@ pub enum DbMsg {
         /// Whether every attach worked.
         ok: bool,
     },
-    /// Coordinator → the node chosen to recover one database.
+    /// Coordinator → a participant: recover your share of a database (the
+    /// keys whose new lmaster you are).
     RecoverOne {
         /// Recovery generation.
         generation: u32,
-        /// Last completed generation.
-        prev_generation: u32,
+        /// Only copies of this data generation count.
+        valid_generation: u32,
         /// Database id.
         db_id: u32,
         /// Participants.
@@ -291,7 +301,7 @@ pub enum DbMsg {
         /// New vnnmap.
         vnnmap: Vec<u32>,
     },
-    /// Recovering node → coordinator: done with one database.
+    /// Recovering node → coordinator: its share of one database is pushed.
     RecoveredOne {
         /// Recovery generation.
         generation: u32,
@@ -302,15 +312,17 @@ pub enum DbMsg {
         /// Records kept.
         records: u64,
     },
-    /// Recovering node → participant: send me your copy (batches, then
-    /// [`DbMsg::PullDone`]).
+    /// Recovering node → participant: send me your records of my share
+    /// (batches, then [`DbMsg::PullDone`]).
     Pull {
         /// Recovery generation.
         generation: u32,
-        /// Only a copy kept through this generation counts.
-        prev_generation: u32,
+        /// Only a copy of this data generation counts.
+        valid_generation: u32,
         /// Database id.
         db_id: u32,
+        /// New vnnmap (decides the shares).
+        vnnmap: Vec<u32>,
     },
     /// Participant → recovering node: all batches sent.
     PullDone {
@@ -323,14 +335,7 @@ pub enum DbMsg {
         /// The copy was stale (node missed a generation): nothing sent.
         stale: bool,
     },
-    /// Recovering node → participant: wipe your copy; batches follow.
-    PushStart {
-        /// Recovery generation.
-        generation: u32,
-        /// Database id.
-        db_id: u32,
-    },
-    /// Recovering node → participant: all batches sent.
+    /// Recovering node → participant: all batches of its share sent.
     PushDone {
         /// Recovery generation.
         generation: u32,
@@ -339,12 +344,29 @@ pub enum DbMsg {
         /// Records sent to this participant.
         records: u64,
     },
-    /// Participant → recovering node: stored.
+    /// Participant → recovering node: staged.
     Pushed {
         /// Recovery generation.
         generation: u32,
         /// Database id.
         db_id: u32,
+        /// Records staged.
+        records: u64,
+    },
+    /// Coordinator → participant: every share is staged; replace these
+    /// databases' contents with the staged records.
+    Apply {
+        /// Recovery generation.
+        generation: u32,
+        /// The databases recovered.
+        dbs: Vec<u32>,
+    },
+    /// Participant → coordinator: applied.
+    Applied {
+        /// Recovery generation.
+        generation: u32,
+        /// Whether every database was stored.
+        ok: bool,
         /// Records stored.
         records: u64,
     },

@@ -44,7 +44,7 @@ pub const INVALID_GENERATION: u32 = 1;
 
 /// Data generation of a node whose copies no recovery may use (0 is never
 /// a generation).
-const STALE_DATA: u32 = 0;
+pub(crate) const STALE_DATA: u32 = 0;
 
 /// Tunables the core reads, by name (their slots come from the config
 /// crate's table).
@@ -169,6 +169,9 @@ pub struct Databased {
     /// older (it was stopped, banned or cut off meanwhile) contributes
     /// nothing to the next recovery, so deleted records cannot come back.
     data_generation: u32,
+    /// How many recoveries led to this node's contents (generations are
+    /// random, so this is what orders them).
+    data_epoch: u64,
     pub(crate) dbs: BTreeMap<u32, Db>,
     attach_counter: u64,
     calls: HashMap<u32, OriginCall>,
@@ -208,6 +211,7 @@ impl Databased {
             state: None,
             generation: INVALID_GENERATION,
             data_generation: INVALID_GENERATION,
+            data_epoch: 0,
             dbs: BTreeMap::new(),
             attach_counter: 0,
             calls: HashMap::new(),
@@ -302,8 +306,8 @@ impl Databased {
                     self.freeze(now, generation);
                 }
             }
-            Body::Msg(Msg::DbRecoverAll { generation, prev_generation, participants, vnnmap }) => {
-                self.recover_all(now, generation, prev_generation, participants, vnnmap)
+            Body::Msg(Msg::DbRecoverAll { generation, participants, vnnmap }) => {
+                self.recover_all(now, generation, participants, vnnmap)
             }
             Body::Msg(Msg::Db(m)) => self.db_msg(now, from, m),
             Body::Legacy(bytes) if from.service == ServiceId::GATEWAY && !is_reply => {

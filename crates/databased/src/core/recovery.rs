@@ -4,24 +4,31 @@
 //!  clusterd Recover ─► every participant freezes (whole-file locks, so smbd
 //!                      waits) and answers DbFrozen; clusterd acks
 //!  leader's clusterd ─DbRecoverAll─► leader's databased (the coordinator):
-//!    1. ListRequest → every participant lists its databases
+//!    1. ListRequest → every participant lists its databases and how current
+//!       its copies are (data generation and epoch); copies of the highest
+//!       epoch are the valid ones, every other copy is stale
 //!    2. AttachAll   → every participant attaches the union (late joiners
 //!                     get every database before they take part)
-//!    3. RecoverOne  → each database is given to one participant, round
-//!                     robin, so the work is spread and runs in parallel:
-//!         Pull → each participant streams its copy in bounded batches
-//!                (none if its copy is older than the last generation)
+//!    3. RecoverOne  → for every database, every participant recovers its
+//!                     share, the keys whose new lmaster it is, all in
+//!                     parallel:
+//!         Pull → each participant reads its copy once, cuts it into the
+//!                shares and streams each share to its node in bounded
+//!                batches (nothing if its copy is stale)
 //!         merge: highest rsn wins (ties: the copy held by its dmaster);
-//!                deleted (header-only) winners stay tombstones, queued
-//!                for vacuuming on their new dmaster
-//!         PushStart (wipe) → batches → PushDone: every participant gets
-//!                every record; its new lmaster becomes its dmaster
-//!    4. DbRecoverDone → clusterd broadcasts Recovered → everyone thaws
+//!                deletions stay tombstones, vacuumed later
+//!         push → every participant stages every record (the lmaster's
+//!                copy is the dmaster's, one rsn ahead)
+//!    4. Apply       → every participant replaces each database's contents
+//!                     with what it staged
+//!    5. DbRecoverDone → clusterd broadcasts Recovered → everyone thaws
 //! ```
 //!
 //! A node left out of a recovery (stopped, banned, cut off) keeps an old
-//! data generation; its copy is ignored and wiped when it comes back, so
-//! records deleted meanwhile cannot return (Samba bug 14294).
+//! epoch, and a node that sees itself inactive marks its data stale; its
+//! copy is ignored and replaced when it comes back, so records deleted
+//! meanwhile cannot return (Samba bug 14294). Steps of a recovery that was
+//! given up for a newer one are ignored.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -32,7 +39,6 @@ use tracing::{info, warn};
 
 use super::attach::flags_kind;
 use super::traverse::batches;
-use super::work::Work;
 use super::{lmaster_of, Databased, Freeze};
 use crate::store::DbKind;
 
@@ -44,11 +50,17 @@ pub(crate) const PUSH_DATA: u64 = 0xDB00_0000_0000_0003;
 #[derive(Debug, Default)]
 pub(crate) struct RecoveryState {
     coord: Option<Coord>,
+    /// Recovering node: one job per database (its own share).
     jobs: HashMap<u32, Job>,
-    /// Participant: records pushed per (generation, db) since PushStart,
-    /// applied at PushDone (so a push cut short by a newer recovery leaves
-    /// the store as it was).
-    stored: HashMap<(u32, u32), Vec<RecData>>,
+    /// Participant: records staged per database for the recovery to
+    /// `staged_generation`, applied at Apply.
+    staged: HashMap<u32, Vec<RecData>>,
+    staged_generation: u32,
+    /// Participant: its copy of a database cut into shares, sent as the
+    /// recovering nodes ask.
+    shares: HashMap<u32, BTreeMap<u32, Vec<RecData>>>,
+    /// Participant: epoch its copies will have if this recovery completes.
+    next_epoch: Option<(u32, u64)>,
 }
 
 impl RecoveryState {
@@ -62,23 +74,28 @@ enum Phase {
     Listing,
     Attaching,
     Recovering,
+    Applying,
 }
 
 #[derive(Debug)]
 struct Coord {
     generation: u32,
-    prev_generation: u32,
     participants: Vec<u32>,
     vnnmap: Vec<u32>,
     phase: Phase,
     waiting: BTreeSet<u32>,
     dbs: BTreeMap<u32, DbDesc>,
-    remaining: BTreeSet<u32>,
+    /// (database, share) pairs not recovered yet.
+    remaining: BTreeSet<(u32, u32)>,
+    /// Data generation and epoch each participant reported.
+    copies: BTreeMap<u32, (u32, u64)>,
+    valid_generation: u32,
     ok: bool,
     started: Instant,
+    records: u64,
 }
 
-/// One database being recovered by this node.
+/// One share of one database being recovered by this node.
 #[derive(Debug)]
 struct Job {
     generation: u32,
@@ -90,7 +107,7 @@ struct Job {
     pushes: BTreeSet<u32>,
     /// key → (header, data, whether the sender was the copy's dmaster).
     merged: HashMap<Vec<u8>, (LtdbHeader, Vec<u8>, bool)>,
-    pushed: u64,
+    kept: u64,
 }
 
 impl Databased {
@@ -99,6 +116,12 @@ impl Databased {
     /// Freeze every database for the recovery to `generation` (0: this node
     /// became inactive). Work arriving meanwhile is held.
     pub(crate) fn freeze(&mut self, now: Instant, generation: u32) {
+        // Whatever an earlier, abandoned recovery cut, pulled or staged is
+        // not for this one.
+        self.recovery.shares.clear();
+        self.recovery.staged.clear();
+        self.recovery.jobs.clear();
+        self.recovery.next_epoch = None;
         match &mut self.frozen {
             Some(f) => {
                 f.generation = generation;
@@ -161,46 +184,44 @@ impl Databased {
             }
         }
         self.generation = f.generation;
-        self.data_generation = f.generation;
-        self.recovery.coord = None;
-        self.recovery.jobs.clear();
-        self.recovery.stored.clear();
+        // Our copies are those of this recovery only if we took part in it
+        // to the end (we learnt its epoch); otherwise they are stale.
+        match self.recovery.next_epoch.take() {
+            Some((g, epoch)) if g == f.generation => {
+                self.data_generation = f.generation;
+                self.data_epoch = epoch;
+            }
+            _ => self.data_generation = super::STALE_DATA,
+        }
+        self.recovery = RecoveryState::default();
         info!("databased: databases thawed at generation {}", f.generation);
         for w in std::mem::take(&mut self.held) {
             self.submit(now, w);
         }
         self.resend_calls(now);
         self.release_deferred_attaches(now);
-        // A record may have arrived for smbd while it waited; wake seqnum
-        // watchers by polling soon.
-        let _ = Work::Client(0);
     }
 
     pub(crate) fn recovery_tick(&mut self, _now: Instant) {}
 
     // ---- coordinator ----
 
-    pub(crate) fn recover_all(
-        &mut self,
-        now: Instant,
-        generation: u32,
-        prev_generation: u32,
-        participants: Vec<u32>,
-        vnnmap: Vec<u32>,
-    ) {
+    pub(crate) fn recover_all(&mut self, now: Instant, generation: u32, participants: Vec<u32>, vnnmap: Vec<u32>) {
         info!("databased: recovering databases for generation {generation}, nodes {participants:?}");
         let waiting: BTreeSet<u32> = participants.iter().copied().collect();
         self.recovery.coord = Some(Coord {
             generation,
-            prev_generation,
             participants: participants.clone(),
             vnnmap,
             phase: Phase::Listing,
             waiting,
             dbs: BTreeMap::new(),
             remaining: BTreeSet::new(),
+            copies: BTreeMap::new(),
+            valid_generation: super::STALE_DATA,
             ok: true,
             started: now,
+            records: 0,
         });
         for p in participants {
             self.send_db(p, DbMsg::ListRequest { generation });
@@ -218,54 +239,85 @@ impl Databased {
         }
         match c.phase {
             Phase::Listing => {
+                // The newest copies are those of the highest epoch among
+                // nodes whose copies are not known stale (a node marks its
+                // own copy stale, data generation 0, when it becomes
+                // inactive). The new epoch is above every one seen, stale
+                // nodes' included, so it orders after all of them.
+                let max_epoch = c.copies.values().map(|(_, e)| *e).max().unwrap_or(0);
+                let best = c.copies.values().filter(|(g, _)| *g != super::STALE_DATA).map(|(_, e)| *e).max();
+                c.valid_generation = best
+                    .and_then(|b| c.copies.values().find(|(g, e)| *e == b && *g != super::STALE_DATA))
+                    .map_or(u32::MAX, |(g, _)| *g);
+                let stale: Vec<u32> =
+                    c.copies.iter().filter(|(_, (g, _))| *g != c.valid_generation).map(|(n, _)| *n).collect();
+                if !stale.is_empty() {
+                    info!("databased: copies of nodes {stale:?} are out of date and will be replaced");
+                }
                 c.phase = Phase::Attaching;
                 c.waiting = c.participants.iter().copied().collect();
                 let (g, dbs, parts) =
                     (c.generation, c.dbs.values().cloned().collect::<Vec<_>>(), c.participants.clone());
                 for p in parts {
-                    self.send_db(p, DbMsg::AttachAll { generation: g, dbs: dbs.clone() });
+                    self.send_db(p, DbMsg::AttachAll { generation: g, dbs: dbs.clone(), epoch: max_epoch + 1 });
                 }
             }
             Phase::Attaching => {
                 c.phase = Phase::Recovering;
-                c.remaining = c.dbs.keys().copied().collect();
-                let g = c.generation;
-                let prev = c.prev_generation;
-                let parts = c.participants.clone();
-                let vnnmap = c.vnnmap.clone();
-                let ids: Vec<u32> = c.dbs.keys().copied().collect();
-                if ids.is_empty() {
-                    self.coord_finish(now);
+                // Persistent databases are replicated by transactions and
+                // keep each node's copy here (issue 7).
+                let ids: Vec<u32> =
+                    c.dbs.values().filter(|d| flags_kind(d.flags) != DbKind::Persistent).map(|d| d.db_id).collect();
+                let shares: Vec<u32> = c.participants.clone();
+                c.remaining = ids.iter().flat_map(|&db| shares.iter().map(move |&p| (db, p))).collect();
+                let (g, valid, vnnmap) = (c.generation, c.valid_generation, c.vnnmap.clone());
+                if c.remaining.is_empty() {
+                    self.coord_apply();
                     return;
                 }
-                for (i, db_id) in ids.into_iter().enumerate() {
-                    let node = parts[i % parts.len()];
-                    let m = DbMsg::RecoverOne {
-                        generation: g,
-                        prev_generation: prev,
-                        db_id,
-                        participants: parts.clone(),
-                        vnnmap: vnnmap.clone(),
-                    };
-                    self.send_db(node, m);
+                for db_id in ids {
+                    for &p in &shares {
+                        let m = DbMsg::RecoverOne {
+                            generation: g,
+                            valid_generation: valid,
+                            db_id,
+                            participants: shares.clone(),
+                            vnnmap: vnnmap.clone(),
+                        };
+                        self.send_db(p, m);
+                    }
                 }
             }
             Phase::Recovering => {
                 if c.remaining.is_empty() {
-                    self.coord_finish(now);
+                    self.coord_apply();
                 }
             }
+            Phase::Applying => self.coord_finish(now),
+        }
+    }
+
+    fn coord_apply(&mut self) {
+        let Some(c) = &mut self.recovery.coord else { return };
+        c.phase = Phase::Applying;
+        c.waiting = c.participants.iter().copied().collect();
+        let dbs: Vec<u32> =
+            c.dbs.values().filter(|d| flags_kind(d.flags) != DbKind::Persistent).map(|d| d.db_id).collect();
+        let (g, parts) = (c.generation, c.participants.clone());
+        for p in parts {
+            self.send_db(p, DbMsg::Apply { generation: g, dbs: dbs.clone() });
         }
     }
 
     fn coord_finish(&mut self, now: Instant) {
         let Some(c) = self.recovery.coord.take() else { return };
         info!(
-            "databased: database recovery for generation {} {} in {} ms ({} databases)",
+            "databased: database recovery for generation {} {} in {} ms ({} databases, {} records)",
             c.generation,
             if c.ok { "done" } else { "FAILED" },
             now.saturating_duration_since(c.started).as_millis(),
-            c.dbs.len()
+            c.dbs.len(),
+            c.records
         );
         self.send_clusterd(Msg::DbRecoverDone { generation: c.generation, ok: c.ok });
     }
@@ -275,11 +327,13 @@ impl Databased {
         match m {
             DbMsg::ListRequest { generation } => {
                 let dbs = self.dbs.values().map(|d| d.desc()).collect();
-                self.send_db(node, DbMsg::List { generation, dbs });
+                let (data_generation, epoch) = (self.data_generation, self.data_epoch);
+                self.send_db(node, DbMsg::List { generation, dbs, data_generation, epoch });
             }
-            DbMsg::List { generation, dbs } => {
+            DbMsg::List { generation, dbs, data_generation, epoch } => {
                 if let Some(c) = self.coord_for(generation) {
                     if matches!(c.phase, Phase::Listing) && c.waiting.remove(&node) {
+                        c.copies.insert(node, (data_generation, epoch));
                         for d in dbs {
                             c.dbs.entry(d.db_id).or_insert(d);
                         }
@@ -287,7 +341,7 @@ impl Databased {
                     }
                 }
             }
-            DbMsg::AttachAll { generation, dbs } => {
+            DbMsg::AttachAll { generation, dbs, epoch } => {
                 let mut ok = true;
                 for d in dbs {
                     if let Err(e) = self.attach_local(now, &d.name, flags_kind(d.flags)) {
@@ -297,6 +351,9 @@ impl Databased {
                 }
                 // Newly attached stores must be frozen like the rest.
                 self.try_freeze(now);
+                if self.frozen_for(generation) {
+                    self.recovery.next_epoch = Some((generation, epoch));
+                }
                 self.send_db(node, DbMsg::AttachedAll { generation, ok });
             }
             DbMsg::AttachedAll { generation, ok } => {
@@ -307,73 +364,66 @@ impl Databased {
                     }
                 }
             }
-            // Steps of a recovery that was given up for a newer one may
-            // still arrive: they must not touch what the newer one does.
-            DbMsg::RecoverOne { generation, .. }
-            | DbMsg::Pull { generation, .. }
-            | DbMsg::PushStart { generation, .. }
-            | DbMsg::PushDone { generation, .. }
-                if !self.frozen_for(generation) =>
-            {
-                info!("databased: ignoring a step of the abandoned recovery to generation {generation}");
-            }
-            DbMsg::RecoverOne { generation, prev_generation, db_id, participants, vnnmap } => {
-                self.start_job(node, generation, prev_generation, db_id, participants, vnnmap)
-            }
             DbMsg::RecoveredOne { generation, db_id, ok, records } => {
                 if let Some(c) = self.coord_for(generation) {
-                    if c.remaining.remove(&db_id) {
+                    if c.remaining.remove(&(db_id, node)) {
                         c.ok &= ok;
-                        let name = c.dbs.get(&db_id).map(|d| d.name.clone()).unwrap_or_default();
-                        info!("databased: recovered {name}: {records} records");
+                        c.records += records;
+                        if !c.remaining.iter().any(|(d, _)| *d == db_id) {
+                            let name = c.dbs.get(&db_id).map(|d| d.name.clone()).unwrap_or_default();
+                            info!("databased: recovered {name}");
+                        }
                         self.coord_next(now);
                     }
                 }
             }
-            DbMsg::Pull { generation, prev_generation, db_id } => {
-                self.pull_local(node, generation, prev_generation, db_id)
+            DbMsg::Applied { generation, ok, records: _ } => {
+                if let Some(c) = self.coord_for(generation) {
+                    if matches!(c.phase, Phase::Applying) && c.waiting.remove(&node) {
+                        c.ok &= ok;
+                        self.coord_next(now);
+                    }
+                }
+            }
+            // Steps of a recovery that was given up for a newer one may
+            // still arrive: they must not touch what the newer one does.
+            DbMsg::RecoverOne { generation, .. }
+            | DbMsg::Pull { generation, .. }
+            | DbMsg::PushDone { generation, .. }
+            | DbMsg::Apply { generation, .. }
+                if !self.frozen_for(generation) =>
+            {
+                info!("databased: ignoring a step of the abandoned recovery to generation {generation}");
+            }
+            DbMsg::RecoverOne { generation, valid_generation, db_id, participants, vnnmap } => {
+                self.start_job(node, generation, valid_generation, db_id, participants, vnnmap)
+            }
+            DbMsg::Pull { generation, valid_generation, db_id, vnnmap } => {
+                self.pull_local(node, generation, valid_generation, db_id, &vnnmap)
             }
             DbMsg::PullDone { generation, db_id, records: _, stale } => {
                 if stale {
-                    info!("databased: node {node}'s copy of 0x{db_id:08x} is from an old generation; ignored");
+                    info!("databased: node {node}'s copy of 0x{db_id:08x} is out of date; ignored");
                 }
                 self.pull_done(now, node, generation, db_id)
             }
-            DbMsg::PushStart { generation, db_id } => {
-                self.recovery.stored.insert((generation, db_id), Vec::new());
-            }
             DbMsg::PushDone { generation, db_id, records: _ } => {
-                let records = self.recovery.stored.remove(&(generation, db_id)).unwrap_or_default();
-                let mut stored = 0;
-                if let Some(db) = self.dbs.get_mut(&db_id) {
-                    if let Err(e) = db.store.wipe() {
-                        warn!("databased: wiping {} for recovery: {e}", db.name);
-                    }
-                    db.delete_queue.clear();
-                    for r in records {
-                        if r.split_header().is_ok_and(|(h, d)| d.is_empty() && h.dmaster == self.pnn) {
-                            db.delete_queue.insert(r.key.clone(), ());
-                        }
-                        match db.store.store(&r.key, &r.data) {
-                            Ok(()) => stored += 1,
-                            Err(e) => warn!("databased: storing a recovered record of {}: {e}", db.name),
-                        }
-                    }
-                }
-                self.send_db(node, DbMsg::Pushed { generation, db_id, records: stored });
+                let staged = self.recovery.staged.get(&db_id).map_or(0, |v| v.len() as u64);
+                self.send_db(node, DbMsg::Pushed { generation, db_id, records: staged });
             }
             DbMsg::Pushed { generation, db_id, records: _ } => self.pushed(node, generation, db_id),
+            DbMsg::Apply { generation, dbs } => self.apply(node, generation, dbs),
             other => warn!("databased: unexpected {other:?} from node {node}"),
         }
     }
 
-    // ---- recovering one database ----
+    // ---- recovering one share of one database ----
 
     fn start_job(
         &mut self,
         coord: u32,
         generation: u32,
-        prev_generation: u32,
+        valid_generation: u32,
         db_id: u32,
         participants: Vec<u32>,
         vnnmap: Vec<u32>,
@@ -384,13 +434,6 @@ impl Databased {
             return;
         };
         let kind = db.kind;
-        if kind == DbKind::Persistent {
-            // Persistent databases are replicated by transactions; their
-            // recovery (highest sequence number wins) is not here yet, so
-            // each node keeps its copy.
-            self.send_db(coord, DbMsg::RecoveredOne { generation, db_id, ok: true, records: 0 });
-            return;
-        }
         self.recovery.jobs.insert(
             db_id,
             Job {
@@ -398,36 +441,47 @@ impl Databased {
                 coord,
                 kind,
                 participants: participants.clone(),
-                vnnmap,
+                vnnmap: vnnmap.clone(),
                 pulls: participants.iter().copied().collect(),
                 pushes: BTreeSet::new(),
                 merged: HashMap::new(),
-                pushed: 0,
+                kept: 0,
             },
         );
         for p in participants {
-            self.send_db(p, DbMsg::Pull { generation, prev_generation, db_id });
+            self.send_db(p, DbMsg::Pull { generation, valid_generation, db_id, vnnmap: vnnmap.clone() });
         }
     }
 
-    /// Participant: stream this node's copy to the recovering node.
-    fn pull_local(&mut self, to: u32, generation: u32, prev_generation: u32, db_id: u32) {
-        if self.data_generation != prev_generation {
+    /// Participant: send recovering node `to` its share of this node's
+    /// copy. The copy is read once and cut into every share on the first
+    /// request.
+    fn pull_local(&mut self, to: u32, generation: u32, valid_generation: u32, db_id: u32, vnnmap: &[u32]) {
+        if self.data_generation != valid_generation {
             self.send_db(to, DbMsg::PullDone { generation, db_id, records: 0, stale: true });
             return;
         }
-        let mut records = Vec::new();
-        if let Some(db) = self.dbs.get_mut(&db_id) {
-            let r = db.store.for_each(&mut |k, v| {
-                if v.len() >= ctdb_legacy_proto::LTDB_HEADER_LEN {
-                    records.push(RecData { reqid: generation, key: k.to_vec(), data: v.to_vec() });
+        if !self.recovery.shares.contains_key(&db_id) {
+            let mut shares: BTreeMap<u32, Vec<RecData>> = BTreeMap::new();
+            if let Some(db) = self.dbs.get_mut(&db_id) {
+                let r = db.store.for_each(&mut |k, v| {
+                    if v.len() >= ctdb_legacy_proto::LTDB_HEADER_LEN {
+                        let share = lmaster_of(vnnmap, k).unwrap_or(0);
+                        shares.entry(share).or_default().push(RecData {
+                            reqid: generation,
+                            key: k.to_vec(),
+                            data: v.to_vec(),
+                        });
+                    }
+                    true
+                });
+                if let Err(e) = r {
+                    warn!("databased: reading {} for recovery: {e}", db.name);
                 }
-                true
-            });
-            if let Err(e) = r {
-                warn!("databased: reading {} for recovery: {e}", db.name);
             }
+            self.recovery.shares.insert(db_id, shares);
         }
+        let records = self.recovery.shares.get_mut(&db_id).and_then(|s| s.remove(&to)).unwrap_or_default();
         let n = records.len() as u64;
         for b in batches(db_id, records) {
             self.send_batch(to, PULL_DATA, generation, b);
@@ -458,7 +512,7 @@ impl Databased {
         if job.generation != generation || !job.pulls.remove(&from) || !job.pulls.is_empty() {
             return;
         }
-        // Every copy is in: distribute the winners.
+        // Every copy of this share is in: send the winners to everyone.
         let mut per_node: BTreeMap<u32, Vec<RecData>> = job.participants.iter().map(|&p| (p, Vec::new())).collect();
         let replicated = job.kind == DbKind::Replicated;
         for (key, (mut hdr, data, _)) in job.merged.drain() {
@@ -487,13 +541,11 @@ impl Databased {
                 }
                 recs.push(RecData::with_header(generation, key.clone(), &h, &data));
             }
+            job.kept += 1;
         }
         job.pushes = job.participants.iter().copied().collect();
-        let total: u64 = per_node.values().map(|v| v.len() as u64).sum();
-        job.pushed = total;
         for (node, recs) in per_node {
             let n = recs.len() as u64;
-            self.send_db(node, DbMsg::PushStart { generation, db_id });
             for b in batches(db_id, recs) {
                 self.send_batch(node, PUSH_DATA, generation, b);
             }
@@ -501,16 +553,17 @@ impl Databased {
         }
     }
 
+    /// Participant: stage pushed records until Apply.
     pub(crate) fn push_batch(&mut self, _now: Instant, _from: u32, h: &Header, b: RecBuffer) {
         let generation = h.reqid;
         if !self.frozen_for(generation) {
             return;
         }
-        let Some(staged) = self.recovery.stored.get_mut(&(generation, b.db_id)) else {
-            warn!("databased: recovery records for 0x{:08x} without a push start", b.db_id);
-            return;
-        };
-        staged.extend(b.records);
+        if self.recovery.staged_generation != generation {
+            self.recovery.staged.clear();
+            self.recovery.staged_generation = generation;
+        }
+        self.recovery.staged.entry(b.db_id).or_default().extend(b.records);
     }
 
     /// Whether this node is frozen for the recovery to `generation` (and
@@ -524,8 +577,57 @@ impl Databased {
         if job.generation != generation || !job.pushes.remove(&from) || !job.pushes.is_empty() {
             return;
         }
-        let (coord, records) = (job.coord, job.pushed);
+        let (coord, records) = (job.coord, job.kept);
         self.recovery.jobs.remove(&db_id);
         self.send_db(coord, DbMsg::RecoveredOne { generation, db_id, ok: true, records });
+    }
+
+    /// Participant: every share is staged; replace the databases' contents.
+    fn apply(&mut self, coord: u32, generation: u32, dbs: Vec<u32>) {
+        let mut staged = if self.recovery.staged_generation == generation {
+            std::mem::take(&mut self.recovery.staged)
+        } else {
+            HashMap::new()
+        };
+        let pnn = self.pnn;
+        let mut ok = true;
+        let mut stored = 0u64;
+        for db_id in dbs {
+            let records = staged.remove(&db_id).unwrap_or_default();
+            let Some(db) = self.dbs.get_mut(&db_id) else {
+                ok = false;
+                continue;
+            };
+            if let Err(e) = db.store.wipe() {
+                warn!("databased: wiping {} for recovery: {e}", db.name);
+                ok = false;
+            }
+            db.delete_queue.clear();
+            db.sticky_keys.clear();
+            db.pinned.clear();
+            for r in records {
+                if r.split_header().is_ok_and(|(h, d)| d.is_empty() && h.dmaster == pnn) {
+                    db.delete_queue.insert(r.key.clone(), ());
+                }
+                match db.store.store(&r.key, &r.data) {
+                    Ok(()) => stored += 1,
+                    Err(e) => {
+                        warn!("databased: storing a recovered record of {}: {e}", db.name);
+                        ok = false;
+                    }
+                }
+            }
+        }
+        self.recovery.shares.clear();
+        release_memory();
+        self.send_db(coord, DbMsg::Applied { generation, ok, records: stored });
+    }
+}
+
+/// Give the memory of a large recovery back to the system.
+fn release_memory() {
+    // SAFETY: malloc_trim only walks glibc's own heap structures.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
