@@ -464,6 +464,11 @@ impl Databased {
     /// Send a legacy frame to databased on `node`.
     pub(crate) fn send_frame(&mut self, node: u32, header: Header, packet: LPacket) {
         let bytes = Frame { header, packet }.encode(true);
+        self.send_frame_bytes(node, bytes);
+    }
+
+    /// Send an encoded legacy frame to databased on `node`.
+    pub(crate) fn send_frame_bytes(&mut self, node: u32, bytes: Vec<u8>) {
         let p = Packet::new(Endpoint::new(node, ServiceId::DATABASED), self.endpoint(), 0, Body::Legacy(bytes));
         self.out.push_back(p);
     }

@@ -33,7 +33,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
-use ctdb_legacy_proto::{record_flags, Header, LtdbHeader, RecBuffer, RecData};
+use ctdb_legacy_proto::{record_flags, Header, LtdbHeader, RecBuffer, RecData, Wire};
 use ctdb_proto::{DbDesc, DbMsg, Endpoint, Msg};
 use tracing::{info, warn};
 
@@ -237,6 +237,15 @@ impl Databased {
         if !c.waiting.is_empty() {
             return;
         }
+        if matches!(c.phase, Phase::Recovering) && !c.remaining.is_empty() {
+            return;
+        }
+        info!(
+            "databased: recovery to {}: {:?} done after {} ms",
+            c.generation,
+            c.phase,
+            now.saturating_duration_since(c.started).as_millis()
+        );
         match c.phase {
             Phase::Listing => {
                 // The newest copies are those of the highest epoch among
@@ -275,8 +284,9 @@ impl Databased {
                     self.coord_apply();
                     return;
                 }
+                let order = self_last(&shares, self.pnn);
                 for db_id in ids {
-                    for &p in &shares {
+                    for &p in &order {
                         let m = DbMsg::RecoverOne {
                             generation: g,
                             valid_generation: valid,
@@ -303,7 +313,7 @@ impl Databased {
         c.waiting = c.participants.iter().copied().collect();
         let dbs: Vec<u32> =
             c.dbs.values().filter(|d| flags_kind(d.flags) != DbKind::Persistent).map(|d| d.db_id).collect();
-        let (g, parts) = (c.generation, c.participants.clone());
+        let (g, parts) = (c.generation, self_last(&c.participants, self.pnn));
         for p in parts {
             self.send_db(p, DbMsg::Apply { generation: g, dbs: dbs.clone() });
         }
@@ -448,7 +458,7 @@ impl Databased {
                 kept: 0,
             },
         );
-        for p in participants {
+        for p in self_last(&participants, self.pnn) {
             self.send_db(p, DbMsg::Pull { generation, valid_generation, db_id, vnnmap: vnnmap.clone() });
         }
     }
@@ -513,8 +523,8 @@ impl Databased {
             return;
         }
         // Every copy of this share is in: send the winners to everyone.
-        let mut per_node: BTreeMap<u32, Vec<RecData>> = job.participants.iter().map(|&p| (p, Vec::new())).collect();
         let replicated = job.kind == DbKind::Replicated;
+        let mut winners = Vec::with_capacity(job.merged.len());
         for (key, (mut hdr, data, _)) in job.merged.drain() {
             if data.is_empty() && replicated {
                 // The newest copy is a deletion: the record is gone.
@@ -526,28 +536,23 @@ impl Databased {
             // copy on a node that did not apply it would come back.
             hdr.flags &= !(record_flags::RO_FLAGS | record_flags::MIGRATED_WITH_DATA | record_flags::VACUUM_MIGRATED);
             // Every participant gets every record, as in CTDB: a node that
-            // leaves later takes no record with it. For a volatile database
-            // the lmaster's copy is the current one (dmaster); the others
-            // point at it. A replicated database's copies are each their
-            // node's own. The dmaster's copy is one rsn ahead of the
-            // others: smbd writes without changing the rsn, so were they
-            // equal, a later recovery could not tell the dmaster's newer
-            // data from a stale copy once the record is in flight.
-            let lmaster = if replicated { None } else { lmaster_of(&job.vnnmap, &key) };
-            for (node, recs) in per_node.iter_mut() {
-                let mut h = LtdbHeader { dmaster: lmaster.unwrap_or(*node), ..hdr };
-                if lmaster == Some(*node) {
-                    h.rsn = h.rsn.saturating_add(1);
-                }
-                recs.push(RecData::with_header(generation, key.clone(), &h, &data));
-            }
-            job.kept += 1;
+            // leaves later takes no record with it. The batches are the
+            // same for everyone (encoded once): a volatile record names
+            // its new lmaster as dmaster, and that node stores it one rsn
+            // ahead (see `apply`); a replicated record's copies are each
+            // their node's own.
+            hdr.dmaster = if replicated { REPLICATED_DMASTER } else { lmaster_of(&job.vnnmap, &key).unwrap_or(0) };
+            winners.push(RecData::with_header(generation, key, &hdr, &data));
         }
+        job.kept = winners.len() as u64;
         job.pushes = job.participants.iter().copied().collect();
-        for (node, recs) in per_node {
-            let n = recs.len() as u64;
-            for b in batches(db_id, recs) {
-                self.send_batch(node, PUSH_DATA, generation, b);
+        let n = winners.len() as u64;
+        let nodes = self_last(&job.participants, self.pnn);
+        let frames: Vec<Vec<u8>> =
+            batches(db_id, winners).into_iter().map(|b| self.batch_frame(PUSH_DATA, generation, b)).collect();
+        for node in nodes {
+            for f in &frames {
+                self.send_frame_bytes(node, f.clone());
             }
             self.send_db(node, DbMsg::PushDone { generation, db_id, records: n });
         }
@@ -584,6 +589,7 @@ impl Databased {
 
     /// Participant: every share is staged; replace the databases' contents.
     fn apply(&mut self, coord: u32, generation: u32, dbs: Vec<u32>) {
+        let t0 = Instant::now();
         let mut staged = if self.recovery.staged_generation == generation {
             std::mem::take(&mut self.recovery.staged)
         } else {
@@ -605,10 +611,24 @@ impl Databased {
             db.delete_queue.clear();
             db.sticky_keys.clear();
             db.pinned.clear();
-            for r in records {
-                if r.split_header().is_ok_and(|(h, d)| d.is_empty() && h.dmaster == pnn) {
-                    db.delete_queue.insert(r.key.clone(), ());
+            let replicated = db.kind == DbKind::Replicated;
+            for mut r in records {
+                let Ok((mut h, d)) = r.split_header() else { continue };
+                if replicated {
+                    h.dmaster = pnn;
+                } else if h.dmaster == pnn {
+                    // The dmaster's copy is one rsn ahead of the others:
+                    // smbd writes without changing the rsn, so were they
+                    // equal, a later recovery could not tell the dmaster's
+                    // newer data from a stale copy once it is in flight.
+                    h.rsn = h.rsn.saturating_add(1);
+                    if d.is_empty() {
+                        db.delete_queue.insert(r.key.clone(), ());
+                    }
                 }
+                let mut hb = Vec::with_capacity(ctdb_legacy_proto::LTDB_HEADER_LEN);
+                h.encode(&mut hb);
+                r.data[..ctdb_legacy_proto::LTDB_HEADER_LEN].copy_from_slice(&hb);
                 match db.store.store(&r.key, &r.data) {
                     Ok(()) => stored += 1,
                     Err(e) => {
@@ -620,8 +640,23 @@ impl Databased {
         }
         self.recovery.shares.clear();
         release_memory();
+        info!("databased: recovery to {generation}: stored {stored} records in {} ms", t0.elapsed().as_millis());
         self.send_db(coord, DbMsg::Applied { generation, ok, records: stored });
     }
+}
+
+/// dmaster placeholder in pushed records of a replicated database: each
+/// participant stores its own pnn.
+const REPLICATED_DMASTER: u32 = u32::MAX;
+
+/// `nodes` with `me` moved to the end: work sent to other nodes leaves
+/// before this node starts on its own part (which blocks its event loop).
+fn self_last(nodes: &[u32], me: u32) -> Vec<u32> {
+    let mut v: Vec<u32> = nodes.iter().copied().filter(|&n| n != me).collect();
+    if nodes.contains(&me) {
+        v.push(me);
+    }
+    v
 }
 
 /// Give the memory of a large recovery back to the system.

@@ -132,9 +132,21 @@ impl Databased {
 
     /// A batch of records as a legacy REQ_MESSAGE to databased on `node`.
     pub(crate) fn send_batch(&mut self, node: u32, srvid: u64, tag: u32, b: RecBuffer) {
-        let h = self.lheader(ctdb_legacy_proto::Operation::REQ_MESSAGE, node, self.pnn, tag);
+        let f = self.batch_frame(srvid, tag, b);
+        self.send_frame_bytes(node, f);
+    }
+
+    /// A batch as an encoded legacy REQ_MESSAGE frame (the same bytes can
+    /// go to several nodes: receivers ignore destnode).
+    pub(crate) fn batch_frame(&self, srvid: u64, tag: u32, b: RecBuffer) -> Vec<u8> {
+        let h = self.lheader(
+            ctdb_legacy_proto::Operation::REQ_MESSAGE,
+            ctdb_legacy_proto::pnn::BROADCAST_ALL,
+            self.pnn,
+            tag,
+        );
         let m = ctdb_legacy_proto::ReqMessage { srvid, data: b.to_bytes() };
-        self.send_frame(node, h, ctdb_legacy_proto::Packet::ReqMessage(m));
+        ctdb_legacy_proto::Frame { header: h, packet: ctdb_legacy_proto::Packet::ReqMessage(m) }.encode(true)
     }
 
     /// A batch arrived from another node.
