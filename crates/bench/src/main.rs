@@ -675,7 +675,16 @@ fn our_binaries(opts: &Opts) -> Result<(PathBuf, String)> {
                     eprintln!("ctdb-bench: building ctdbd, its lock helper and ctdb-local (cargo profile {profile})");
                     let status = Command::new(cargo)
                         .args(["build", "--quiet", "--profile", &profile])
-                        .args(["-p", "ctdb-masterd", "-p", "ctdb-databased", "-p", "ctdb-cluster-lock", "-p", "ctdb-local"])
+                        .args([
+                            "-p",
+                            "ctdb-masterd",
+                            "-p",
+                            "ctdb-databased",
+                            "-p",
+                            "ctdb-cluster-lock",
+                            "-p",
+                            "ctdb-local",
+                        ])
                         .arg("--manifest-path")
                         .arg(WORKSPACE_MANIFEST)
                         .status()
