@@ -23,6 +23,8 @@ pub(crate) struct Deferred {
     pub reqid: u64,
     pub name: String,
     pub kind: DbKind,
+    /// DeferredAttachTO after it arrived: then it fails.
+    pub deadline: Instant,
 }
 
 /// Legacy db flags of a kind.
@@ -71,7 +73,9 @@ impl Databased {
         let known = self.dbs.values().any(|d| d.name == name);
         if !known && (!ready || self.frozen.is_some()) {
             info!("databased: attach of {name} deferred until recovery is over");
-            self.deferred_attach.push(Deferred { gw, reqid, name, kind });
+            let secs = self.tunable("DeferredAttachTO", 120);
+            let deadline = now + std::time::Duration::from_secs(u64::from(secs));
+            self.deferred_attach.push(Deferred { gw, reqid, name, kind, deadline });
             return;
         }
         let r = self.attach_checked(now, &name, kind);
@@ -187,6 +191,23 @@ impl Databased {
         for d in std::mem::take(&mut self.deferred_attach) {
             let r = self.attach_checked(now, &d.name, d.kind);
             self.reply_control(d.gw, d.reqid, r);
+        }
+    }
+
+    /// Earliest deadline of a deferred attach.
+    pub(crate) fn deferred_attach_timeout(&self) -> Option<Instant> {
+        self.deferred_attach.iter().map(|d| d.deadline).min()
+    }
+
+    /// Attaches that waited DeferredAttachTO fail (the client is told, not
+    /// left waiting).
+    pub(crate) fn expire_deferred_attaches(&mut self, now: Instant) {
+        let (late, keep): (Vec<Deferred>, Vec<Deferred>) =
+            std::mem::take(&mut self.deferred_attach).into_iter().partition(|d| d.deadline <= now);
+        self.deferred_attach = keep;
+        for d in late {
+            warn!("databased: attach of {} waited DeferredAttachTO for the recovery to end; failing it", d.name);
+            self.reply_control(d.gw, d.reqid, fail("attach deferred too long"));
         }
     }
 

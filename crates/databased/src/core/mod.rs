@@ -269,6 +269,7 @@ impl Databased {
             self.traverse.poll_timeout(),
             self.recovery.poll_timeout(),
             self.pindown_timeout(),
+            self.deferred_attach_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -289,6 +290,7 @@ impl Databased {
             self.seqnum_tick(now);
         }
         self.pindown_tick(now);
+        self.expire_deferred_attaches(now);
         self.vacuum_tick(now);
         self.traverse_tick(now);
         self.recovery_tick(now);

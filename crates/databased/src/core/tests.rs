@@ -278,3 +278,26 @@ fn a_sticky_record_stays_pinned_after_it_arrives() {
     let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
     assert!(matches!(sent_to(&out, 1).as_slice(), [Frame { packet: LPacket::ReplyDmaster(_), .. }]), "{out:?}");
 }
+
+#[test]
+fn a_deferred_attach_fails_after_deferred_attach_to() {
+    let mut t = One::new();
+    t.core.dispatch(t.now, msg(ctdb_proto::Msg::RecoveryEvent { event: "startrecovery".into(), generation: 9 }));
+    let _ = t.drain();
+    let replies = t.send(LPacket::ReqControl(ReqControl {
+        opcode: Opcode::DB_ATTACH,
+        srvid: 0,
+        client_id: 0,
+        flags: 0,
+        data: CString("stuck.tdb".into()).to_bytes(),
+    }));
+    assert!(replies.is_empty());
+    // DeferredAttachTO defaults to 120 s: not yet at 119 s.
+    t.now += Duration::from_secs(119);
+    t.core.handle_timeout(t.now);
+    assert!(t.drain().is_empty());
+    t.now += Duration::from_secs(1);
+    t.core.handle_timeout(t.now);
+    let r = t.drain();
+    assert!(matches!(&r[..], [Frame { packet: LPacket::ReplyControl(ReplyControl { status: -1, .. }), .. }]), "{r:?}");
+}
