@@ -540,8 +540,15 @@ fn bump_seqnum(db: &mut Db) {
 
 /// A tunable's value in a cluster state.
 pub(crate) fn tunable_in(st: Option<&ClusterState>, name: &str) -> Option<u32> {
-    let def = ctdb_config::Tunables::def(name)?;
-    st.and_then(|s| s.tunables.get(def.slot).copied())
+    // Read on every call: look the slot up by exact name in a table built
+    // once rather than scanning the tunable list case-insensitively.
+    static SLOTS: std::sync::OnceLock<HashMap<&'static str, usize>> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| ctdb_config::TUNABLES.iter().map(|t| (t.name, t.slot)).collect());
+    let slot = match slots.get(name) {
+        Some(s) => *s,
+        None => ctdb_config::Tunables::def(name)?.slot,
+    };
+    st.and_then(|s| s.tunables.get(slot).copied())
 }
 
 /// lmaster of `key` under `vnnmap`.
