@@ -68,6 +68,14 @@ pub trait Store: Send {
     /// Bump the sequence number without waiting for a lock (a remote
     /// change, UPDATE_SEQNUM).
     fn increment_seqnum(&mut self);
+    /// Store every record (key, header + data) at once: all or nothing
+    /// where the store can (a TDB transaction), in order otherwise.
+    fn store_all(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        for (k, v) in records {
+            self.store(k, v)?;
+        }
+        Ok(())
+    }
     /// File and open flags a lock helper process needs to wait for a chain
     /// lock of this store; `None` when there is no file (memory stores).
     fn lock_source(&self) -> Option<(PathBuf, i32)> {

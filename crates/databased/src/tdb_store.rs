@@ -119,6 +119,16 @@ impl Store for TdbStore {
     fn increment_seqnum(&mut self) {
         self.tdb.increment_seqnum_nonblock();
     }
+    fn store_all(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        self.tdb.transaction_start().map_err(err("transaction_start"))?;
+        for (k, v) in records {
+            if let Err(e) = self.tdb.store(k, v, StoreMode::Replace) {
+                let _ = self.tdb.transaction_cancel();
+                return Err(StoreError::new("store", e.to_string()));
+            }
+        }
+        self.tdb.transaction_commit().map_err(err("transaction_commit"))
+    }
     fn lock_source(&self) -> Option<(PathBuf, i32)> {
         Some((self.tdb.path().to_path_buf(), self.tdb.flags()))
     }

@@ -385,6 +385,16 @@ pub enum DbMsg {
         /// Keys kept.
         kept: Vec<Vec<u8>>,
     },
+    /// Participant → committing node: a TRANS3_COMMIT's records are
+    /// stored (in one local transaction), or not.
+    Committed {
+        /// Database id.
+        db_id: u32,
+        /// The committing node's commit id.
+        commit_id: u32,
+        /// Whether they were stored.
+        ok: bool,
+    },
     /// Traverse origin → every active node: send me the records you are
     /// dmaster of (batches, then [`DbMsg::TraverseDone`]).
     TraverseAll {

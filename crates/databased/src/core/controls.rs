@@ -113,6 +113,10 @@ impl Databased {
                 Ok(t) => self.traverse_kill(t.reqid, t.srvid),
                 Err(_) => fail("malformed TRAVERSE_KILL"),
             },
+            Opcode::TRANS3_COMMIT => match self.trans3_commit(now, gw, reqid, d) {
+                Some(r) => r,
+                None => return,
+            },
             Opcode::DB_VACUUM => match DbVacuum::from_bytes(d) {
                 Ok(v) if self.dbs.contains_key(&v.db_id) => {
                     self.vacuum_db(now, v.db_id, v.full_vacuum_run);

@@ -17,6 +17,7 @@
 mod attach;
 mod call;
 mod controls;
+mod persistent;
 mod readonly;
 mod recovery;
 mod sticky;
@@ -187,6 +188,8 @@ pub struct Databased {
     frozen: Option<Freeze>,
     /// Work that arrived while frozen.
     held: Vec<Work>,
+    /// TRANS3_COMMITs being replicated.
+    commits: persistent::Commits,
     /// Revocations of read-only delegations in progress.
     revocations: readonly::Revocations,
     /// Migrations of pinned-down sticky records, held until the pin ends.
@@ -223,6 +226,7 @@ impl Databased {
             lock_backoff: Duration::from_micros(100),
             frozen: None,
             held: Vec::new(),
+            commits: persistent::Commits::default(),
             revocations: readonly::Revocations::default(),
             pindown_wait: Vec::new(),
             helpers: work::Helpers::default(),
@@ -270,6 +274,7 @@ impl Databased {
             self.recovery.poll_timeout(),
             self.pindown_timeout(),
             self.deferred_attach_timeout(),
+            self.commits.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -291,6 +296,7 @@ impl Databased {
         }
         self.pindown_tick(now);
         self.expire_deferred_attaches(now);
+        self.commit_tick(now);
         self.vacuum_tick(now);
         self.traverse_tick(now);
         self.recovery_tick(now);
@@ -339,6 +345,7 @@ impl Databased {
             DbMsg::VacuumFetch { db_id, records } => self.vacuum_fetch(now, db_id, records),
             DbMsg::Revoke { db_id, key } => self.submit(now, Work::Revoke { from: from.node, db_id, key }),
             DbMsg::Revoked { db_id, key } => self.revoked(now, from.node, db_id, key),
+            DbMsg::Committed { db_id: _, commit_id, ok } => self.committed(from.node, commit_id, ok),
             other => self.recovery_msg(now, from, other),
         }
     }

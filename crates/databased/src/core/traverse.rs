@@ -80,7 +80,10 @@ impl Databased {
         }
         self.traverse.next_id = self.traverse.next_id.wrapping_add(1);
         let id = self.traverse.next_id;
-        let mut nodes = self.active_nodes();
+        // A persistent or replicated database has every record on every
+        // node: its traverse is this node's copy alone (as in CTDB).
+        let local_only = self.dbs.get(&db_id).is_some_and(|d| d.kind != crate::store::DbKind::Volatile);
+        let mut nodes = if local_only { Vec::new() } else { self.active_nodes() };
         if !nodes.contains(&self.pnn) {
             nodes.push(self.pnn);
         }
@@ -104,9 +107,10 @@ impl Databased {
         let pnn = self.pnn;
         let mut records = Vec::new();
         if let Some(db) = self.dbs.get_mut(&db_id) {
+            let whole = db.kind != crate::store::DbKind::Volatile;
             let r = db.store.for_each(&mut |k, v| {
                 if let Ok((h, data)) = LtdbHeader::split(v) {
-                    if h.dmaster == pnn && (with_empty || !data.is_empty()) {
+                    if (whole || h.dmaster == pnn) && (with_empty || !data.is_empty()) {
                         records.push(RecData { reqid: traverse_id, key: k.to_vec(), data: v.to_vec() });
                     }
                 }
@@ -166,6 +170,7 @@ impl Databased {
             }
             super::recovery::PULL_DATA => self.pull_batch(now, from, h, b),
             super::recovery::PUSH_DATA => self.push_batch(now, from, h, b),
+            super::persistent::COMMIT_DATA => self.commit_batch(from, h.reqid, b),
             other => warn!("databased: batch for unknown port 0x{other:016x} from node {from}"),
         }
     }

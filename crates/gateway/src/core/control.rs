@@ -36,6 +36,7 @@ const DB_CONTROLS: &[Opcode] = &[
     Opcode::TRAVERSE_START_EXT,
     Opcode::TRAVERSE_KILL,
     Opcode::DB_VACUUM,
+    Opcode::TRANS3_COMMIT,
 ];
 
 /// Answer of a control handled here.
