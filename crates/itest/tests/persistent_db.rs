@@ -55,3 +55,33 @@ fn transactions_reach_every_node() {
     let o = c.run_ctdb(&samba, 0, &["pstore", "vol.tdb", "k", "v"]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn a_node_that_missed_commits_gets_the_newest_copy_in_recovery() {
+    let c = Cluster::start(3, Ipv4Addr::new(127, 0, 39, 1), &[]).unwrap();
+    c.wait_ready(T).unwrap();
+    run(&c, 0, &["attach", "prec.tdb", "persistent"]);
+    for p in 0..3 {
+        wait_for(T, "prec.tdb attached everywhere", || run(&c, p, &["getdbmap"]).contains("name:prec.tdb")).unwrap();
+    }
+    run(&c, 0, &["pstore", "prec.tdb", "k", "old"]);
+    assert_eq!(run(&c, 2, &["pfetch", "prec.tdb", "k"]), "old\n");
+    // Node 2 dies; two more commits happen without it.
+    c.kill9(2).unwrap();
+    wait_for(T, "node 2 out of the vnnmap", || run(&c, 0, &["status"]).contains("Size:2\n")).unwrap();
+    c.wait_ready(T).ok();
+    run(&c, 1, &["pstore", "prec.tdb", "k", "new"]);
+    run(&c, 0, &["pstore", "prec.tdb", "other", "x"]);
+    assert_eq!(run(&c, 0, &["getdbseqnum", "prec.tdb"]), "0x3\n");
+    // It comes back with its old file (seqnum 1): the recovery gives it
+    // the newest copy (seqnum 3).
+    c.local(&["start", "2"]).unwrap();
+    wait_for(Duration::from_secs(20), "node 2 back in the vnnmap", || run(&c, 0, &["status"]).contains("Size:3\n"))
+        .unwrap();
+    c.wait_ready(T).unwrap();
+    for p in 0..3 {
+        assert_eq!(run(&c, p, &["getdbseqnum", "prec.tdb"]), "0x3\n", "seqnum on node {p}");
+        assert_eq!(run(&c, p, &["pfetch", "prec.tdb", "k"]), "new\n", "value on node {p}");
+        assert_eq!(run(&c, p, &["pfetch", "prec.tdb", "other"]), "x\n", "value on node {p}");
+    }
+}

@@ -269,6 +269,8 @@ pub enum DbMsg {
         /// How many recoveries led to them (orders generations, which are
         /// random numbers).
         epoch: u64,
+        /// `__db_sequence_number__` of each persistent database here.
+        seqnums: Vec<(u32, u64)>,
     },
     /// Coordinator → participant: make sure all of these are attached; if
     /// the recovery completes, your copies are of `epoch`.
@@ -360,6 +362,16 @@ pub enum DbMsg {
         generation: u32,
         /// The databases recovered.
         dbs: Vec<u32>,
+    },
+    /// Coordinator → the node with the newest copy of a persistent
+    /// database (highest sequence number): push it to every participant.
+    PushCopy {
+        /// Recovery generation.
+        generation: u32,
+        /// Database id.
+        db_id: u32,
+        /// Participants.
+        participants: Vec<u32>,
     },
     /// Participant → coordinator: applied.
     Applied {

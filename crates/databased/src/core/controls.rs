@@ -180,7 +180,7 @@ impl Databased {
 
 /// `__db_sequence_number__` of a persistent database (0 if absent or not 8
 /// bytes; always 0 for the others).
-fn read_seqnum_record(db: &mut super::Db) -> u64 {
+pub(crate) fn read_seqnum_record(db: &mut super::Db) -> u64 {
     if db.kind != DbKind::Persistent {
         return 0;
     }

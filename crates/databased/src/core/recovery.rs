@@ -89,6 +89,8 @@ struct Coord {
     remaining: BTreeSet<(u32, u32)>,
     /// Data generation and epoch each participant reported.
     copies: BTreeMap<u32, (u32, u64)>,
+    /// Persistent databases: the node with the highest sequence number.
+    newest: BTreeMap<u32, (u64, u32)>,
     valid_generation: u32,
     ok: bool,
     started: Instant,
@@ -218,6 +220,7 @@ impl Databased {
             dbs: BTreeMap::new(),
             remaining: BTreeSet::new(),
             copies: BTreeMap::new(),
+            newest: BTreeMap::new(),
             valid_generation: super::STALE_DATA,
             ok: true,
             started: now,
@@ -273,12 +276,26 @@ impl Databased {
             }
             Phase::Attaching => {
                 c.phase = Phase::Recovering;
-                // Persistent databases are replicated by transactions and
-                // keep each node's copy here (issue 7).
+                // Volatile and replicated databases: every participant
+                // recovers its share. Persistent ones: the node with the
+                // highest sequence number sends its whole copy.
                 let ids: Vec<u32> =
                     c.dbs.values().filter(|d| flags_kind(d.flags) != DbKind::Persistent).map(|d| d.db_id).collect();
                 let shares: Vec<u32> = c.participants.clone();
                 c.remaining = ids.iter().flat_map(|&db| shares.iter().map(move |&p| (db, p))).collect();
+                let persistent: Vec<(u32, u32)> = c
+                    .dbs
+                    .values()
+                    .filter(|d| flags_kind(d.flags) == DbKind::Persistent)
+                    .map(|d| (d.db_id, c.newest.get(&d.db_id).map_or(c.participants[0], |(_, n)| *n)))
+                    .collect();
+                c.remaining.extend(persistent.iter().copied());
+                let generation = c.generation;
+                for &(db_id, source) in &persistent {
+                    let m = DbMsg::PushCopy { generation, db_id, participants: shares.clone() };
+                    self.send_db(source, m);
+                }
+                let Some(c) = &mut self.recovery.coord else { return };
                 let (g, valid, vnnmap) = (c.generation, c.valid_generation, c.vnnmap.clone());
                 if c.remaining.is_empty() {
                     self.coord_apply();
@@ -311,8 +328,7 @@ impl Databased {
         let Some(c) = &mut self.recovery.coord else { return };
         c.phase = Phase::Applying;
         c.waiting = c.participants.iter().copied().collect();
-        let dbs: Vec<u32> =
-            c.dbs.values().filter(|d| flags_kind(d.flags) != DbKind::Persistent).map(|d| d.db_id).collect();
+        let dbs: Vec<u32> = c.dbs.keys().copied().collect();
         let (g, parts) = (c.generation, self_last(&c.participants, self.pnn));
         for p in parts {
             self.send_db(p, DbMsg::Apply { generation: g, dbs: dbs.clone() });
@@ -338,12 +354,26 @@ impl Databased {
             DbMsg::ListRequest { generation } => {
                 let dbs = self.dbs.values().map(|d| d.desc()).collect();
                 let (data_generation, epoch) = (self.data_generation, self.data_epoch);
-                self.send_db(node, DbMsg::List { generation, dbs, data_generation, epoch });
+                let seqnums = self
+                    .dbs
+                    .values_mut()
+                    .filter(|d| d.kind == DbKind::Persistent)
+                    .map(|d| (d.id, super::controls::read_seqnum_record(d)))
+                    .collect();
+                self.send_db(node, DbMsg::List { generation, dbs, data_generation, epoch, seqnums });
             }
-            DbMsg::List { generation, dbs, data_generation, epoch } => {
+            DbMsg::List { generation, dbs, data_generation, epoch, seqnums } => {
                 if let Some(c) = self.coord_for(generation) {
                     if matches!(c.phase, Phase::Listing) && c.waiting.remove(&node) {
                         c.copies.insert(node, (data_generation, epoch));
+                        // Highest sequence number wins; on a tie the lower
+                        // pnn (answers arrive in any order).
+                        for (db_id, seq) in seqnums {
+                            let e = c.newest.entry(db_id).or_insert((seq, node));
+                            if seq > e.0 || (seq == e.0 && node < e.1) {
+                                *e = (seq, node);
+                            }
+                        }
                         for d in dbs {
                             c.dbs.entry(d.db_id).or_insert(d);
                         }
@@ -401,6 +431,7 @@ impl Databased {
             | DbMsg::Pull { generation, .. }
             | DbMsg::PushDone { generation, .. }
             | DbMsg::Apply { generation, .. }
+            | DbMsg::PushCopy { generation, .. }
                 if !self.frozen_for(generation) =>
             {
                 info!("databased: ignoring a step of the abandoned recovery to generation {generation}");
@@ -423,6 +454,9 @@ impl Databased {
             }
             DbMsg::Pushed { generation, db_id, records: _ } => self.pushed(node, generation, db_id),
             DbMsg::Apply { generation, dbs } => self.apply(node, generation, dbs),
+            DbMsg::PushCopy { generation, db_id, participants } => {
+                self.push_copy(node, generation, db_id, participants)
+            }
             other => warn!("databased: unexpected {other:?} from node {node}"),
         }
     }
@@ -587,6 +621,47 @@ impl Databased {
         self.send_db(coord, DbMsg::RecoveredOne { generation, db_id, ok: true, records });
     }
 
+    /// This node has the newest copy of a persistent database: send all of
+    /// it to every participant (staged, applied at Apply).
+    fn push_copy(&mut self, coord: u32, generation: u32, db_id: u32, participants: Vec<u32>) {
+        let mut records = Vec::new();
+        if let Some(db) = self.dbs.get_mut(&db_id) {
+            let r = db.store.for_each(&mut |k, v| {
+                if v.len() >= ctdb_legacy_proto::LTDB_HEADER_LEN {
+                    records.push(RecData { reqid: generation, key: k.to_vec(), data: v.to_vec() });
+                }
+                true
+            });
+            if let Err(e) = r {
+                warn!("databased: reading {} for recovery: {e}", db.name);
+            }
+        }
+        let n = records.len() as u64;
+        let frames: Vec<Vec<u8>> =
+            batches(db_id, records).into_iter().map(|b| self.batch_frame(PUSH_DATA, generation, b)).collect();
+        let nodes = self_last(&participants, self.pnn);
+        self.recovery.jobs.insert(
+            db_id,
+            Job {
+                generation,
+                coord,
+                kind: DbKind::Persistent,
+                participants: participants.clone(),
+                vnnmap: Vec::new(),
+                pulls: BTreeSet::new(),
+                pushes: participants.iter().copied().collect(),
+                merged: HashMap::new(),
+                kept: n,
+            },
+        );
+        for node in nodes {
+            for f in &frames {
+                self.send_frame_bytes(node, f.clone());
+            }
+            self.send_db(node, DbMsg::PushDone { generation, db_id, records: n });
+        }
+    }
+
     /// Participant: every share is staged; replace the databases' contents.
     fn apply(&mut self, coord: u32, generation: u32, dbs: Vec<u32>) {
         let t0 = Instant::now();
@@ -612,9 +687,12 @@ impl Databased {
             db.sticky_keys.clear();
             db.pinned.clear();
             let replicated = db.kind == DbKind::Replicated;
+            let persistent = db.kind == DbKind::Persistent;
             for mut r in records {
                 let Ok((mut h, d)) = r.split_header() else { continue };
-                if replicated {
+                if persistent {
+                    // The newest copy, headers as the writers chose them.
+                } else if replicated {
                     h.dmaster = pnn;
                 } else if h.dmaster == pnn {
                     // The dmaster's copy is one rsn ahead of the others:
