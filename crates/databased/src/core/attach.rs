@@ -144,16 +144,13 @@ impl Databased {
             return Ok(id);
         }
         let (mut store, path) = self.backend.open(name, kind, self.pnn).map_err(|e| e.to_string())?;
-        let mut locked = false;
         if let Some(f) = &mut self.frozen {
             // Attached during a recovery (recovery attaches missing ones):
-            // frozen like the others.
-            locked = store.try_lock_all().unwrap_or(false);
-            if locked {
+            // frozen like the others (try_freeze retries it otherwise).
+            if store.try_lock_all().unwrap_or(false) {
                 f.locked.push(id);
             }
         }
-        let _ = locked;
         info!("databased: attached {name} (0x{id:08x}) at {}", path.display());
         self.attach_counter += 1;
         self.dbs.insert(

@@ -387,13 +387,7 @@ impl Databased {
             }
         }
         if m.dmaster == self.pnn {
-            let r = self.become_dmaster(m.db_id, &m.key, m.rsn, &m.data, m.record_flags);
-            self.unlock(m.db_id, &m.key);
-            self.pin_if_sticky(now, m.db_id, &m.key);
-            if let Err(e) = r {
-                warn!("databased: storing migrated record: {e}");
-            }
-            self.migration_arrived(now, hdr.reqid);
+            self.take_record(now, hdr.reqid, m.db_id, &m.key, m.rsn, &m.data, m.record_flags);
             return Ran::Done;
         }
         let h = LtdbHeader { rsn: m.rsn, dmaster: m.dmaster, reserved1: 0, flags: m.record_flags };
@@ -427,26 +421,28 @@ impl Databased {
                 return Ran::Done;
             }
         }
-        let r = self.become_dmaster(m.db_id, &m.key, m.rsn, &m.data, m.record_flags);
-        self.unlock(m.db_id, &m.key);
-        self.pin_if_sticky(now, m.db_id, &m.key);
-        if let Err(e) = r {
-            warn!("databased: storing migrated record: {e}");
-        }
-        self.migration_arrived(now, hdr.reqid);
+        self.take_record(now, hdr.reqid, m.db_id, &m.key, m.rsn, &m.data, m.record_flags);
         Ran::Done
     }
 
-    fn become_dmaster(&mut self, db_id: u32, key: &[u8], rsn: u64, data: &[u8], flags: u32) -> Result<(), String> {
+    /// A migrated record arrived (the chain lock is held): this node is its
+    /// dmaster now (rsn + 1); unlock, pin it if sticky, and run call
+    /// `call_id` and the calls that waited for it.
+    #[allow(clippy::too_many_arguments)]
+    fn take_record(&mut self, now: Instant, call_id: u32, db_id: u32, key: &[u8], rsn: u64, data: &[u8], flags: u32) {
         let h = LtdbHeader { rsn: rsn + 1, dmaster: self.pnn, reserved1: 0, flags: flags & KEEP_ON_MIGRATE };
-        self.put(db_id, key, &h, data)?;
+        if let Err(e) = self.put(db_id, key, &h, data) {
+            warn!("databased: storing migrated record: {e}");
+        }
         if data.is_empty() {
             // A deleted record arrived: vacuuming may remove it here.
             if let Some(db) = self.dbs.get_mut(&db_id) {
                 db.delete_queue.insert(key.to_vec(), ());
             }
         }
-        Ok(())
+        self.unlock(db_id, key);
+        self.pin_if_sticky(now, db_id, key);
+        self.migration_arrived(now, call_id);
     }
 
     /// The record of call `id` is here: run the call (and the calls that

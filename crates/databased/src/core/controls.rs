@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use ctdb_legacy_proto::{
-    ctrl_flags, CString, DbIdPadded, DbLockCounters, DbStatistics, DbVacuum, Dbid, DbidMap, Header, HotKey, KeyData,
-    Opcode, ReplyControl, ReqControl, TraverseStart, TraverseStartExt, Wire,
+    ctrl_flags, CString, DbIdPadded, DbLockCounters, DbStatistics, DbVacuum, Dbid, DbidMap, HotKey, KeyData, Opcode,
+    ReplyControl, ReqControl, TraverseStart, TraverseStartExt, Wire,
 };
 use ctdb_proto::{DbMsg, Endpoint};
 use tracing::{info, warn};
@@ -22,7 +22,7 @@ fn done() -> ReplyControl {
 }
 
 impl Databased {
-    pub(crate) fn control(&mut self, now: Instant, gw: Endpoint, reqid: u64, hdr: &Header, c: ReqControl) {
+    pub(crate) fn control(&mut self, now: Instant, gw: Endpoint, reqid: u64, c: ReqControl) {
         let noreply = c.flags & ctrl_flags::NOREPLY != 0;
         let d = c.data.as_slice();
         let r = match c.opcode {
@@ -74,7 +74,7 @@ impl Databased {
                 done()
             }),
             Opcode::DB_DETACH => match u32::from_bytes(d) {
-                Ok(db_id) => self.detach(now, db_id, hdr),
+                Ok(db_id) => self.detach(now, db_id),
                 Err(_) => fail("DB_DETACH needs a db_id"),
             },
             Opcode::GET_DB_STATISTICS => self.with_db(d, db_statistics),
@@ -160,7 +160,7 @@ impl Databased {
         }
     }
 
-    fn detach(&mut self, now: Instant, db_id: u32, _hdr: &Header) -> ReplyControl {
+    fn detach(&mut self, now: Instant, db_id: u32) -> ReplyControl {
         let Some(db) = self.dbs.get(&db_id) else { return fail("unknown database") };
         if db.kind != DbKind::Volatile {
             return fail("Only volatile databases can be detached");

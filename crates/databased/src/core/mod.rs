@@ -271,7 +271,6 @@ impl Databased {
             self.next_seqnum_check,
             self.vacuum.poll_timeout(),
             self.traverse.poll_timeout(),
-            self.recovery.poll_timeout(),
             self.pindown_timeout(),
             self.deferred_attach_timeout(),
             self.commits.poll_timeout(),
@@ -299,7 +298,6 @@ impl Databased {
         self.commit_tick(now);
         self.vacuum_tick(now);
         self.traverse_tick(now);
-        self.recovery_tick(now);
     }
 
     /// One packet from the transport.
@@ -361,7 +359,7 @@ impl Databased {
             }
         };
         match frame.packet {
-            LPacket::ReqControl(c) => self.control(now, gw, reqid, &frame.header, c),
+            LPacket::ReqControl(c) => self.control(now, gw, reqid, c),
             LPacket::ReqCall(c) => self.client_call(now, gw, reqid, c),
             other => warn!("databased: unexpected {:?} from the gateway", other.operation()),
         }

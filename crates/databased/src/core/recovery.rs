@@ -63,12 +63,6 @@ pub(crate) struct RecoveryState {
     next_epoch: Option<(u32, u64)>,
 }
 
-impl RecoveryState {
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-}
-
 #[derive(Debug)]
 enum Phase {
     Listing,
@@ -203,8 +197,6 @@ impl Databased {
         self.resend_calls(now);
         self.release_deferred_attaches(now);
     }
-
-    pub(crate) fn recovery_tick(&mut self, _now: Instant) {}
 
     // ---- coordinator ----
 

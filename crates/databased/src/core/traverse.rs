@@ -33,7 +33,6 @@ pub(crate) struct TraverseState {
 
 #[derive(Debug)]
 struct Traverse {
-    db_id: u32,
     client_reqid: u32,
     srvid: u64,
     waiting: BTreeSet<u32>,
@@ -90,7 +89,7 @@ impl Databased {
         let timeout = Duration::from_secs(u64::from(self.tunable(slot::TRAVERSE_TIMEOUT, 20).max(1)));
         self.traverse.active.insert(
             id,
-            Traverse { db_id, client_reqid, srvid, waiting: nodes.iter().copied().collect(), deadline: now + timeout },
+            Traverse { client_reqid, srvid, waiting: nodes.iter().copied().collect(), deadline: now + timeout },
         );
         for node in nodes {
             if node == self.pnn {
@@ -197,7 +196,6 @@ impl Databased {
         if let Some(t) = self.traverse.active.remove(&traverse_id) {
             let end = RecData { reqid: t.client_reqid, key: Vec::new(), data: Vec::new() };
             self.message_to_clients(t.srvid, end.to_bytes());
-            let _ = t.db_id;
         }
     }
 

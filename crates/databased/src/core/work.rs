@@ -120,14 +120,19 @@ pub(crate) struct Helpers {
 impl Databased {
     /// (db, key) a piece of work is about; `None` for a client call whose
     /// state is gone.
-    fn work_key(&self, w: &Work) -> Option<(u32, Vec<u8>)> {
+    fn work_key<'a>(&'a self, w: &'a Work) -> Option<(u32, &'a [u8])> {
         match w {
-            Work::Client(id) => self.calls.get(id).map(|c| (c.db_id, c.key.clone())),
-            Work::Remote { call, .. } => Some((call.db_id, call.key.clone())),
-            Work::ReqDmaster { m, .. } => Some((m.db_id, m.key.clone())),
-            Work::ReplyDmaster { m, .. } => Some((m.db_id, m.key.clone())),
-            Work::Revoke { db_id, key, .. } | Work::RevokeFinish { db_id, key } => Some((*db_id, key.clone())),
+            Work::Client(id) => self.calls.get(id).map(|c| (c.db_id, c.key.as_slice())),
+            Work::Remote { call, .. } => Some((call.db_id, &call.key)),
+            Work::ReqDmaster { m, .. } => Some((m.db_id, &m.key)),
+            Work::ReplyDmaster { m, .. } => Some((m.db_id, &m.key)),
+            Work::Revoke { db_id, key, .. } | Work::RevokeFinish { db_id, key } => Some((*db_id, key)),
         }
+    }
+
+    /// [`Databased::work_key`], owned (for keeping beyond the work).
+    fn owned_key(&self, w: &Work) -> Option<(u32, Vec<u8>)> {
+        self.work_key(w).map(|(db, k)| (db, k.to_vec()))
     }
 
     /// Run `w` now, or queue it behind earlier work for the same record, or
@@ -138,7 +143,7 @@ impl Databased {
             return;
         }
         if let Some(k) = self.work_key(&w) {
-            if self.lockq.iter().any(|q| self.work_key(q).as_ref() == Some(&k)) {
+            if self.lockq.iter().any(|q| self.work_key(q) == Some(k)) {
                 self.lockq.push_back(w);
                 return;
             }
@@ -188,7 +193,7 @@ impl Databased {
         let mut blocked: Vec<(u32, Vec<u8>)> = Vec::new();
         let mut progressed = false;
         for w in queue {
-            let key = self.work_key(&w);
+            let key = self.owned_key(&w);
             if let Some(k) = &key {
                 if blocked.contains(k) {
                     self.lockq.push_back(w);
@@ -277,7 +282,7 @@ impl Databased {
             // lock; the rest of the queue stays as it is.
             let queue = std::mem::take(&mut self.lockq);
             for w in queue {
-                if self.work_key(&w).as_ref() == Some(&k) {
+                if self.work_key(&w) == Some((k.0, k.1.as_slice())) {
                     if let Some(d) = self.dbs.get_mut(&k.0) {
                         d.stats.lock_pending = d.stats.lock_pending.saturating_sub(1);
                     }
