@@ -182,6 +182,30 @@ impl Buffer {
     }
 }
 
+/// Open a backup file and read its header, with Samba's messages and exit
+/// codes for a missing file, a short header and a wrong version
+/// (dumpdbbackup, restoredb). The file is left at the first buffer.
+pub fn open_backup(file: &str) -> Result<(std::fs::File, Header), crate::error::CliError> {
+    use crate::db::{EINVAL, EIO};
+    use crate::error::{exit_code, CliError};
+    let io_errno = |e: &std::io::Error| exit_code(e.raw_os_error().unwrap_or(EIO));
+    let mut f = std::fs::File::open(file)
+        .map_err(|e| CliError::stderr(format!("Failed to open file {file} for reading\n"), io_errno(&e)))?;
+    let mut head = Vec::with_capacity(HEADER_LEN);
+    (&mut f)
+        .take(HEADER_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| CliError::stderr(format!("Failed to read db header from file {file}\n"), io_errno(&e)))?;
+    let header = Header::from_bytes(&head);
+    if header.version != VERSION {
+        return Err(CliError::stderr(
+            format!("Wrong version of backup file, expected {VERSION}, got {}\n", header.version),
+            EINVAL,
+        ));
+    }
+    Ok((f, header))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,15 +2,12 @@
 //! [`crate::backup`]) in the `catdb` format, header-only records included.
 //! Needs no daemon.
 
-use std::fs::File;
-use std::io::Read;
-
 use serde::Serialize;
 
 use super::catdb::Dump;
 use super::{usage, Ctx};
-use crate::backup::{Buffer, Header, HEADER_LEN, VERSION};
-use crate::db::{after_output, Record, EINVAL, EIO, EMSGSIZE};
+use crate::backup::{open_backup, Buffer};
+use crate::db::{after_output, Record, EIO, EMSGSIZE};
 use crate::error::{exit_code, CliError};
 use crate::render::{Render, RenderCx, Reply};
 use crate::timefmt::{backup_time, Timestamp};
@@ -46,21 +43,7 @@ pub fn run(cx: &Ctx, args: &[String]) -> Result<Reply, CliError> {
     let [file] = args else {
         return Err(usage("dumpbackup"));
     };
-    let io_errno = |e: &std::io::Error| exit_code(e.raw_os_error().unwrap_or(EIO));
-    let mut f = File::open(file)
-        .map_err(|e| CliError::stderr(format!("Failed to open file {file} for reading\n"), io_errno(&e)))?;
-    let mut head = Vec::with_capacity(HEADER_LEN);
-    (&mut f)
-        .take(HEADER_LEN as u64)
-        .read_to_end(&mut head)
-        .map_err(|e| CliError::stderr(format!("Failed to read db header from file {file}\n"), io_errno(&e)))?;
-    let header = Header::from_bytes(&head);
-    if header.version != VERSION {
-        return Err(CliError::stderr(
-            format!("Wrong version of backup file, expected {VERSION}, got {}\n", header.version),
-            EINVAL,
-        ));
-    }
+    let (mut f, header) = open_backup(file)?;
     let mut result = BackupDump {
         name: header.name.clone(),
         timestamp: Timestamp { sec: header.timestamp, usec: 0 },

@@ -12,7 +12,6 @@
 //! ```
 
 use std::fs::File;
-use std::io::Read;
 
 use serde::Serialize;
 
@@ -20,9 +19,9 @@ use ctdb_legacy_proto::{srvid, Opcode, PullDbExt, TransDb, Wire};
 
 use super::wipedb::{abort, prepare, step};
 use super::{usage, Ctx};
-use crate::backup::{Buffer, Header, HEADER_LEN, VERSION};
-use crate::db::{after_output, attach, open_local, EINVAL, EIO, EMSGSIZE};
-use crate::error::{exit_code, CliError};
+use crate::backup::{open_backup, Buffer, Header};
+use crate::db::{after_output, attach, open_local, EIO, EMSGSIZE};
+use crate::error::CliError;
 use crate::render::{Render, RenderCx, Reply};
 use crate::session::{Link, Session};
 use crate::timefmt::{backup_time, Timestamp};
@@ -59,21 +58,7 @@ pub async fn run<L: Link>(session: &mut Session<L>, cx: &Ctx, args: &[String]) -
         [file, name] => (file, Some(name)),
         _ => return Err(usage("restoredb")),
     };
-    let io_errno = |e: &std::io::Error| exit_code(e.raw_os_error().unwrap_or(EIO));
-    let mut f = File::open(file)
-        .map_err(|e| CliError::stderr(format!("Failed to open file {file} for reading\n"), io_errno(&e)))?;
-    let mut head = Vec::with_capacity(HEADER_LEN);
-    (&mut f)
-        .take(HEADER_LEN as u64)
-        .read_to_end(&mut head)
-        .map_err(|e| CliError::stderr(format!("Failed to read db header from file {file}\n"), io_errno(&e)))?;
-    let header = Header::from_bytes(&head);
-    if header.version != VERSION {
-        return Err(CliError::stderr(
-            format!("Wrong version of backup file, expected {VERSION}, got {}\n", header.version),
-            EINVAL,
-        ));
-    }
+    let (mut f, header) = open_backup(file)?;
     let mut result = Restored {
         db: name.cloned().unwrap_or_else(|| header.name.clone()),
         timestamp: Timestamp { sec: header.timestamp, usec: 0 },
