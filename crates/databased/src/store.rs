@@ -87,12 +87,47 @@ pub trait Store: Send {
     }
     /// Undo [`Store::mark_locked`].
     fn unmark_locked(&mut self, _key: &[u8]) {}
+    /// Replace the contents while the caller holds the whole-file lock
+    /// ([`Store::try_lock_all`]): wipe first if `wipe`, then store every
+    /// record. All or nothing where the store can (a TDB transaction, so a
+    /// crash leaves the old contents); the whole-file lock is held again
+    /// afterwards.
+    fn replace_all(&mut self, wipe: bool, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        if wipe {
+            self.wipe()?;
+        }
+        for (k, v) in records {
+            self.store(k, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// A store just opened.
+pub struct Opened {
+    /// The store.
+    pub store: Box<dyn Store>,
+    /// Its file.
+    pub path: PathBuf,
+    /// Set when the file found there was corrupt: where it was moved, and
+    /// why; the store is then a new, empty one.
+    pub moved_aside: Option<(PathBuf, String)>,
 }
 
 /// Opens stores; the daemon's creates TDB files, tests keep them in memory.
 pub trait Backend: Send {
-    /// Open (creating) the store of database `name` for node `pnn`.
-    fn open(&mut self, name: &str, kind: DbKind, pnn: u32) -> Result<(Box<dyn Store>, PathBuf), StoreError>;
+    /// Open (creating) the store of database `name` for node `pnn`. A
+    /// persistent file that fails its consistency check is moved aside and
+    /// replaced by an empty one ([`Opened::moved_aside`]).
+    fn open(&mut self, name: &str, kind: DbKind, pnn: u32) -> Result<Opened, StoreError>;
+    /// Record a persistent database's health (`None`: healthy) where
+    /// operators find it; the default keeps nothing.
+    fn record_health(&mut self, _name: &str, _pnn: u32, _reason: Option<&str>) {}
+    /// Names of the persistent databases node `pnn` has files for (the
+    /// daemon attaches them at start, as ctdbd does).
+    fn existing_persistent(&self, _pnn: u32) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// An in-memory store with the same locking rules: a key locked by an
@@ -269,7 +304,7 @@ impl Store for SharedMem {
 }
 
 impl Backend for MemBackend {
-    fn open(&mut self, name: &str, kind: DbKind, pnn: u32) -> Result<(Box<dyn Store>, PathBuf), StoreError> {
+    fn open(&mut self, name: &str, kind: DbKind, pnn: u32) -> Result<Opened, StoreError> {
         let mut map = match self.stores.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -283,6 +318,7 @@ impl Backend for MemBackend {
             }
         });
         let dir = if kind == DbKind::Persistent { "persistent" } else { "volatile" };
-        Ok((Box::new(shared), PathBuf::from(format!("/mem/{dir}/{name}.{pnn}"))))
+        let path = PathBuf::from(format!("/mem/{dir}/{name}.{pnn}"));
+        Ok(Opened { store: Box::new(shared), path, moved_aside: None })
     }
 }

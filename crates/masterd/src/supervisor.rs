@@ -161,6 +161,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         persistent_dir: l.conf.database.persistent_dir.clone(),
         mutexes: l.conf.database.tdb_mutexes,
         hash_size: l.tunables.database_hash_size(),
+        state_dir: Some(l.conf.database.state_dir.clone()),
     });
     let databased = ctdb_databased::DatabasedService::new(
         ctdb_databased::Databased::new(l.pnn, Box::new(backend)),

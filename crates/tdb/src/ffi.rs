@@ -78,6 +78,8 @@ extern "C" {
     pub fn tdb_lockall(tdb: *mut tdb_context) -> c_int;
     pub fn tdb_lockall_nonblock(tdb: *mut tdb_context) -> c_int;
     pub fn tdb_unlockall(tdb: *mut tdb_context) -> c_int;
+    pub fn tdb_lockall_mark(tdb: *mut tdb_context) -> c_int;
+    pub fn tdb_lockall_unmark(tdb: *mut tdb_context) -> c_int;
 
     pub fn tdb_chainlock(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;
     pub fn tdb_chainlock_nonblock(tdb: *mut tdb_context, key: TDB_DATA) -> c_int;

@@ -563,6 +563,22 @@ impl Tdb {
         self.check_rc("unlockall", rc)
     }
 
+    /// Counts the whole database as locked by this handle without taking
+    /// any lock (`tdb_lockall_mark`): the lock is held by other means.
+    pub fn lockall_mark(&self) -> Result<(), TdbError> {
+        // SAFETY: open context.
+        let rc = unsafe { ffi::tdb_lockall_mark(self.raw()) };
+        self.check_rc("lockall_mark", rc)
+    }
+
+    /// Stops counting the whole database as locked without releasing any
+    /// lock (`tdb_lockall_unmark`); the kernel lock stays with the process.
+    pub fn lockall_unmark(&self) -> Result<(), TdbError> {
+        // SAFETY: open context.
+        let rc = unsafe { ffi::tdb_lockall_unmark(self.raw()) };
+        self.check_rc("lockall_unmark", rc)
+    }
+
     fn traverse_with(&self, op: &'static str, read: bool, f: &mut Visitor<'_>) -> Result<usize, TdbError> {
         let mut state = Traverse { f, panic: None };
         let private: *mut c_void = (&mut state as *mut Traverse<'_>).cast();

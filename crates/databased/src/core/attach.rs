@@ -143,7 +143,15 @@ impl Databased {
             }
             return Ok(id);
         }
-        let (mut store, path) = self.backend.open(name, kind, self.pnn).map_err(|e| e.to_string())?;
+        let opened = self.backend.open(name, kind, self.pnn).map_err(|e| e.to_string())?;
+        let (mut store, path) = (opened.store, opened.path);
+        let unhealthy = opened.moved_aside.map(|(_, reason)| reason);
+        if let Some(why) = &unhealthy {
+            // Healthy again once a recovery has brought the other nodes'
+            // copy (or an operator says so with DB_SET_HEALTHY).
+            warn!("databased: {name} is unhealthy until the next recovery: {why}");
+            self.backend.record_health(name, self.pnn, Some(why));
+        }
         if let Some(f) = &mut self.frozen {
             // Attached during a recovery (recovery attaches missing ones):
             // frozen like the others (try_freeze retries it otherwise).
@@ -170,9 +178,23 @@ impl Databased {
                 pinned: Default::default(),
                 delete_queue: Default::default(),
                 stats: DbStats::default(),
+                unhealthy,
+                freeze: None,
             },
         );
         Ok(id)
+    }
+
+    /// Attach every persistent database this node has a file for, before
+    /// the first recovery: a node's copy may be the newest (or the only)
+    /// one, whoever attaches the database later.
+    pub(crate) fn attach_existing_persistent(&mut self, now: Instant) {
+        for name in self.backend.existing_persistent(self.pnn) {
+            match self.attach_local(now, &name, DbKind::Persistent) {
+                Ok(_) => info!("databased: found persistent database {name}"),
+                Err(e) => warn!("databased: cannot attach persistent database {name} found on disk: {e}"),
+            }
+        }
     }
 
     /// Another node attached a database.

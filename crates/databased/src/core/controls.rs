@@ -22,7 +22,7 @@ fn done() -> ReplyControl {
 }
 
 impl Databased {
-    pub(crate) fn control(&mut self, now: Instant, gw: Endpoint, reqid: u64, c: ReqControl) {
+    pub(crate) fn control(&mut self, now: Instant, gw: Endpoint, reqid: u64, srcnode: u32, c: ReqControl) {
         let noreply = c.flags & ctrl_flags::NOREPLY != 0;
         let d = c.data.as_slice();
         let r = match c.opcode {
@@ -49,8 +49,38 @@ impl Databased {
             Opcode::GETDBPATH => self.with_db(d, |db| ok(CString(db.path.display().to_string()).to_bytes())),
             Opcode::GET_DBNAME => self.with_db(d, |db| ok(CString(db.name.clone()).to_bytes())),
             Opcode::DB_OPEN_FLAGS => self.with_db(d, |db| ok(db.store.flags().to_bytes())),
-            Opcode::DB_GET_HEALTH => self.with_db(d, |_| ok(Vec::new())),
-            Opcode::DB_SET_HEALTHY => self.with_db(d, |_| done()),
+            // Healthy is an empty reply; unhealthy the reason.
+            Opcode::DB_GET_HEALTH => {
+                self.with_db(d, |db| ok(db.unhealthy.clone().map(|r| CString(r).to_bytes()).unwrap_or_default()))
+            }
+            Opcode::DB_SET_HEALTHY => match u32::from_bytes(d) {
+                Ok(id) => match self.dbs.get(&id).map(|db| db.name.clone()) {
+                    Some(name) => {
+                        self.set_healthy(id, &name);
+                        done()
+                    }
+                    None => fail("unknown database"),
+                },
+                Err(_) => fail("needs a 4-byte db_id"),
+            },
+            Opcode::DB_FREEZE => match u32::from_bytes(d) {
+                Ok(id) => match self.db_freeze(now, gw, reqid, id) {
+                    Some(r) => r,
+                    None => return,
+                },
+                Err(_) => fail("needs a 4-byte db_id"),
+            },
+            Opcode::DB_THAW => match u32::from_bytes(d) {
+                Ok(id) => self.db_thaw(now, id),
+                Err(_) => fail("needs a 4-byte db_id"),
+            },
+            Opcode::DB_TRANSACTION_START => self.db_transaction_start(d),
+            Opcode::DB_TRANSACTION_COMMIT => self.db_transaction_commit(d),
+            Opcode::DB_TRANSACTION_CANCEL => self.db_transaction_cancel(d),
+            Opcode::WIPE_DATABASE => self.wipe_database(d),
+            Opcode::DB_PUSH_START => self.db_push_start(d),
+            Opcode::DB_PUSH_CONFIRM => self.db_push_confirm(d),
+            Opcode::DB_PULL => self.db_pull(d, srcnode),
             Opcode::ENABLE_SEQNUM => self.with_db_mut(d, |db| {
                 if !db.seqnum_enabled {
                     db.store.enable_seqnum();

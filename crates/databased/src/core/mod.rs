@@ -17,6 +17,7 @@
 mod attach;
 mod call;
 mod controls;
+mod db_freeze;
 mod persistent;
 mod readonly;
 mod recovery;
@@ -83,6 +84,12 @@ pub struct Db {
     /// Keys Samba scheduled for deletion (SCHEDULE_FOR_DELETION).
     pub(crate) delete_queue: BTreeMap<Vec<u8>, ()>,
     pub(crate) stats: DbStats,
+    /// Why a persistent database is unhealthy (DB_GET_HEALTH); `None` when
+    /// healthy.
+    pub(crate) unhealthy: Option<String>,
+    /// Set while the database alone is frozen (DB_FREEZE: `ctdb wipedb`,
+    /// `restoredb`).
+    pub(crate) freeze: Option<db_freeze::DbFreeze>,
 }
 
 /// Per-database counters (GET_DB_STATISTICS).
@@ -188,6 +195,8 @@ pub struct Databased {
     frozen: Option<Freeze>,
     /// Work that arrived while frozen.
     held: Vec<Work>,
+    /// When databases waiting for DB_FREEZE try their lock again.
+    db_freeze_retry_at: Option<Instant>,
     /// TRANS3_COMMITs being replicated.
     commits: persistent::Commits,
     /// Revocations of read-only delegations in progress.
@@ -226,6 +235,7 @@ impl Databased {
             lock_backoff: Duration::from_micros(100),
             frozen: None,
             held: Vec::new(),
+            db_freeze_retry_at: None,
             commits: persistent::Commits::default(),
             revocations: readonly::Revocations::default(),
             pindown_wait: Vec::new(),
@@ -274,6 +284,7 @@ impl Databased {
             self.pindown_timeout(),
             self.deferred_attach_timeout(),
             self.commits.poll_timeout(),
+            self.db_freeze_retry_at,
         ]
         .into_iter()
         .flatten()
@@ -292,6 +303,9 @@ impl Databased {
         }
         if self.next_seqnum_check.is_some_and(|t| t <= now) {
             self.seqnum_tick(now);
+        }
+        if self.db_freeze_retry_at.is_some_and(|t| t <= now) {
+            self.retry_db_freezes(now);
         }
         self.pindown_tick(now);
         self.expire_deferred_attaches(now);
@@ -359,8 +373,10 @@ impl Databased {
             }
         };
         match frame.packet {
-            LPacket::ReqControl(c) => self.control(now, gw, reqid, c),
+            LPacket::ReqControl(c) => self.control(now, gw, reqid, frame.header.srcnode, c),
             LPacket::ReqCall(c) => self.client_call(now, gw, reqid, c),
+            // Records of a DB_PUSH, sent by a tool to the push's srvid.
+            LPacket::ReqMessage(m) => self.push_message(m.srvid, &m.data),
             other => warn!("databased: unexpected {:?} from the gateway", other.operation()),
         }
     }
@@ -395,6 +411,11 @@ impl Databased {
             self.frozen.as_ref().is_some_and(|f| f.generation != 0 && f.generation == st.generation) && normal;
         if self.next_seqnum_check.is_none() {
             self.next_seqnum_check = Some(now + Duration::from_secs(1));
+        }
+        if self.state.is_none() {
+            // First news from clusterd, before any recovery: the persistent
+            // databases on disk take part in it whoever attaches them.
+            self.attach_existing_persistent(now);
         }
         self.vacuum.ensure_scheduled(now, &st);
         self.state = Some(st);

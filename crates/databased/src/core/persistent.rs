@@ -70,6 +70,9 @@ impl Databased {
         if self.frozen.is_some() || self.state.as_ref().is_none_or(|s| s.recmode != 0) {
             return Some(fail("recovery active"));
         }
+        if !self.commit_allowed(b.db_id) {
+            return Some(fail("database frozen"));
+        }
         if self.commits.running.values().any(|c| c.db_id == b.db_id) {
             return Some(fail("a commit on this database is running"));
         }
@@ -97,6 +100,13 @@ impl Databased {
     /// Participant: store a commit's records in one local transaction.
     pub(crate) fn commit_batch(&mut self, from: u32, commit_id: u32, b: RecBuffer) {
         let records: Vec<(Vec<u8>, Vec<u8>)> = b.records.into_iter().map(|r| (r.key, r.data)).collect();
+        if self.frozen.is_some() || !self.commit_allowed(b.db_id) {
+            // A recovery (or `ctdb wipedb`) owns the file now; the
+            // committer re-reads the sequence number and tries again.
+            warn!("databased: transaction on 0x{:08x} from node {from} refused: database frozen", b.db_id);
+            self.send_db(from, DbMsg::Committed { db_id: b.db_id, commit_id, ok: false });
+            return;
+        }
         let ok = match self.dbs.get_mut(&b.db_id) {
             Some(db) if db.kind != DbKind::Volatile => match db.store.store_all(&records) {
                 Ok(()) => true,

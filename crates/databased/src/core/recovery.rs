@@ -174,6 +174,7 @@ impl Databased {
     /// NORMAL mode): unlock, adopt the generation, carry on.
     pub(crate) fn thaw(&mut self, now: Instant) {
         let Some(f) = self.frozen.take() else { return };
+        self.end_all_db_freezes();
         for id in &f.locked {
             if let Some(db) = self.dbs.get_mut(id) {
                 db.store.unlock_all();
@@ -671,20 +672,34 @@ impl Databased {
                 ok = false;
                 continue;
             };
+            db.delete_queue.clear();
+            db.sticky_keys.clear();
+            db.pinned.clear();
+            if db.kind == DbKind::Persistent {
+                // The newest copy, headers as the writers chose them, in one
+                // transaction: a node dying now keeps its old copy whole.
+                let records: Vec<(Vec<u8>, Vec<u8>)> = records.into_iter().map(|r| (r.key, r.data)).collect();
+                match db.store.replace_all(true, &records) {
+                    Ok(()) => {
+                        stored += records.len() as u64;
+                        let name = db.name.clone();
+                        self.set_healthy(db_id, &name);
+                    }
+                    Err(e) => {
+                        warn!("databased: replacing {} for recovery: {e}", db.name);
+                        ok = false;
+                    }
+                }
+                continue;
+            }
             if let Err(e) = db.store.wipe() {
                 warn!("databased: wiping {} for recovery: {e}", db.name);
                 ok = false;
             }
-            db.delete_queue.clear();
-            db.sticky_keys.clear();
-            db.pinned.clear();
             let replicated = db.kind == DbKind::Replicated;
-            let persistent = db.kind == DbKind::Persistent;
             for mut r in records {
                 let Ok((mut h, d)) = r.split_header() else { continue };
-                if persistent {
-                    // The newest copy, headers as the writers chose them.
-                } else if replicated {
+                if replicated {
                     h.dmaster = pnn;
                 } else if h.dmaster == pnn {
                     // The dmaster's copy is one rsn ahead of the others:

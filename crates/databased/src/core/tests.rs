@@ -301,3 +301,99 @@ fn a_deferred_attach_fails_after_deferred_attach_to() {
     let r = t.drain();
     assert!(matches!(&r[..], [Frame { packet: LPacket::ReplyControl(ReplyControl { status: -1, .. }), .. }]), "{r:?}");
 }
+
+/// `ctdb restoredb` as the tool drives one node: the freeze waits for a
+/// chain lock smbd holds, calls wait for the thaw, pushed records are
+/// staged until the commit, which replaces the contents in one go.
+#[test]
+fn freeze_transaction_wipe_push_commit_thaw() {
+    use ctdb_legacy_proto::{record_flags, PullDbExt, RecBuffer, RecData, ReqMessage, TransDb};
+    let mut t = One::new();
+    let db = t.attach("restore.tdb");
+    let store = t.backend.stores.lock().unwrap().get("restore.tdb").cloned().unwrap();
+    let old = LtdbHeader { rsn: 1, dmaster: 0, reserved1: 0, flags: 0 };
+    store.put(b"old", &old.join(b"gone after the restore"));
+
+    // smbd holds a chain lock: the freeze is answered once it is free.
+    store.hold(b"old", true);
+    let c = ReqControl { opcode: Opcode::DB_FREEZE, srvid: 0, client_id: 0, flags: 0, data: db.to_bytes() };
+    assert!(t.send(LPacket::ReqControl(c)).is_empty(), "freeze answered while a chain is locked");
+    store.hold(b"old", false);
+    t.now += Duration::from_millis(2);
+    t.core.handle_timeout(t.now);
+    let r = t.drain();
+    assert!(matches!(&r[..], [Frame { packet: LPacket::ReplyControl(ReplyControl { status: 0, .. }), .. }]), "{r:?}");
+
+    // A call on the frozen database waits.
+    assert!(t.call(db, b"old", call::FETCH_FUNC).is_empty(), "a call ran on a frozen database");
+
+    // Wipe and push only inside the transaction of the given id.
+    let trans = TransDb { db_id: db, tid: 0x77 }.to_bytes();
+    assert_eq!(t.control(Opcode::WIPE_DATABASE, trans.clone()).status, -1);
+    assert_eq!(t.control(Opcode::DB_TRANSACTION_START, trans.clone()).status, 0);
+    assert_eq!(t.control(Opcode::WIPE_DATABASE, TransDb { db_id: db, tid: 0x78 }.to_bytes()).status, -1);
+    assert_eq!(t.control(Opcode::WIPE_DATABASE, trans.clone()).status, 0);
+    let srvid = 0xCE02_0000_0000_0000u64;
+    let push = PullDbExt { db_id: db, lmaster: 0, srvid }.to_bytes();
+    assert_eq!(t.control(Opcode::DB_PUSH_START, push).status, 0);
+    let ro = LtdbHeader { rsn: 9, dmaster: 0, reserved1: 0, flags: record_flags::RO_HAVE_DELEGATIONS };
+    let recs = RecBuffer {
+        db_id: db,
+        records: vec![
+            RecData::with_header(0, b"a".to_vec(), &ro, b"1"),
+            RecData::with_header(0, b"b".to_vec(), &old, b"2"),
+        ],
+    };
+    t.send(LPacket::ReqMessage(ReqMessage { srvid, data: recs.to_bytes() }));
+    // Nothing changes before the commit.
+    assert!(store.records().contains_key(b"old".as_slice()));
+    let n = t.control(Opcode::DB_PUSH_CONFIRM, db.to_bytes());
+    assert_eq!((n.status, u32::from_bytes(&n.data).unwrap()), (0, 2));
+    assert_eq!(t.control(Opcode::DB_TRANSACTION_COMMIT, trans).status, 0);
+    let now: Vec<Vec<u8>> = store.records().keys().cloned().collect();
+    assert_eq!(now, vec![b"a".to_vec(), b"b".to_vec()]);
+    let (h, d) = LtdbHeader::split(&store.records()[b"a".as_slice()]).map(|(h, d)| (h, d.to_vec())).unwrap();
+    assert_eq!((h.rsn, h.flags, d), (9, 0, b"1".to_vec()), "read-only bits are cleared");
+
+    // The thaw runs the call that waited: the record is gone now.
+    let r = t.control(Opcode::DB_THAW, db.to_bytes());
+    assert_eq!(r.status, 0);
+    let _ = t.drain();
+    assert_eq!(t.call(db, b"a", call::FETCH_FUNC), vec![ReplyCall { status: 0, data: b"1".to_vec() }]);
+}
+
+/// DB_PULL streams every record to the srvid and answers the count; it
+/// needs a frozen database.
+#[test]
+fn pull_streams_records_of_a_frozen_database() {
+    use ctdb_legacy_proto::{PullDbExt, RecBuffer};
+    let mut t = One::new();
+    let db = t.attach("pull.tdb");
+    let store = t.backend.stores.lock().unwrap().get("pull.tdb").cloned().unwrap();
+    let h = LtdbHeader { rsn: 1, dmaster: 0, reserved1: 0, flags: 0 };
+    for i in 0..5u8 {
+        store.put(&[i], &h.join(&[i; 3]));
+    }
+    let pull = PullDbExt { db_id: db, lmaster: 0xFFFF_FFFF, srvid: 0xF001_0000_0000_0001 }.to_bytes();
+    assert_eq!(t.control(Opcode::DB_PULL, pull.clone()).status, -1, "pull of a database not frozen");
+    assert_eq!(t.control(Opcode::DB_FREEZE, db.to_bytes()).status, 0);
+    t.reqid += 1;
+    let c = ReqControl { opcode: Opcode::DB_PULL, srvid: 0, client_id: 0, flags: 0, data: pull };
+    let bytes = Frame::new(LPacket::ReqControl(c), pnn::CURRENT_NODE, 0, t.reqid as u32).encode(true);
+    let gw = Endpoint::new(0, ServiceId::GATEWAY);
+    t.core.dispatch(t.now, Packet::new(Endpoint::new(0, ServiceId::DATABASED), gw, t.reqid, Body::Legacy(bytes)));
+    let mut pulled = 0;
+    let mut answer = None;
+    while let Some(p) = t.core.poll_output() {
+        let Body::Legacy(b) = &p.body else { continue };
+        match Frame::decode(b).unwrap().packet {
+            LPacket::ReqMessage(m) => {
+                assert_eq!(m.srvid, 0xF001_0000_0000_0001);
+                pulled += RecBuffer::from_bytes(&m.data).unwrap().records.len();
+            }
+            LPacket::ReplyControl(r) => answer = Some(u32::from_bytes(&r.data).unwrap()),
+            _ => {}
+        }
+    }
+    assert_eq!((pulled, answer), (5, Some(5)));
+}

@@ -82,7 +82,7 @@ impl Databased {
 
     /// One vacuum run over one database (DB_VACUUM, or the timer).
     pub(crate) fn vacuum_db(&mut self, now: Instant, db_id: u32, full: bool) {
-        if self.frozen.is_some() {
+        if self.db_frozen(db_id) {
             return;
         }
         let pnn = self.pnn;
@@ -161,7 +161,7 @@ impl Databased {
 
     /// lmaster: another node's tombstones; fetch them here to vacuum.
     pub(crate) fn vacuum_fetch(&mut self, now: Instant, db_id: u32, records: Vec<(Vec<u8>, u64)>) {
-        if !self.dbs.contains_key(&db_id) || self.frozen.is_some() {
+        if !self.dbs.contains_key(&db_id) || self.db_frozen(db_id) {
             return;
         }
         for (key, _) in records {
@@ -173,9 +173,10 @@ impl Databased {
     pub(crate) fn try_delete(&mut self, from: u32, db_id: u32, records: Vec<(Vec<u8>, u64)>) {
         let pnn = self.pnn;
         let mut kept = Vec::new();
+        let frozen = self.db_frozen(db_id);
         if let Some(db) = self.dbs.get_mut(&db_id) {
             for (key, rsn) in records {
-                if self.frozen.is_some() || !matches!(db.store.try_lock(&key), Ok(true)) {
+                if frozen || !matches!(db.store.try_lock(&key), Ok(true)) {
                     kept.push(key);
                     continue;
                 }

@@ -130,6 +130,11 @@ impl Databased {
         }
     }
 
+    /// The database a piece of work is about.
+    pub(crate) fn work_db(&self, w: &Work) -> Option<u32> {
+        self.work_key(w).map(|(db, _)| db)
+    }
+
     /// [`Databased::work_key`], owned (for keeping beyond the work).
     fn owned_key(&self, w: &Work) -> Option<(u32, Vec<u8>)> {
         self.work_key(w).map(|(db, k)| (db, k.to_vec()))
@@ -138,7 +143,7 @@ impl Databased {
     /// Run `w` now, or queue it behind earlier work for the same record, or
     /// hold it while frozen.
     pub(crate) fn submit(&mut self, now: Instant, w: Work) {
-        if self.frozen.is_some() {
+        if self.frozen.is_some() || self.work_db(&w).is_some_and(|db| self.db_frozen(db)) {
             self.held.push(w);
             return;
         }

@@ -37,6 +37,15 @@ const DB_CONTROLS: &[Opcode] = &[
     Opcode::TRAVERSE_KILL,
     Opcode::DB_VACUUM,
     Opcode::TRANS3_COMMIT,
+    Opcode::DB_FREEZE,
+    Opcode::DB_THAW,
+    Opcode::DB_TRANSACTION_START,
+    Opcode::DB_TRANSACTION_COMMIT,
+    Opcode::DB_TRANSACTION_CANCEL,
+    Opcode::WIPE_DATABASE,
+    Opcode::DB_PULL,
+    Opcode::DB_PUSH_START,
+    Opcode::DB_PUSH_CONFIRM,
 ];
 
 /// Answer of a control handled here.
@@ -166,7 +175,15 @@ impl Gateway {
 
     fn answer(&mut self, now: Instant, req: &Request, c: &ReqControl) -> Answer {
         if DB_CONTROLS.contains(&c.opcode) {
-            let bytes = Frame { header: req.header, packet: LPacket::ReqControl(c.clone()) }.encode(true);
+            self.track_push(c);
+            // databased answers DB_PULL to the requester's node: name it
+            // (clients do not always fill srcnode in).
+            let mut header = req.header;
+            header.srcnode = match req.origin {
+                Origin::Remote { from, .. } => from.node,
+                Origin::Client(_) => self.pnn,
+            };
+            let bytes = Frame { header, packet: LPacket::ReqControl(c.clone()) }.encode(true);
             if c.flags & ctrl_flags::NOREPLY != 0 {
                 // Nobody waits (Samba's SCHEDULE_FOR_DELETION): no pending
                 // entry, so no late failure reply either.

@@ -38,6 +38,15 @@ impl Gateway {
     /// Deliver to every local registration of `srvid` (duplicates each get
     /// a copy) and to every registration of CTDB_SRVID_ALL.
     pub(super) fn deliver(&mut self, id: u64, data: &[u8]) {
+        if self.push_srvids.values().any(|s| *s == id) {
+            // Records of a DB_PUSH (`ctdb restoredb`): databased's.
+            let header = self.reply_header(Operation::REQ_MESSAGE, self.pnn, 0);
+            let bytes = Frame { header, packet: LPacket::ReqMessage(ReqMessage { srvid: id, data: data.to_vec() }) }
+                .encode(true);
+            let db = Endpoint::new(self.pnn, ServiceId::DATABASED);
+            self.actions.push_back(Action::Send(Packet::new(db, self.endpoint(), 0, Body::Legacy(bytes))));
+            return;
+        }
         if id == srvid::TAKEOVER_RUN {
             self.takeover_run(data);
         } else if id == srvid::DISABLE_RECOVERIES {
@@ -64,6 +73,25 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// Follow DB_PUSH_START / its end, so that the records sent to the
+    /// push's srvid reach databased.
+    pub(super) fn track_push(&mut self, c: &ctdb_legacy_proto::ReqControl) {
+        use ctdb_legacy_proto::Opcode;
+        match c.opcode {
+            Opcode::DB_PUSH_START => {
+                if let Ok(p) = ctdb_legacy_proto::PullDbExt::from_bytes(&c.data) {
+                    self.push_srvids.insert(p.db_id, p.srvid);
+                }
+            }
+            Opcode::DB_PUSH_CONFIRM | Opcode::DB_THAW | Opcode::DB_TRANSACTION_CANCEL => {
+                if let Some(id) = c.data.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+                    self.push_srvids.remove(&u32::from_ne_bytes(id));
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// A takeover run request (`ctdb ipreallocate`, and the end of
     /// `disable`, `stop`, `ban`, …): the leader answers the requester's
     /// srvid with its pnn (success; −1 would be failure). No node has

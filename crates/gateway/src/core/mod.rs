@@ -93,6 +93,8 @@ pub struct Gateway {
     actions: VecDeque<Action>,
     /// Takeover-run requests that arrived while no node led.
     pending_takeover: Vec<ctdb_legacy_proto::SrvidMessage>,
+    /// srvids databased takes records on (DB_PUSH_START), by database.
+    push_srvids: HashMap<u32, u64>,
 }
 
 impl Gateway {
@@ -110,6 +112,7 @@ impl Gateway {
             counters: Counters::new(start),
             actions: VecDeque::new(),
             pending_takeover: Vec::new(),
+            push_srvids: HashMap::new(),
         }
     }
 
