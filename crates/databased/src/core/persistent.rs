@@ -98,8 +98,16 @@ impl Databased {
     }
 
     /// Participant: store a commit's records in one local transaction.
-    pub(crate) fn commit_batch(&mut self, from: u32, commit_id: u32, b: RecBuffer) {
+    pub(crate) fn commit_batch(&mut self, from: u32, commit_id: u32, generation: u32, b: RecBuffer) {
         let records: Vec<(Vec<u8>, Vec<u8>)> = b.records.into_iter().map(|r| (r.key, r.data)).collect();
+        if generation != self.generation {
+            // Sent before a recovery that has ended here since: the
+            // committer was told it failed, and the recovery decided what
+            // every node holds. Storing it now would set this node apart.
+            warn!("databased: transaction on 0x{:08x} from node {from} of generation {generation} refused", b.db_id);
+            self.send_db(from, DbMsg::Committed { db_id: b.db_id, commit_id, ok: false });
+            return;
+        }
         if self.frozen.is_some() || !self.commit_allowed(b.db_id) {
             // A recovery (or `ctdb wipedb`) owns the file now; the
             // committer re-reads the sequence number and tries again.
@@ -135,6 +143,17 @@ impl Databased {
                 };
                 self.reply_control(c.reply_to.0, c.reply_to.1, r);
             }
+        }
+    }
+
+    /// A recovery starts: every running commit fails now (the committer
+    /// re-reads the sequence number after the recovery and either finds
+    /// its transaction there or sends it again), rather than waiting for
+    /// nodes that may be gone.
+    pub(crate) fn abort_commits(&mut self) {
+        for (_, c) in std::mem::take(&mut self.commits.running) {
+            warn!("databased: commit on 0x{:08x} failed: recovery started", c.db_id);
+            self.reply_control(c.reply_to.0, c.reply_to.1, fail("recovery started"));
         }
     }
 

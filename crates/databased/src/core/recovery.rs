@@ -118,6 +118,7 @@ impl Databased {
         self.recovery.staged.clear();
         self.recovery.jobs.clear();
         self.recovery.next_epoch = None;
+        self.abort_commits();
         match &mut self.frozen {
             Some(f) => {
                 f.generation = generation;

@@ -169,7 +169,7 @@ impl Databased {
             }
             super::recovery::PULL_DATA => self.pull_batch(now, from, h, b),
             super::recovery::PUSH_DATA => self.push_batch(now, from, h, b),
-            super::persistent::COMMIT_DATA => self.commit_batch(from, h.reqid, b),
+            super::persistent::COMMIT_DATA => self.commit_batch(from, h.reqid, h.generation, b),
             other => warn!("databased: batch for unknown port 0x{other:016x} from node {from}"),
         }
     }
