@@ -49,6 +49,20 @@ fn transactions_reach_every_node() {
         assert_eq!(run(&c, p, &["pfetch", "ptest.tdb", "greeting"]), "\n", "deleted on node {p}");
         assert_eq!(run(&c, p, &["getdbseqnum", "ptest.tdb"]), "0x3\n");
     }
+    // A replicated database: volatile-style file, every record on every
+    // node through the same transactions.
+    run(&c, 1, &["attach", "prep.tdb", "replicated"]);
+    for p in 0..3 {
+        wait_for(T, "prep.tdb attached everywhere", || run(&c, p, &["getdbmap"]).contains("name:prep.tdb")).unwrap();
+        let status = run(&c, p, &["getdbstatus", "prep.tdb"]);
+        assert!(status.contains("REPLICATED: yes") && status.contains("PERSISTENT: no"), "{status}");
+    }
+    run(&c, 1, &["pstore", "prep.tdb", "everywhere", "yes"]);
+    for p in 0..3 {
+        assert_eq!(run(&c, p, &["pfetch", "prep.tdb", "everywhere"]), "yes\n", "replicated on node {p}");
+        let own = run(&c, p, &["cattdb", "prep.tdb"]);
+        assert!(own.contains("key(10) = \"everywhere\""), "node {p}'s own file: {own}");
+    }
     // A volatile database refuses transactions, as Samba's does.
     run(&c, 0, &["attach", "vol.tdb"]);
     let samba = debian_ctdb().unwrap();
