@@ -10,6 +10,10 @@ const ETIMEDOUT: i32 = 110;
 const EIO: i32 = 5;
 /// `EINVAL`.
 const EINVAL: i32 = 22;
+/// `EDEADLK`.
+const EDEADLK: i32 = 35;
+/// `EPROTO`.
+const EPROTO: i32 = 71;
 
 /// Why a client call failed.
 #[derive(thiserror::Error, Debug)]
@@ -47,6 +51,29 @@ pub enum ClientError {
     /// The daemon sent bytes this crate cannot decode.
     #[error("protocol error: {0}")]
     Proto(#[from] ProtoError),
+    /// A transaction was asked of a volatile database, or a write of a
+    /// read-only transaction.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// A record shared with other clients holds data this crate cannot
+    /// read (a g_lock record that is no array of lock entries, a
+    /// `__db_sequence_number__` that is not 8 bytes).
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    /// This very lock holder is already in the g_lock record.
+    #[error("g_lock {0}: already held by this holder (deadlock)")]
+    Deadlock(String),
+    /// After a failed TRANS3_COMMIT the database's sequence number is
+    /// neither the old one (resend) nor one more (committed by recovery).
+    #[error("transaction commit on {db}: seqnum mismatch 0x{now:x} != 0x{old:x} + 1")]
+    SeqnumMismatch {
+        /// Database name.
+        db: String,
+        /// The sequence number the transaction started from.
+        old: u64,
+        /// The one found after the failure.
+        now: u64,
+    },
 }
 
 impl ClientError {
@@ -59,7 +86,10 @@ impl ClientError {
             ClientError::Timeout => ETIMEDOUT,
             ClientError::NoSuchTunable(_) => EINVAL,
             ClientError::Connect { source, .. } | ClientError::Io(source) => source.raw_os_error().unwrap_or(EIO),
-            ClientError::Closed | ClientError::Proto(_) => EIO,
+            ClientError::Closed | ClientError::Proto(_) | ClientError::SeqnumMismatch { .. } => EIO,
+            ClientError::NotAllowed(_) => EINVAL,
+            ClientError::InvalidRecord(_) => EPROTO,
+            ClientError::Deadlock(_) => EDEADLK,
         }
     }
 }

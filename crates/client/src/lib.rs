@@ -20,6 +20,7 @@
 mod conn;
 mod controls;
 mod error;
+pub mod persistent;
 pub mod record;
 
 pub use conn::{Client, DEFAULT_TIMEOUT};
