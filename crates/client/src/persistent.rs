@@ -4,7 +4,7 @@
 //! * reads outside a transaction come straight from this node's copy of
 //!   the database file, header stripped, with no packet at all;
 //! * a transaction is guarded by a g_lock record, `transaction_db_0x%08x`
-//!   + NUL, in the volatile `g_lock.tdb`: the record is migrated here
+//!   and a NUL, in the volatile `g_lock.tdb`: the record is migrated here
 //!   ([`VolatileDb::fetch_locked`]) and this holder's entry added to it,
 //!   after any conflicting live holder has gone;
 //! * reads inside see the transaction's own writes first;
@@ -575,7 +575,7 @@ mod tests {
     #[test]
     fn g_lock_entries_round_trip_in_32_bytes() {
         let sid = samba_server_id(4242, 1, 0x7132c184);
-        assert_eq!(sid.unique_id, 0x7132c184_0000_1092);
+        assert_eq!(sid.unique_id, 0x7132_c184_0000_1092);
         let locks =
             vec![GLock { kind: GLockKind::Write, sid }, GLock { kind: GLockKind::Read, sid: ServerId::default() }];
         let bytes = encode_g_locks(&locks);
