@@ -17,6 +17,7 @@
 //! | ctdbd connection | [`link`] |
 //! | commands, one file each | [`cmd`] |
 //! | database lookup, attach, record locks and dumps | [`db`] |
+//! | persistent-database transactions | [`transaction`] |
 //! | backup file format | [`backup`] |
 //! | text / machine / JSON rendering | [`render`] |
 //! | node flag texts and columns | [`flags`] |
@@ -36,6 +37,7 @@ pub mod render;
 pub mod run;
 pub mod session;
 pub mod timefmt;
+pub mod transaction;
 pub mod usage;
 
 #[cfg(test)]

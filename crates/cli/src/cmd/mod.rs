@@ -40,6 +40,10 @@
 //! | backupdb | [`backupdb`] | DB lookup, attach; read traverse of the daemon's TDB into the file |
 //! | dumpdbbackup | [`dumpdbbackup`] | none (backup file) |
 //! | restoredb | [`restoredb`] | attach, GET_NODEMAP, leader GET_RECMODE/GETVNNMAP, DB_FREEZE, DB_TRANSACTION_START, WIPE_DATABASE, DB_PUSH_START, messages, DB_PUSH_CONFIRM, DB_SET_HEALTHY, DB_TRANSACTION_COMMIT, DB_THAW |
+//! | pfetch | [`pfetch`] | DB lookup, attach, g_lock.tdb attach, g_lock READ (REQ_CALL migration, PROCESS_EXISTS of conflicting holders), local read, g_lock unlock (SCHEDULE_FOR_DELETION when empty) |
+//! | pstore / pdelete | [`pstore`] | as pfetch with a WRITE g_lock, then TRANS3_COMMIT when something changed |
+//! | ptrans | [`ptrans`] | as pstore, many records from a file or standard input |
+//! | tfetch / tstore | [`tfetch`], [`tstore`] | none after the preamble (the TDB file is opened directly) |
 //! | wipedb | [`wipedb`] | DB lookup, attach, GET_NODEMAP, leader GET_RECMODE/GETVNNMAP, DB_FREEZE, DB_TRANSACTION_START, WIPE_DATABASE, DB_SET_HEALTHY, DB_TRANSACTION_COMMIT, DB_THAW |
 
 pub mod attach;
@@ -64,9 +68,12 @@ pub mod listnodes;
 pub mod listvars;
 pub mod node_state;
 pub mod nodestatus;
+pub mod pfetch;
 pub mod ping;
 pub mod pnn;
 pub mod process_exists;
+pub mod pstore;
+pub mod ptrans;
 pub mod readkey;
 pub mod recover;
 pub mod reloadnodes;
@@ -80,6 +87,8 @@ pub mod shutdown;
 pub mod statistics;
 pub mod statisticsreset;
 pub mod status;
+pub mod tfetch;
+pub mod tstore;
 pub mod uptime;
 pub mod version;
 pub mod wipedb;
@@ -172,10 +181,35 @@ pub const IMPLEMENTED: &[(&str, Kind)] = &[
     ("backupdb", Kind::Daemon),
     ("restoredb", Kind::Daemon),
     ("wipedb", Kind::Daemon),
+    ("pfetch", Kind::Daemon),
+    ("pstore", Kind::Daemon),
+    ("pdelete", Kind::Daemon),
+    ("ptrans", Kind::Daemon),
+    ("tfetch", Kind::Daemon),
+    ("tstore", Kind::Daemon),
 ];
 
-/// Commands that refuse `-n` naming another node than the local one.
-const LOCAL_ONLY: &[&str] = &["pnn", "reloadnodes"];
+/// Commands that refuse `-n` naming another node than the local one (the
+/// implemented ones of those Samba's table marks as not remote).
+const LOCAL_ONLY: &[&str] = &[
+    "pnn",
+    "reloadnodes",
+    "catdb",
+    "cattdb",
+    "attach",
+    "detach",
+    "backupdb",
+    "restoredb",
+    "wipedb",
+    "pfetch",
+    "pstore",
+    "pdelete",
+    "ptrans",
+    "readkey",
+    "writekey",
+    "deletekey",
+    "getdbseqnum",
+];
 
 /// Whether `name` refuses `-n` naming another node (checked by the
 /// preamble, before REGISTER_SRVID, as Samba's tool does).
@@ -251,6 +285,12 @@ pub async fn run_daemon<L: Link>(
         "backupdb" => backupdb::run(session, cx, args).await,
         "restoredb" => restoredb::run(session, cx, args).await,
         "wipedb" => wipedb::run(session, cx, args).await,
+        "pfetch" => pfetch::run(session, cx, args).await,
+        "pstore" => pstore::run(pstore::Op::Store, session, cx, args).await,
+        "pdelete" => pstore::run(pstore::Op::Delete, session, cx, args).await,
+        "ptrans" => ptrans::run(session, cx, args).await,
+        "tfetch" => tfetch::run(cx, args),
+        "tstore" => tstore::run(cx, args),
         _ => Err(CliError::line(format!("Unknown command '{name}'"))),
     }
 }
