@@ -122,6 +122,14 @@ struct Opts {
     /// Skip the floor (to get to the workloads at once, e.g. for profiling).
     #[arg(long)]
     no_floor: bool,
+    /// Records in the volatile database of volatile-recovery (default
+    /// 1,000,000; 1,000 with --smoke).
+    #[arg(long)]
+    volatile_records: Option<u64>,
+    /// Records in the persistent database of persistent-recovery (default
+    /// 100,000; 200 with --smoke).
+    #[arg(long)]
+    persistent_records: Option<u64>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -231,11 +239,17 @@ struct Plan {
 }
 
 async fn run(opts: &Opts) -> Result<()> {
-    let sizes = if opts.smoke {
+    let mut sizes = if opts.smoke {
         Sizes::smoke(opts.payload, opts.ring_window)
     } else {
         Sizes::full(opts.payload, opts.ring_window)
     };
+    if let Some(r) = opts.volatile_records {
+        sizes.recovery_records = r;
+    }
+    if let Some(r) = opts.persistent_records {
+        sizes.persistent_records = r;
+    }
     let all = workload::registry(&sizes);
     if opts.list {
         for w in &all {
@@ -534,8 +548,9 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
     Ok(Results { meta, title, rows, floor_rows })
 }
 
-/// CPU time of the machine, of this process (clients, spinners, floor)
-/// and of every daemon under test, at one moment.
+/// CPU time of the machine, of this process (clients, spinners, floor,
+/// and the worker processes and tools it waited for) and of every daemon
+/// under test, at one moment.
 struct Usage {
     busy: Duration,
     total: Duration,
@@ -545,7 +560,9 @@ struct Usage {
 impl Usage {
     fn now(clusters: &[Cluster]) -> Result<Usage> {
         let (busy, total) = procfs::machine_cpu()?;
-        let mut ours = procfs::cpu_time(i32::try_from(std::process::id()).context("pid out of range")?)?;
+        let me = i32::try_from(std::process::id()).context("pid out of range")?;
+        // Worker processes and tools a workload ran (and waited for) are ours too.
+        let mut ours = procfs::cpu_time(me)? + procfs::children_cpu_time(me)?;
         for c in clusters {
             ours += c.cpu_time()?;
         }

@@ -64,8 +64,17 @@ pub struct Attached {
 
 /// Attach volatile database `name` on `client`'s node without opening it.
 pub async fn attach(client: &Client, name: &str, timeout: Duration) -> Result<Attached> {
+    attach_as(client, name, Opcode::DB_ATTACH, timeout).await
+}
+
+/// Attach persistent database `name` on `client`'s node without opening it.
+pub async fn attach_persistent(client: &Client, name: &str, timeout: Duration) -> Result<Attached> {
+    attach_as(client, name, Opcode::DB_ATTACH_PERSISTENT, timeout).await
+}
+
+async fn attach_as(client: &Client, name: &str, opcode: Opcode, timeout: Duration) -> Result<Attached> {
     let here = pnn::CURRENT_NODE;
-    let d = client.control_ok(here, Opcode::DB_ATTACH, CString(name.to_string()).to_bytes(), timeout).await?;
+    let d = client.control_ok(here, opcode, CString(name.to_string()).to_bytes(), timeout).await?;
     let db_id = u32::from_bytes(&d).context("DB_ATTACH reply")?;
     let d = client.control_ok(here, Opcode::GETDBPATH, db_id.to_bytes(), timeout).await?;
     let path = PathBuf::from(CString::from_bytes(&d).context("GETDBPATH reply")?.0);

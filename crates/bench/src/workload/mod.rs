@@ -10,9 +10,10 @@
 //! add it to [`registry`]. The harness measures daemon CPU per 100k units
 //! and RSS around every run by itself; a workload reports only its own
 //! figures. The database workloads ([`FetchLockRing`], [`HotKey`],
-//! [`VolatileRecovery`]) lock records the way smbd does
-//! ([`ctdb_client::record::VolatileDb`]: the daemon's TDB file, opened
-//! here) and so need a real daemon on this machine.
+//! [`VolatileRecovery`], [`PersistentRecovery`]) open the daemon's TDB
+//! files as smbd does (records locked through
+//! [`ctdb_client::record::VolatileDb`]; the persistent one filled through
+//! Debian's `ctdb ptrans`) and so need a real daemon on this machine.
 
 mod broadcast;
 mod control;
@@ -21,6 +22,7 @@ mod db;
 mod fake;
 mod fetch_lock_ring;
 pub mod hot_key;
+mod persistent_recovery;
 mod ring;
 mod volatile_recovery;
 
@@ -38,6 +40,7 @@ pub use broadcast::Broadcast;
 pub use control::{ControlRoundTrip, Destination};
 pub use fetch_lock_ring::FetchLockRing;
 pub use hot_key::HotKey;
+pub use persistent_recovery::PersistentRecovery;
 pub use ring::MessageRing;
 pub use volatile_recovery::VolatileRecovery;
 
@@ -252,6 +255,8 @@ pub struct Sizes {
     pub hot_per_client: u64,
     /// Records in the volatile database before the recovery.
     pub recovery_records: u64,
+    /// Records in the persistent database before its recoveries.
+    pub persistent_records: u64,
 }
 
 impl Sizes {
@@ -272,6 +277,7 @@ impl Sizes {
             hot_keys: 3,
             hot_per_client: 20_000,
             recovery_records: 1_000_000,
+            persistent_records: 100_000,
         }
     }
 
@@ -291,6 +297,7 @@ impl Sizes {
             hot_keys: 3,
             hot_per_client: 10,
             recovery_records: 1_000,
+            persistent_records: 200,
         }
     }
 }
@@ -306,6 +313,7 @@ pub fn registry(sizes: &Sizes) -> Vec<Box<dyn Workload>> {
         Box::new(FetchLockRing::new(sizes.ring_increments)),
         Box::new(HotKey::new(sizes.hot_clients_per_node, sizes.hot_keys, sizes.hot_per_client)),
         Box::new(VolatileRecovery::new(sizes.recovery_records, volatile_recovery::VALUE_BYTES)),
+        Box::new(PersistentRecovery::new(sizes.persistent_records, persistent_recovery::VALUE_BYTES)),
     ]
 }
 

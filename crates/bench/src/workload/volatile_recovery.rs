@@ -160,7 +160,7 @@ impl VolatileRecovery {
 }
 
 /// A value no earlier run wrote, so a record left from one cannot pass.
-fn nonce() -> u64 {
+pub(super) fn nonce() -> u64 {
     let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     t ^ (u64::from(std::process::id()) << 40)
 }
@@ -189,7 +189,7 @@ fn lmaster(key: &[u8], map: &[u32]) -> u32 {
 }
 
 /// Open a node's file as the daemon says to.
-fn open(a: &Attached) -> Result<Tdb> {
+pub(super) fn open(a: &Attached) -> Result<Tdb> {
     Tdb::open(&a.path, 0, a.tdb_flags, libc::O_RDWR, 0).with_context(|| format!("opening {}", a.path.display()))
 }
 
@@ -287,13 +287,19 @@ fn verify(dbs: &[Attached], records: u64, value_bytes: usize, nonce: u64, deadli
 /// recovery. So wait (unmeasured) until every node's last recovery
 /// (UPTIME) ended longer ago than that, plus a second for the leader's
 /// work after it (takeover run). Both daemons are treated alike.
-async fn wait_out_rerecovery_timeout(clients: &[Client], deadline: &Deadline) -> Result<()> {
+pub(super) async fn wait_out_rerecovery_timeout(clients: &[Client], deadline: &Deadline) -> Result<()> {
     let t = op_timeout(deadline, "GET_TUNABLE")?;
     // A daemon without the tunable does not pause at all.
     let pause = match clients[0].get_tunable(pnn::CURRENT_NODE, "RerecoveryTimeout", t).await {
         Ok(s) => Duration::from_secs(u64::from(s)),
         Err(_) => Duration::ZERO,
     };
+    wait_out_pause(clients, pause, deadline).await
+}
+
+/// Wait (unmeasured) until every node's last recovery ended longer ago
+/// than `pause` plus a second.
+pub(super) async fn wait_out_pause(clients: &[Client], pause: Duration, deadline: &Deadline) -> Result<()> {
     if pause.is_zero() {
         return Ok(());
     }
@@ -314,7 +320,7 @@ async fn wait_out_rerecovery_timeout(clients: &[Client], deadline: &Deadline) ->
 }
 
 /// Every node's vnnmap, which must be the same everywhere.
-async fn same_vnnmap(clients: &[Client], deadline: &Deadline) -> Result<VnnMap> {
+pub(super) async fn same_vnnmap(clients: &[Client], deadline: &Deadline) -> Result<VnnMap> {
     let mut first: Option<VnnMap> = None;
     for (pnn, c) in clients.iter().enumerate() {
         let m = c.get_vnnmap(pnn::CURRENT_NODE, op_timeout(deadline, "GETVNNMAP")?).await?;
@@ -329,7 +335,7 @@ async fn same_vnnmap(clients: &[Client], deadline: &Deadline) -> Result<VnnMap> 
 
 /// The new vnnmap once every node is in NORMAL mode with the same
 /// generation, other than `old`; `None` while the recovery runs.
-async fn recovered(clients: &[Client], old: u32, deadline: &Deadline) -> Result<Option<VnnMap>> {
+pub(super) async fn recovered(clients: &[Client], old: u32, deadline: &Deadline) -> Result<Option<VnnMap>> {
     for c in clients {
         if c.get_recmode(pnn::CURRENT_NODE, op_timeout(deadline, "waiting for the recovery")?).await? != recmode::NORMAL
         {
