@@ -307,6 +307,99 @@ fn database_commands_match_debian() {
     twins_look_alike(&d, &["cattdb", "{}vol.tdb"]);
     twins_look_alike(&d, &["readkey", "{}vol.tdb", "key2"]);
 
+    // Persistent and replicated databases: transactions (g_lock in
+    // g_lock.tdb, TRANS3_COMMIT), then the twins must hold the same
+    // records with the same headers and sequence numbers.
+    twins(&d, &["pstore", "{}pers.tdb", "key1", "value1"]);
+    twins(&d, &["pstore", "{}pers.tdb", "0x6b6579", "0x00ff41"]);
+    twins(&d, &["pstore", "{}pers.tdb", "key1", "value1"]);
+    twins(&d, &["pstore", "{}pers.tdb", "key2", "two"]);
+    twins(&d, &["pstore", "{}rep.tdb", "rk", "rv"]);
+    twins(&d, &["pdelete", "{}pers.tdb", "missing"]);
+    for args in [
+        &["pstore", "{}vol.tdb", "k", "v"][..],
+        &["pfetch", "{}vol.tdb", "k"],
+        &["pdelete", "{}vol.tdb", "k"],
+        &["ptrans", "{}vol.tdb", "/nonexistent"],
+        &["pstore", "{}pers.tdb", "0x1", "v"],
+        &["pstore", "{}pers.tdb", "k", "0xzz"],
+        &["pfetch", "{}pers.tdb", "0xg0"],
+        &["pstore", "{}pers.tdb", "k"],
+        &["pdelete", "{}pers.tdb"],
+        &["ptrans", "{}pers.tdb", "/nonexistent"],
+    ] {
+        twins(&d, args);
+    }
+    same(&d, &["pfetch", "nosuch.tdb", "k"]);
+    same(&d, &["ptrans"]);
+    let input = d.file("ptrans.in");
+    std::fs::write(
+        &input,
+        "\"a\" \"1\"\n  \t\"b\"\t\"two words\"  trailing\nfoo bar\n\"0x6b33\" \"0x4142\"\n\"0x123\" \"x\"\n\
+         \"c\" \"0xzz\"\n\"\" \"empty\"\n\"key2\" \"\"\n\"unterminated\n\"e\"\n\"e2\" noquote\n\n\"f\" \"last\"",
+    )
+    .unwrap_or_else(|e| panic!("ptrans input: {e}"));
+    twins(&d, &["ptrans", "{}pers.tdb", &input]);
+    twins(&d, &["ptrans", "{}rep.tdb", &input]);
+    for args in [
+        &["pfetch", "{}pers.tdb", "key1"][..],
+        &["pfetch", "{}pers.tdb", "key"],
+        &["pfetch", "{}pers.tdb", "key2"],
+        &["pfetch", "{}pers.tdb", "b"],
+        &["pfetch", "{}pers.tdb", "k3"],
+        &["pfetch", "{}pers.tdb", "missing"],
+        &["-X", "pfetch", "{}pers.tdb", "f"],
+        &["pfetch", "{}rep.tdb", "rk"],
+        &["cattdb", "{}pers.tdb"],
+        &["cattdb", "{}rep.tdb"],
+        &["getdbseqnum", "{}pers.tdb"],
+        &["getdbseqnum", "{}rep.tdb"],
+    ] {
+        twins_look_alike(&d, args);
+    }
+    twins(&d, &["pdelete", "{}pers.tdb", "key1"]);
+    twins_look_alike(&d, &["cattdb", "{}pers.tdb"]);
+    twins_look_alike(&d, &["pfetch", "{}pers.tdb", "key1"]);
+
+    // Records straight in a TDB file (no daemon involved after the
+    // preamble; the daemon's mutex-locked volatile files do not open).
+    for prefix in ["d", "o"] {
+        let path = d.file(&format!("{prefix}t.tdb"));
+        ctdb_tdb::Tdb::open(Path::new(&path), 0, 0, libc::O_RDWR | libc::O_CREAT, 0o600)
+            .unwrap_or_else(|e| panic!("create {path}: {e}"));
+    }
+    let tfile = d.file("{}t.tdb");
+    let tout = d.file("{}t.out");
+    for args in [
+        &["tstore", &tfile, "k1", "v1"][..],
+        &["tstore", &tfile, "k2", "0x0041", "7"],
+        &["tstore", &tfile, "k3", "v", "0x10", "3"],
+        &["tstore", &tfile, "k4", "v", "1", " 12x"],
+        &["tstore", &tfile, "k5", "v", "1", "99999999999"],
+        &["tstore", &tfile, "k6", "v", "abc"],
+        &["tstore", &tfile, "k6", "v", "99999999999999999999999"],
+        &["tstore", &tfile, "k", "v", "1", "2", "3"],
+        &["tstore", &tfile, "0x1", "v"],
+        &["tstore", "/nonexistent/{}t.tdb", "k", "v"],
+        &["tfetch", &tfile, "k3", &tout],
+        &["tfetch", &tfile, "k1", "/nonexistent/dir/out"],
+        &["tfetch", &tfile, "nokey"],
+        &["tfetch", &tfile, "0xzz"],
+        &["tfetch", &tfile],
+    ] {
+        twins(&d, args);
+    }
+    for key in ["k1", "k2", "k3", "k4", "k5"] {
+        twins_look_alike(&d, &["tfetch", &tfile, key]);
+    }
+    let read = |p: String| std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
+    assert_eq!(read(d.file("ot.out")), read(d.file("dt.out")), "tfetch output files");
+    same(&d, &["tfetch", &d.file("var/volatile/dvol.tdb.0"), "key1"]);
+    same(&d, &["tfetch", &d.file("var/persistent/dpers.tdb.0"), "b"]);
+
+    // Our client library's transactions, checked with Debian's tool.
+    client_transactions(&d);
+
     // Per-database statistics (the lock counters of the twins may differ
     // in their timings, so each is compared between the tools only).
     same(&d, &["dbstatistics", "dvol.tdb"]);
@@ -363,4 +456,84 @@ fn database_commands_match_debian() {
     twins(&d, &["detach", "{}vol.tdb", "nosuch.tdb"]);
     same(&d, &["getdbmap"]);
     same(&d, &["setvar", "AllowClientDBAttach", "1"]);
+}
+
+/// `ctdb_client::persistent` against Debian's ctdbd and tool: a commit
+/// lands (seqnum, headers), reads see the transaction's own writes, an
+/// empty transaction sends nothing, and the g_lock entries of each side
+/// keep the other one out.
+fn client_transactions(d: &Daemon) {
+    use ctdb_client::persistent::{PersistentDb, Transaction};
+    use ctdb_client::{Client, ClientError};
+
+    const T: Duration = Duration::from_secs(10);
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("runtime: {e}"));
+    let socket = d.socket();
+    rt.block_on(async {
+        let client = Client::connect(&socket).await.unwrap_or_else(|e| panic!("connect: {e}"));
+        let db = PersistentDb::attach(&client, "cpers.tdb", false, T).await.unwrap_or_else(|e| panic!("attach: {e}"));
+        let mut tx = Transaction::start(&client, &db, false, T, T).await.unwrap_or_else(|e| panic!("start: {e}"));
+        tx.store(b"ck1", b"one").unwrap_or_else(|e| panic!("store: {e}"));
+        tx.store(b"ck2", b"two").unwrap_or_else(|e| panic!("store: {e}"));
+        tx.store(b"ck2", b"deux").unwrap_or_else(|e| panic!("store: {e}"));
+        tx.delete(b"missing").unwrap_or_else(|e| panic!("delete: {e}"));
+        assert_eq!(tx.fetch(b"ck2").ok().flatten().as_deref(), Some(&b"deux"[..]));
+        assert_eq!(db.fetch(b"ck2").ok().flatten(), None, "not committed yet");
+        tx.commit(T).await.unwrap_or_else(|e| panic!("commit: {e}"));
+        assert_eq!(db.fetch(b"ck2").ok().flatten().as_deref(), Some(&b"deux"[..]));
+        assert_eq!(db.seqnum().ok(), Some(1));
+
+        // Nothing written: nothing sent, the sequence number stays.
+        let tx = Transaction::start(&client, &db, false, T, T).await.unwrap_or_else(|e| panic!("start: {e}"));
+        tx.commit(T).await.unwrap_or_else(|e| panic!("empty commit: {e}"));
+        assert_eq!(db.seqnum().ok(), Some(1));
+
+        // Our lock keeps Debian's tool waiting (until its -T runs out).
+        let tx = Transaction::start(&client, &db, false, T, T).await.unwrap_or_else(|e| panic!("start: {e}"));
+        let blocked = d.run(DEBIAN_CTDB, &["-T", "2", "pstore", "cpers.tdb", "ck3", "x"]);
+        assert_eq!(blocked.code, 1, "{blocked:?}");
+        assert!(blocked.stderr.contains("Maximum runtime exceeded"), "{blocked:?}");
+        tx.cancel().await.unwrap_or_else(|e| panic!("cancel: {e}"));
+        let after = d.run(DEBIAN_CTDB, &["pstore", "cpers.tdb", "ck3", "x"]);
+        assert_eq!((after.code, after.stderr.as_str()), (0, ""), "{after:?}");
+
+        // Debian's lock (ptrans still reading its input) keeps ours out.
+        let mut child = Command::new(DEBIAN_CTDB)
+            .args(["ptrans", "cpers.tdb"])
+            .env("CTDB_SOCKET", &socket)
+            .env("CTDB_BASE", d.base())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("ptrans: {e}"));
+        std::thread::sleep(Duration::from_secs(1));
+        match Transaction::start(&client, &db, false, T, Duration::from_millis(500)).await {
+            Err(ClientError::Timeout) => {}
+            Err(e) => panic!("expected a timeout, got {e}"),
+            Ok(_) => panic!("took the lock Debian's ptrans holds"),
+        }
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(b"\"ck4\" \"four\"\n");
+        }
+        let status = child.wait().unwrap_or_else(|e| panic!("ptrans: {e}"));
+        assert!(status.success(), "ptrans: {status}");
+        let mut tx = Transaction::start(&client, &db, false, T, T).await.unwrap_or_else(|e| panic!("start: {e}"));
+        assert_eq!(tx.fetch(b"ck4").ok().flatten().as_deref(), Some(&b"four"[..]));
+        tx.delete(b"ck1").unwrap_or_else(|e| panic!("delete: {e}"));
+        tx.commit(T).await.unwrap_or_else(|e| panic!("commit: {e}"));
+        assert_eq!(db.seqnum().ok(), Some(4));
+    });
+    for (key, value) in [("ck1", "\n"), ("ck2", "deux\n"), ("ck3", "x\n"), ("ck4", "four\n"), ("missing", "\n")] {
+        let run = d.run(DEBIAN_CTDB, &["pfetch", "cpers.tdb", key]);
+        assert_eq!((run.stdout.as_str(), run.stderr.as_str(), run.code), (value, "", 0), "pfetch {key}");
+    }
+    assert_eq!(same(d, &["getdbseqnum", "cpers.tdb"]).stdout, "0x4\n");
+    let dump = same(d, &["cattdb", "cpers.tdb"]).stdout;
+    // Two writes of ck2 in one transaction: rsn 1 then 2, both dmaster 0.
+    assert!(dump.contains("key(3) = \"ck2\"\ndmaster: 0\nrsn: 2\n"), "{dump}");
+    assert!(dump.contains("key(3) = \"ck1\"\ndmaster: 0\nrsn: 2\nflags: 0x00000000\ndata(0) = \"\""), "{dump}");
 }
