@@ -8,6 +8,7 @@
 //! `ctdb` 4.17 printed against that fake with the same overrides.
 
 use std::path::Path;
+use std::time::Duration;
 
 use ctdb_config::Paths;
 use ctdb_legacy_proto::{
@@ -260,4 +261,137 @@ fn records_elsewhere_are_migrated_first_and_not_forever() {
     assert_eq!(out.exit, 5);
     assert!(out.stderr.ends_with("Failed to lock record for key a.tdb\n"), "{}", out.stderr);
     assert_eq!(replay.calls[0].flags, call::IMMEDIATE_MIGRATION);
+}
+
+/// A daemon with a persistent database 0x11 `p.tdb` (file `p`) and
+/// g_lock.tdb 0x22 (file `g`), each asked for once; TRANS3_COMMIT answers
+/// `commits` in turn (`None`: no reply).
+fn persistent_fake(p: &Path, g: &Path, commits: &[Option<i32>], process_exists: &[(u32, i32)]) -> Vec<Recorded> {
+    let path = |p: &Path| {
+        let mut b = p.display().to_string().into_bytes();
+        b.push(0);
+        b
+    };
+    let map = DbidMap { dbs: vec![Dbid { db_id: 0x11, flags: 1 }] }.to_bytes();
+    let mut out = vec![
+        reply(Opcode::GET_PNN, pnn::CURRENT_NODE, 0, Vec::new()),
+        reply(Opcode::REGISTER_SRVID, 0, 0, Vec::new()),
+        reply(Opcode::GET_DBMAP, 0, 0, map),
+        reply(Opcode::GET_DBNAME, 0, 0, b"p.tdb\0".to_vec()),
+        reply(Opcode::DB_ATTACH_PERSISTENT, 0, 0, 0x11u32.to_bytes()),
+        reply(Opcode::GETDBPATH, 0, 0, path(p)),
+        reply(Opcode::DB_GET_HEALTH, 0, 0, Vec::new()),
+        reply(Opcode::DB_OPEN_FLAGS, 0, 0, 0u32.to_bytes()),
+        reply(Opcode::DB_ATTACH, 0, 0, 0x22u32.to_bytes()),
+        reply(Opcode::GETDBPATH, 0, 0, path(g)),
+        reply(Opcode::DB_GET_HEALTH, 0, 0, Vec::new()),
+        reply(Opcode::DB_OPEN_FLAGS, 0, 0, 0u32.to_bytes()),
+        reply(Opcode::SCHEDULE_FOR_DELETION, 0, 0, Vec::new()),
+    ];
+    for (dest, status) in process_exists {
+        out.push(reply(Opcode::PROCESS_EXISTS, *dest, *status, Vec::new()));
+    }
+    for c in commits.iter().flatten() {
+        out.push(reply(Opcode::TRANS3_COMMIT, 0, *c, Vec::new()));
+    }
+    out
+}
+
+/// A persistent file `p` with `records` and a g_lock file `g` whose
+/// transaction record (this node dmaster) holds `locks`.
+fn persistent_files(records: &[(&[u8], LtdbHeader, &[u8])], locks: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let open = |name: &str| {
+        Tdb::open(&dir.path().join(name), 0, 0, libc::O_RDWR | libc::O_CREAT, 0o600).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut p = open("p");
+    for (key, header, data) in records {
+        p.store(key, &header.join(data), StoreMode::Replace).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut g = open("g");
+    let mine = LtdbHeader { rsn: 1, dmaster: 0, reserved1: 0, flags: 0 };
+    g.store(b"transaction_db_0x00000011\0", &mine.join(locks), StoreMode::Replace).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn g_lock_value(dir: &Path) -> Option<Vec<u8>> {
+    let g = Tdb::open(&dir.join("g"), 0, 0, libc::O_RDWR, 0).unwrap_or_else(|e| panic!("{e}"));
+    g.fetch(b"transaction_db_0x00000011\0").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_failed_commit_with_the_old_seqnum_is_sent_again() {
+    use ctdb_legacy_proto::RecBuffer;
+    let old = LtdbHeader { rsn: 4, dmaster: 1, reserved1: 0, flags: 0 };
+    let dir = persistent_files(&[(b"k", old, b"old"), (b"__db_sequence_number__\0", old, &7u64.to_ne_bytes())], &[]);
+    let (p, g) = (dir.path().join("p"), dir.path().join("g"));
+    let mut replay = Replay::from_records(persistent_fake(&p, &g, &[Some(-1), Some(0)], &[]));
+    let out = run("pstore 0x11 k new", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "", 0));
+    let commits: Vec<_> = replay.sent.iter().filter(|s| s.opcode == Opcode::TRANS3_COMMIT.0).collect();
+    assert_eq!(commits.len(), 2, "sent again after the failure");
+    assert_eq!(commits[0].data, commits[1].data);
+    assert_eq!(commits[0].srvid, 0x11);
+    let buf = RecBuffer::from_bytes(&commits[0].data).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(buf.db_id, 0x11);
+    let recs: Vec<_> = buf
+        .records
+        .iter()
+        .map(|r| {
+            let (h, d) = r.split_header().unwrap_or_else(|e| panic!("{e}"));
+            (r.reqid, r.key.clone(), h.rsn, h.dmaster, d.to_vec())
+        })
+        .collect();
+    assert_eq!(
+        recs,
+        vec![
+            (0, b"k".to_vec(), 5, 0, b"new".to_vec()),
+            (0, b"__db_sequence_number__\0".to_vec(), 5, 0, 8u64.to_ne_bytes().to_vec()),
+        ]
+    );
+    // The g_lock record was ours alone: deleted (header only) afterwards.
+    assert_eq!(g_lock_value(dir.path()).map(|v| v.len()), Some(24));
+    let deletions = replay.sent.iter().filter(|s| s.opcode == Opcode::SCHEDULE_FOR_DELETION.0).count();
+    assert_eq!(deletions, 1);
+}
+
+#[test]
+fn a_commit_without_reply_fails_and_unlocks() {
+    let dir = persistent_files(&[], &[]);
+    let (p, g) = (dir.path().join("p"), dir.path().join("g"));
+    let mut replay = Replay::from_records(persistent_fake(&p, &g, &[None], &[]));
+    let out = run("pdelete 0x11 k", &mut replay);
+    // Deleting a missing record changes nothing: no commit at all.
+    assert_eq!((out.stderr.as_str(), out.exit), ("", 0));
+    assert!(!replay.sent.iter().any(|s| s.opcode == Opcode::TRANS3_COMMIT.0));
+
+    let mut replay = Replay::from_records(persistent_fake(&p, &g, &[None], &[]));
+    let out = run("pstore 0x11 k v", &mut replay);
+    assert_eq!(
+        (out.stderr.as_str(), out.exit),
+        ("transaction_commit: p.tdb TRANS3_COMMIT failed, ret=110\nFailed to commit transaction on db p.tdb\n", 110)
+    );
+    assert_eq!(g_lock_value(dir.path()).map(|v| v.len()), Some(24), "unlocked by the cancel");
+}
+
+#[test]
+fn live_holders_are_waited_for_and_dead_ones_removed() {
+    use ctdb_client::persistent::{decode_g_locks, encode_g_locks, GLock, GLockKind};
+    use ctdb_legacy_proto::ServerId;
+    let other = GLock { kind: GLockKind::Write, sid: ServerId { pid: 4242, task_id: 0x11, vnn: 1, unique_id: 7 } };
+    let reader = GLock { kind: GLockKind::Read, sid: ServerId { pid: 99, task_id: 0x11, vnn: 0, unique_id: 8 } };
+    let dir = persistent_files(&[], &encode_g_locks(&[other, reader]));
+    let (p, g) = (dir.path().join("p"), dir.path().join("g"));
+    // The writer on node 1 is alive twice, then gone; the reader on node 0
+    // shares with pfetch's read lock.
+    let mut replay = Replay::from_records(persistent_fake(&p, &g, &[], &[(1, 0), (1, 0), (1, -1)]));
+    let out = run("pfetch 0x11 k", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("\n", "", 0));
+    let asked: Vec<_> = replay.sent.iter().filter(|s| s.opcode == Opcode::PROCESS_EXISTS.0).collect();
+    assert_eq!(asked.len(), 3);
+    assert!(asked.iter().all(|s| s.dest == 1 && s.data == 4242i32.to_bytes()));
+    assert!(replay.slept > Duration::ZERO, "paused while the holder lived");
+    // Left: the other reader (ours was removed again, the dead writer too).
+    let value = g_lock_value(dir.path()).unwrap_or_default();
+    assert_eq!(decode_g_locks(&value[24..]).ok(), Some(vec![reader]));
 }
