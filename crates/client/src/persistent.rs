@@ -16,6 +16,11 @@
 //! * the g_lock entry is removed at the end; an empty g_lock record is
 //!   deleted (header only + SCHEDULE_FOR_DELETION).
 //!
+//! The g_lock record is in the format of Samba's CTDB client library (the
+//! `ctdb` tool's): Samba 4.17's smbd keeps its own, different format in
+//! g_lock.tdb, so a record an smbd holds decodes as invalid here
+//! ([`ClientError::InvalidRecord`]), exactly as it does for Samba's tool.
+//!
 //! The building blocks (g_lock entries, the write set, the sequence number
 //! and the retry rule) are public so that a tool with its own transport
 //! (our `ctdb`) can drive the same steps.
