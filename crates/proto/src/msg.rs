@@ -271,6 +271,12 @@ pub enum DbMsg {
         epoch: u64,
         /// `__db_sequence_number__` of each persistent database here.
         seqnums: Vec<(u32, u64)>,
+        /// Persistent databases whose copy here may differ from another
+        /// with the same sequence number (changed in bulk by a tool, a
+        /// transaction that failed to apply here, unhealthy): rewritten
+        /// by the recovery whatever their sequence number.
+        #[serde(default)]
+        untrusted: Vec<u32>,
     },
     /// Coordinator → participant: make sure all of these are attached; if
     /// the recovery completes, your copies are of `epoch`.
@@ -362,6 +368,10 @@ pub enum DbMsg {
         generation: u32,
         /// The databases recovered.
         dbs: Vec<u32>,
+        /// Persistent databases whose copy here is already the newest:
+        /// kept as they are.
+        #[serde(default)]
+        keep: Vec<u32>,
     },
     /// Coordinator → the node with the newest copy of a persistent
     /// database (highest sequence number): push it to every participant.

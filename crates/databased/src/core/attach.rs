@@ -180,6 +180,7 @@ impl Databased {
                 stats: DbStats::default(),
                 unhealthy,
                 freeze: None,
+                bulk_changed: false,
             },
         );
         Ok(id)

@@ -233,6 +233,7 @@ impl Databased {
         let Some(t) = db.freeze.as_mut().and_then(|f| f.transaction.take()) else {
             return fail("no transaction started");
         };
+        db.bulk_changed = true;
         if let Err(e) = db.store.replace_all(t.wipe, &t.records) {
             warn!("databased: committing transaction 0x{:08x} on {}: {e}", t.tid, db.name);
             return fail(&format!("commit failed: {e}"));
@@ -314,6 +315,7 @@ impl Databased {
             Some(t) => t.records.extend(records),
             None => {
                 // No transaction: stored at once, as ctdbd does.
+                db.bulk_changed = true;
                 if let Err(e) = db.store.replace_all(false, &records) {
                     warn!("databased: storing pushed records for {}: {e}", db.name);
                     push.failed = true;

@@ -87,6 +87,11 @@ pub struct Db {
     /// Why a persistent database is unhealthy (DB_GET_HEALTH); `None` when
     /// healthy.
     pub(crate) unhealthy: Option<String>,
+    /// A persistent database changed here other than by a replicated
+    /// commit since the last recovery (a `wipedb`/`restoredb` transaction,
+    /// a commit that failed to apply): the next recovery rewrites it even
+    /// if its sequence number is the newest.
+    pub(crate) bulk_changed: bool,
     /// Set while the database alone is frozen (DB_FREEZE: `ctdb wipedb`,
     /// `restoredb`).
     pub(crate) freeze: Option<db_freeze::DbFreeze>,

@@ -119,7 +119,10 @@ impl Databased {
             Some(db) if db.kind != DbKind::Volatile => match db.store.store_all(&records) {
                 Ok(()) => true,
                 Err(e) => {
+                    // Other nodes may have it: this copy is no longer known
+                    // to match theirs at any sequence number.
                     warn!("databased: storing a transaction of {}: {e}", db.name);
+                    db.bulk_changed = true;
                     false
                 }
             },

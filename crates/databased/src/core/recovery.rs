@@ -85,6 +85,13 @@ struct Coord {
     copies: BTreeMap<u32, (u32, u64)>,
     /// Persistent databases: the node with the highest sequence number.
     newest: BTreeMap<u32, (u64, u32)>,
+    /// Persistent databases: each participant's sequence number.
+    seqnums: BTreeMap<(u32, u32), u64>,
+    /// Persistent (database, node) copies not to be trusted by their
+    /// sequence number.
+    untrusted: BTreeSet<(u32, u32)>,
+    /// Persistent (database, node) copies already the newest, kept.
+    keep: BTreeSet<(u32, u32)>,
     valid_generation: u32,
     ok: bool,
     started: Instant,
@@ -215,6 +222,9 @@ impl Databased {
             remaining: BTreeSet::new(),
             copies: BTreeMap::new(),
             newest: BTreeMap::new(),
+            seqnums: BTreeMap::new(),
+            untrusted: BTreeSet::new(),
+            keep: BTreeSet::new(),
             valid_generation: super::STALE_DATA,
             ok: true,
             started: now,
@@ -283,10 +293,37 @@ impl Databased {
                     .filter(|d| flags_kind(d.flags) == DbKind::Persistent)
                     .map(|d| (d.db_id, c.newest.get(&d.db_id).map_or(c.participants[0], |(_, n)| *n)))
                     .collect();
-                c.remaining.extend(persistent.iter().copied());
                 let generation = c.generation;
+                let mut pushes = Vec::new();
                 for &(db_id, source) in &persistent {
-                    let m = DbMsg::PushCopy { generation, db_id, participants: shares.clone() };
+                    // The copies that need it: all but the source's own and
+                    // those already at the newest sequence number (when
+                    // neither side was changed in bulk and the node took
+                    // part in the last recovery).
+                    let newest = c.newest.get(&db_id).map_or(0, |(s, _)| *s);
+                    let trusted = |n: u32| {
+                        !c.untrusted.contains(&(db_id, n))
+                            && c.copies.get(&n).is_some_and(|(g, _)| *g == c.valid_generation)
+                    };
+                    let targets: Vec<u32> = shares
+                        .iter()
+                        .copied()
+                        .filter(|&p| {
+                            p != source
+                                && !(trusted(source) && trusted(p) && c.seqnums.get(&(db_id, p)) == Some(&newest))
+                        })
+                        .collect();
+                    for &p in &shares {
+                        if !targets.contains(&p) {
+                            c.keep.insert((db_id, p));
+                        }
+                    }
+                    if !targets.is_empty() {
+                        c.remaining.insert((db_id, source));
+                        pushes.push((source, DbMsg::PushCopy { generation, db_id, participants: targets }));
+                    }
+                }
+                for (source, m) in pushes {
                     self.send_db(source, m);
                 }
                 let Some(c) = &mut self.recovery.coord else { return };
@@ -324,8 +361,10 @@ impl Databased {
         c.waiting = c.participants.iter().copied().collect();
         let dbs: Vec<u32> = c.dbs.keys().copied().collect();
         let (g, parts) = (c.generation, self_last(&c.participants, self.pnn));
-        for p in parts {
-            self.send_db(p, DbMsg::Apply { generation: g, dbs: dbs.clone() });
+        let keeps: Vec<(u32, Vec<u32>)> =
+            parts.iter().map(|&p| (p, c.keep.iter().filter(|(_, n)| *n == p).map(|(d, _)| *d).collect())).collect();
+        for (p, keep) in keeps {
+            self.send_db(p, DbMsg::Apply { generation: g, dbs: dbs.clone(), keep });
         }
     }
 
@@ -354,15 +393,25 @@ impl Databased {
                     .filter(|d| d.kind == DbKind::Persistent)
                     .map(|d| (d.id, super::controls::read_seqnum_record(d)))
                     .collect();
-                self.send_db(node, DbMsg::List { generation, dbs, data_generation, epoch, seqnums });
+                let untrusted = self
+                    .dbs
+                    .values()
+                    .filter(|d| d.kind == DbKind::Persistent && (d.bulk_changed || d.unhealthy.is_some()))
+                    .map(|d| d.id)
+                    .collect();
+                self.send_db(node, DbMsg::List { generation, dbs, data_generation, epoch, seqnums, untrusted });
             }
-            DbMsg::List { generation, dbs, data_generation, epoch, seqnums } => {
+            DbMsg::List { generation, dbs, data_generation, epoch, seqnums, untrusted } => {
                 if let Some(c) = self.coord_for(generation) {
                     if matches!(c.phase, Phase::Listing) && c.waiting.remove(&node) {
                         c.copies.insert(node, (data_generation, epoch));
                         // Highest sequence number wins; on a tie the lower
                         // pnn (answers arrive in any order).
+                        for db_id in untrusted {
+                            c.untrusted.insert((db_id, node));
+                        }
                         for (db_id, seq) in seqnums {
+                            c.seqnums.insert((db_id, node), seq);
                             let e = c.newest.entry(db_id).or_insert((seq, node));
                             if seq > e.0 || (seq == e.0 && node < e.1) {
                                 *e = (seq, node);
@@ -447,7 +496,7 @@ impl Databased {
                 self.send_db(node, DbMsg::Pushed { generation, db_id, records: staged });
             }
             DbMsg::Pushed { generation, db_id, records: _ } => self.pushed(node, generation, db_id),
-            DbMsg::Apply { generation, dbs } => self.apply(node, generation, dbs),
+            DbMsg::Apply { generation, dbs, keep } => self.apply(node, generation, dbs, keep),
             DbMsg::PushCopy { generation, db_id, participants } => {
                 self.push_copy(node, generation, db_id, participants)
             }
@@ -657,7 +706,7 @@ impl Databased {
     }
 
     /// Participant: every share is staged; replace the databases' contents.
-    fn apply(&mut self, coord: u32, generation: u32, dbs: Vec<u32>) {
+    fn apply(&mut self, coord: u32, generation: u32, dbs: Vec<u32>, keep: Vec<u32>) {
         let t0 = Instant::now();
         let mut staged = if self.recovery.staged_generation == generation {
             std::mem::take(&mut self.recovery.staged)
@@ -676,6 +725,12 @@ impl Databased {
             db.delete_queue.clear();
             db.sticky_keys.clear();
             db.pinned.clear();
+            if keep.contains(&db_id) {
+                // Already the newest copy (same sequence number as the
+                // source's, neither changed in bulk).
+                db.bulk_changed = false;
+                continue;
+            }
             if db.kind == DbKind::Persistent {
                 // The newest copy, headers as the writers chose them, in one
                 // transaction: a node dying now keeps its old copy whole.
@@ -683,6 +738,7 @@ impl Databased {
                 match db.store.replace_all(true, &records) {
                     Ok(()) => {
                         stored += records.len() as u64;
+                        db.bulk_changed = false;
                         let name = db.name.clone();
                         self.set_healthy(db_id, &name);
                     }
