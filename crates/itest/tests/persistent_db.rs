@@ -63,6 +63,13 @@ fn transactions_reach_every_node() {
         let own = run(&c, p, &["cattdb", "prep.tdb"]);
         assert!(own.contains("key(10) = \"everywhere\""), "node {p}'s own file: {own}");
     }
+    // Our own tool too: pstore through node 2, read by Debian's on node 0.
+    let o = c.ctdb(2, &["pstore", "ptest.tdb", "ours", "stored by ctdb-rs's tool"]);
+    assert!(o.status.success(), "our pstore: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(run(&c, 0, &["pfetch", "ptest.tdb", "ours"]), "stored by ctdb-rs's tool\n");
+    let o = c.ctdb(1, &["pfetch", "ptest.tdb", "ours"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "stored by ctdb-rs's tool\n");
+    assert_eq!(run(&c, 1, &["getdbseqnum", "ptest.tdb"]), "0x4\n");
     // A volatile database refuses transactions, as Samba's does.
     run(&c, 0, &["attach", "vol.tdb"]);
     let samba = debian_ctdb().unwrap();
