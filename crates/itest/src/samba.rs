@@ -4,10 +4,12 @@
 //!
 //! [`SambaNodes`] only needs each node's ctdbd socket and an SMB address, so
 //! it drives our [`Cluster`](crate::Cluster) and Debian's reference ctdbd
-//! ([`ReferenceCluster`]) alike. It runs in volatile-only mode: the
-//! persistent databases (secrets, passdb, registry …) stay node-local, so the
-//! account is created on every node and smbd attaches only volatile
-//! databases through ctdbd.
+//! ([`ReferenceCluster`]) alike. It runs in one of two [`Mode`]s: volatile-only
+//! (the persistent databases — secrets, passdb, registry … — stay node-local,
+//! so the account is created on every node and smbd attaches only volatile
+//! databases through ctdbd) or clustered (every database goes through ctdbd:
+//! the account is created once, through node 0, and the registry and passdb
+//! checks of section 4 apply).
 //!
 //! Every external command runs with a time limit; every wait has a deadline;
 //! dropping a [`SambaNodes`] or [`ReferenceCluster`] stops what it started.
@@ -65,21 +67,56 @@ pub struct SambaNode {
     pub addr: Ipv4Addr,
 }
 
+/// Which of smbd's databases go through ctdbd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `ctdb:NAME.tdb = no` for every persistent database: they stay
+    /// node-local, only the volatile ones are clustered. The account is
+    /// created on every node.
+    VolatileOnly,
+    /// Every database is clustered, the persistent ones (secrets, passdb,
+    /// passdb.tdb.tmp, account_policy, group_mapping, share_info, registry)
+    /// included. The account is created once, through node 0.
+    Clustered,
+}
+
+/// The persistent databases volatile-only mode keeps node-local.
+pub const PERSISTENT_DBS: [&str; 7] = [
+    "secrets.tdb",
+    "passdb.tdb",
+    "passdb.tdb.tmp",
+    "account_policy.tdb",
+    "group_mapping.tdb",
+    "share_info.tdb",
+    "registry.tdb",
+];
+
 /// One smbd per cluster node, sharing one directory as the share.
 pub struct SambaNodes {
     dir: PathBuf,
     nodes: Vec<SambaNode>,
+    mode: Mode,
 }
 
 impl SambaNodes {
-    /// Write each node's smb.conf under `dir` (which must exist), create the
-    /// account on every node, start every smbd and wait until each lists the
-    /// share. The CTDB cluster must already be up.
+    /// Volatile-only mode ([`Mode::VolatileOnly`]): see [`SambaNodes::start_mode`].
     pub fn start(dir: &Path, nodes: Vec<SambaNode>) -> Result<SambaNodes> {
+        SambaNodes::start_mode(dir, nodes, Mode::VolatileOnly)
+    }
+
+    /// Write each node's smb.conf under `dir` (which must exist), create the
+    /// account (on every node in volatile-only mode, through node 0 only
+    /// when clustered), start every smbd and wait until each lists the share
+    /// with that account. The CTDB cluster must already be up.
+    pub fn start_mode(dir: &Path, nodes: Vec<SambaNode>, mode: Mode) -> Result<SambaNodes> {
         let dir = fs::canonicalize(dir).with_context(|| format!("work dir {}", dir.display()))?;
-        let s = SambaNodes { dir, nodes };
+        let s = SambaNodes { dir, nodes, mode };
         s.write_files()?;
-        for n in 0..s.n() {
+        let account_nodes = match mode {
+            Mode::VolatileOnly => s.n(),
+            Mode::Clustered => 1,
+        };
+        for n in 0..account_nodes {
             let t = Instant::now();
             s.add_account(n)?;
             eprintln!("samba: node {n}: account created in {:?}", t.elapsed());
@@ -95,6 +132,11 @@ impl SambaNodes {
     /// Number of nodes.
     pub fn n(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The mode the smbds run in.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// The work directory.
@@ -151,6 +193,13 @@ impl SambaNodes {
         let d = self.node_dir(n);
         let d = d.display();
         let node = &self.nodes[n];
+        let local_dbs: String = match self.mode {
+            Mode::VolatileOnly => {
+                "    # volatile-only mode: persistent databases stay node-local\n".to_string()
+                    + &PERSISTENT_DBS.iter().map(|db| format!("    ctdb:{db} = no\n")).collect::<String>()
+            }
+            Mode::Clustered => String::new(),
+        };
         format!(
             "[global]\n\
              \x20   netbios name = CSMB\n\
@@ -175,14 +224,7 @@ impl SambaNodes {
              \x20   printing = bsd\n\
              \x20   printcap name = /dev/null\n\
              \x20   disable spoolss = yes\n\
-             \x20   # volatile-only mode: persistent databases stay node-local\n\
-             \x20   ctdb:secrets.tdb = no\n\
-             \x20   ctdb:passdb.tdb = no\n\
-             \x20   ctdb:passdb.tdb.tmp = no\n\
-             \x20   ctdb:account_policy.tdb = no\n\
-             \x20   ctdb:group_mapping.tdb = no\n\
-             \x20   ctdb:share_info.tdb = no\n\
-             \x20   ctdb:registry.tdb = no\n\
+             {local_dbs}\
              [{SHARE}]\n\
              \x20   path = {share}\n\
              \x20   read only = no\n\
@@ -209,8 +251,8 @@ impl SambaNodes {
         Ok(())
     }
 
-    /// Volatile-only mode: passdb.tdb is node-local, so every node needs
-    /// the account.
+    /// Create the account through node `n` (`smbpasswd -a`). In
+    /// volatile-only mode passdb.tdb is node-local, so every node needs it.
     fn add_account(&self, n: usize) -> Result<()> {
         let mut cmd = Command::new("smbpasswd");
         cmd.arg("-c").arg(self.conf(n)).args(["-a", "-s", USER]);
@@ -434,6 +476,163 @@ impl SambaNodes {
             }
         }
         Ok(())
+    }
+
+    /// Run `net -s <node n's smb.conf> conf ARGS…` (the registry
+    /// configuration, registry.tdb).
+    pub fn net_conf(&self, n: usize, args: &[&str]) -> Result<Output> {
+        let mut cmd = Command::new("net");
+        cmd.arg("-s").arg(self.conf(n)).arg("conf").args(args);
+        self.run(&mut cmd, None, COMMAND_TIMEOUT)
+    }
+
+    /// Check d (clustered registry): `net conf setparm global PARAM VALUE`
+    /// through node `from`, then `net conf getparm global PARAM` through
+    /// node `to` prints VALUE.
+    pub fn check_registry_param(&self, from: usize, to: usize, param: &str, value: &str) -> Result<()> {
+        let out = self.net_conf(from, &["setparm", "global", param, value])?;
+        if !out.status.success() {
+            bail!("net conf setparm through node {from}: {}\n{}", show(&out), self.logs());
+        }
+        let out = self.net_conf(to, &["getparm", "global", param])?;
+        let got = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || got.trim_end() != value {
+            bail!("net conf getparm {param} through node {to} (set through node {from} to {value:?}): {}", show(&out));
+        }
+        Ok(())
+    }
+
+    /// Check d (registry shares): `net conf addshare NAME` (on the shared
+    /// directory) through node `from`; `smbclient -L` through node `to`
+    /// lists it and a file put through `to`'s NAME is in the directory.
+    pub fn check_registry_share(&self, from: usize, to: usize, name: &str) -> Result<()> {
+        let share = self.share_dir();
+        let share = share.to_str().context("share path")?;
+        let out = self.net_conf(from, &["addshare", name, share, "writeable=y", "guest_ok=n", "ctdb-rs itest"])?;
+        if !out.status.success() {
+            bail!("net conf addshare {name} through node {from}: {}\n{}", show(&out), self.logs());
+        }
+        let shares = self.list_shares(to)?;
+        if !shares.iter().any(|s| s == name) {
+            bail!("smbclient -L through node {to} lists {shares:?}, not {name} (added through node {from})");
+        }
+        let file = format!("reg-{name}-{from}-{to}.txt");
+        let src = self.dir.join("tmp").join(&file);
+        fs::write(&src, format!("through registry share {name} on node {to}\n"))?;
+        let mut cmd = self.smbclient();
+        cmd.arg(format!("//{}/{name}", self.nodes[to].addr)).arg("-c").arg(format!("put {} {file}", src.display()));
+        let out = self.run(&mut cmd, None, COMMAND_TIMEOUT)?;
+        if !out.status.success() {
+            bail!("put through //{}/{name}: {}\n{}", self.nodes[to].addr, show(&out), self.logs());
+        }
+        if fs::read(self.share_dir().join(&file))? != fs::read(&src)? {
+            bail!("{file} put through //{}/{name} is not in {}", self.nodes[to].addr, self.share_dir().display());
+        }
+        Ok(())
+    }
+
+    /// Add an SMB account for the existing Unix user `user` through node
+    /// `n` with `pdbedit -a -t` (password twice on stdin).
+    pub fn pdbedit_add(&self, n: usize, user: &str, password: &str) -> Result<()> {
+        let mut cmd = Command::new("pdbedit");
+        cmd.arg("-s").arg(self.conf(n)).args(["-a", "-t", "-u", user]);
+        let out = self.run(&mut cmd, Some(format!("{password}\n{password}\n").as_bytes()), COMMAND_TIMEOUT)?;
+        if !out.status.success() {
+            bail!("pdbedit -a {user} through node {n}: {}\n{}", show(&out), self.logs());
+        }
+        Ok(())
+    }
+
+    /// The account names `pdbedit -L` lists through node `n`.
+    pub fn pdbedit_list(&self, n: usize) -> Result<Vec<String>> {
+        let mut cmd = Command::new("pdbedit");
+        cmd.arg("-s").arg(self.conf(n)).arg("-L");
+        let out = self.run(&mut cmd, None, COMMAND_TIMEOUT)?;
+        if !out.status.success() {
+            bail!("pdbedit -L through node {n}: {}", show(&out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split(':').next())
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// `smbclient //node n/share -U user%password -c COMMAND`.
+    pub fn smbclient_as(&self, n: usize, user: &str, password: &str, command: &str) -> Result<Output> {
+        let mut cmd = Command::new("smbclient");
+        cmd.arg("-s")
+            .arg(self.client_conf())
+            .arg("-U")
+            .arg(format!("{user}%{password}"))
+            .arg(self.unc(n))
+            .arg("-c")
+            .arg(command);
+        self.run(&mut cmd, None, COMMAND_TIMEOUT)
+    }
+
+    /// Does `user` with `password` log on to node `n`'s share? `Ok(false)`
+    /// only for NT_STATUS_LOGON_FAILURE; any other failure is an error.
+    pub fn logs_on(&self, n: usize, user: &str, password: &str) -> Result<bool> {
+        let out = self.smbclient_as(n, user, password, "ls")?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            Ok(true)
+        } else if text.contains("NT_STATUS_LOGON_FAILURE") {
+            Ok(false)
+        } else {
+            bail!("smbclient as {user} through node {n}: {}\n{}", show(&out), self.logs())
+        }
+    }
+
+    /// `ctdb getdbseqnum DB` through node `n` (Debian's tool).
+    pub fn dbseqnum(&self, n: usize, db: &str) -> Result<u64> {
+        let out = self.ctdb(n, &["getdbseqnum", db])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let hex = text.trim().strip_prefix("0x");
+        match hex.map(|h| u64::from_str_radix(h, 16)) {
+            Some(Ok(v)) if out.status.success() => Ok(v),
+            _ => bail!("ctdb getdbseqnum {db} through node {n}: {}", show(&out)),
+        }
+    }
+
+    /// `ctdb getdbseqnum DB` is the same through every node; returns it.
+    pub fn check_seqnums_equal(&self, db: &str) -> Result<u64> {
+        let seqnums = (0..self.n()).map(|n| self.dbseqnum(n, db)).collect::<Result<Vec<u64>>>()?;
+        if seqnums.windows(2).any(|w| w[0] != w[1]) {
+            bail!("ctdb getdbseqnum {db} differs between nodes: {seqnums:?}");
+        }
+        Ok(seqnums[0])
+    }
+
+    /// The local file of database `db` on node `n` (`path:` of `ctdb
+    /// getdbmap` through node `n`).
+    pub fn db_path(&self, n: usize, db: &str) -> Result<PathBuf> {
+        let out = self.ctdb(n, &["getdbmap"])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let name = format!("name:{db}");
+        text.lines()
+            .filter(|l| l.split_whitespace().any(|w| w == name))
+            .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("path:")))
+            .map(PathBuf::from)
+            .with_context(|| format!("ctdb getdbmap through node {n} has no path for {db}: {}", show(&out)))
+    }
+
+    /// Every node keeps its own copy of `db` (distinct files, as `ctdb
+    /// getdbmap` reports them), and each copy holds the bytes `needle`.
+    pub fn check_replicas(&self, db: &str, needle: &[u8]) -> Result<Vec<PathBuf>> {
+        let paths = (0..self.n()).map(|n| self.db_path(n, db)).collect::<Result<Vec<PathBuf>>>()?;
+        for (n, path) in paths.iter().enumerate() {
+            if paths[..n].contains(path) {
+                bail!("{db}: nodes share one file {}: {paths:?}", path.display());
+            }
+            let bytes = fs::read(path).with_context(|| format!("node {n}'s {db} copy {}", path.display()))?;
+            if !bytes.windows(needle.len()).any(|w| w == needle) {
+                bail!("node {n}'s copy of {db} ({}) lacks {:?}", path.display(), String::from_utf8_lossy(needle));
+            }
+        }
+        Ok(paths)
     }
 
     /// Run a command with a time limit, output collected in files of the
