@@ -88,18 +88,18 @@ fn samba_persistent_against_ctdb_rs() {
         return;
     }
     let start = Instant::now();
-    let c = Cluster::start(3, Ipv4Addr::new(127, 0, 40, 1), &[]).unwrap();
+    let c = Cluster::start(3, Ipv4Addr::new(127, 0, 47, 1), &[]).unwrap();
     eprintln!("ctdb-rs cluster ready after {:?}", start.elapsed());
     let work = tempfile::Builder::new().prefix("ctdb-samba-p").tempdir().unwrap();
     let s =
-        SambaNodes::start_mode(work.path(), samba::cluster_nodes(&c, Ipv4Addr::new(127, 0, 40, 11)), Mode::Clustered)
+        SambaNodes::start_mode(work.path(), samba::cluster_nodes(&c, Ipv4Addr::new(127, 0, 47, 11)), Mode::Clustered)
             .unwrap();
     run_checks(&s);
     drop(s);
     eprintln!("whole run {:?}", start.elapsed());
 }
 
-/// The same checks against Debian's ctdbd (test mode, 127.0.41.x for both
+/// The same checks against Debian's ctdbd (test mode, 127.0.48.x for both
 /// ctdbd and smbd: different ports). Proves the harness; run with
 /// `cargo test -p ctdb-itest --test samba_persistent -- --ignored --nocapture`.
 #[test]
@@ -110,7 +110,7 @@ fn samba_persistent_debian_reference() {
         return;
     }
     let start = Instant::now();
-    let base = Ipv4Addr::new(127, 0, 41, 1);
+    let base = Ipv4Addr::new(127, 0, 48, 1);
     let r = samba::ReferenceCluster::start(3, base).unwrap();
     let healthy = r.wait_healthy(Duration::from_secs(60)).unwrap();
     eprintln!("Debian ctdbd healthy after {:?}", healthy);
