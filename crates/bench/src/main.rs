@@ -155,6 +155,10 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == workload::hot_key::WORKER_ARG) {
         return workload::hot_key::worker_main(&args[2..]);
     }
+    // A persistent transaction client (see workload::transaction_loop).
+    if args.get(1).is_some_and(|a| a == workload::transaction_loop::WORKER_ARG) {
+        return workload::transaction_loop::worker_main(&args[2..]);
+    }
     let opts = Opts::parse();
     // Before any thread or child exists, so that all of them inherit it.
     if !opts.cpus.is_empty() {

@@ -27,18 +27,18 @@
 //! increments made on it. The workers' CPU time counts as the bench
 //! clients' (the harness adds the CPU of children it has waited for).
 
-use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use ctdb_client::record::VolatileDb;
 use ctdb_client::Client;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::AsyncWriteExt;
 
 use super::db::{decode_counter, encode_counter, fresh_tag, op_timeout};
+use super::worker::{self, Worker};
 use super::{Better, BoxFuture, Deadline, Metric, Nodes, Outcome, Unit, Workload};
 use crate::stats::{rate, Latencies};
 
@@ -81,15 +81,13 @@ impl HotKey {
                 index: w,
                 limit_ms: u64::try_from(deadline.remaining().as_millis()).unwrap_or(u64::MAX),
             };
-            workers.push(Worker::spawn(&exe, &args).with_context(|| format!("starting hot-key worker {w}"))?);
+            workers.push(Worker::spawn(&exe, args.to_args()).with_context(|| format!("starting hot-key worker {w}"))?);
         }
         for (w, worker) in workers.iter_mut().enumerate() {
-            let line = deadline.wait("hot-key workers getting ready", worker.line()).await?;
-            match line {
-                Ok(Some(l)) if l == "ready" => {}
-                Ok(other) => bail!("hot-key worker {w}: expected `ready`, got {other:?}{}", worker.stderr().await),
-                Err(e) => bail!("hot-key worker {w}: {e:#}{}", worker.stderr().await),
-            }
+            worker
+                .ready(&deadline, "hot-key workers getting ready")
+                .await
+                .with_context(|| format!("hot-key worker {w}"))?;
         }
 
         let start = Instant::now();
@@ -98,7 +96,7 @@ impl HotKey {
         }
         let mut tasks = tokio::task::JoinSet::new();
         for (w, worker) in workers.into_iter().enumerate() {
-            tasks.spawn(async move { (w, worker.finish().await) });
+            tasks.spawn(async move { (w, finish(worker).await) });
         }
         let mut all = Latencies::with_capacity(clients * usize::try_from(self.per_client).unwrap_or(0));
         let mut migrations = 0u64;
@@ -212,85 +210,13 @@ impl WorkerArgs {
     }
 }
 
-/// A running worker process, seen from the bench.
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Worker {
-    fn spawn(exe: &Path, args: &WorkerArgs) -> Result<Worker> {
-        let mut child = Command::new(exe)
-            .args(args.to_args())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdin = child.stdin.take().context("worker stdin")?;
-        let stdout = BufReader::new(child.stdout.take().context("worker stdout")?);
-        Ok(Worker { child, stdin, stdout })
-    }
-
-    /// The next line the worker printed (`None` at EOF).
-    async fn line(&mut self) -> Result<Option<String>> {
-        let mut l = String::new();
-        if self.stdout.read_line(&mut l).await? == 0 {
-            return Ok(None);
-        }
-        Ok(Some(l.trim_end().to_string()))
-    }
-
-    async fn go(&mut self) -> Result<()> {
-        self.stdin.write_all(b"go\n").await.context("telling a hot-key worker to go")?;
-        self.stdin.flush().await?;
-        Ok(())
-    }
-
-    /// What the worker wrote to stderr, for an error message (it has
-    /// exited or is killed first).
-    async fn stderr(&mut self) -> String {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-        let mut text = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut text).await;
-        }
-        if text.trim().is_empty() {
-            String::new()
-        } else {
-            format!(": {}", text.trim())
-        }
-    }
-
-    /// Wait for the worker's results (latencies, fetch-locks that needed
-    /// a migration) and its successful exit.
-    async fn finish(mut self) -> Result<(Latencies, u64)> {
-        let Some(line) = self.line().await? else {
-            let why = self.stderr().await;
-            bail!("exited without results{why}");
-        };
-        let Some(migrated) = line.strip_prefix("migrated ").and_then(|m| m.parse::<u64>().ok()) else {
-            bail!("expected `migrated N`, got {line:?}{}", self.stderr().await);
-        };
-        let Some(line) = self.line().await? else {
-            let why = self.stderr().await;
-            bail!("exited without latencies{why}");
-        };
-        let Some(nanos) = line.strip_prefix("lat") else {
-            bail!("expected latencies, got {line:?}{}", self.stderr().await);
-        };
-        let mut lat = Latencies::default();
-        for v in nanos.split_ascii_whitespace() {
-            lat.record(Duration::from_nanos(v.parse().with_context(|| format!("bad latency {v:?}"))?));
-        }
-        let status = self.child.wait().await?;
-        if !status.success() {
-            bail!("exited with {status}{}", self.stderr().await);
-        }
-        Ok((lat, migrated))
-    }
+/// Wait for a worker's results (latencies, fetch-locks that needed a
+/// migration) and its successful exit.
+async fn finish(mut worker: Worker) -> Result<(Latencies, u64)> {
+    let migrated = worker.expect_u64("migrated").await?;
+    let lat = worker.expect_latencies("lat").await?;
+    worker.exited().await?;
+    Ok((lat, migrated))
 }
 
 /// `ctdb-bench __hot-key-worker …`: one hot-key client (see the module
@@ -299,21 +225,13 @@ impl Worker {
 /// its fetch-lock latencies in nanoseconds; a failure goes to stderr with
 /// exit status 1.
 pub fn worker_main(args: &[std::ffi::OsString]) -> ExitCode {
-    let run = || -> Result<()> {
+    worker::worker_main(|| {
         let args = WorkerArgs::parse(args)?;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        rt.block_on(worker(&args))
-    };
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+        Ok(async move { run_worker(&args).await })
+    })
 }
 
-async fn worker(args: &WorkerArgs) -> Result<()> {
+async fn run_worker(args: &WorkerArgs) -> Result<()> {
     let deadline = Deadline::after(Duration::from_millis(args.limit_ms));
     let client = deadline.wait("connecting", Client::connect(&args.socket)).await??;
     if client.pnn() != args.pnn {
@@ -325,14 +243,7 @@ async fn worker(args: &WorkerArgs) -> Result<()> {
     let mut lat = Latencies::with_capacity(usize::try_from(args.count).unwrap_or(0));
     let mut migrated = 0u64;
 
-    let mut stdout = tokio::io::stdout();
-    stdout.write_all(b"ready\n").await?;
-    stdout.flush().await?;
-    let mut line = String::new();
-    deadline.wait("waiting for go", BufReader::new(tokio::io::stdin()).read_line(&mut line)).await??;
-    if line.trim_end() != "go" {
-        bail!("expected `go` on stdin, got {line:?}");
-    }
+    worker::ready_then_go(&deadline).await?;
 
     for i in 0..args.count {
         let k = (args.index + usize::try_from(i).unwrap_or(0)) % args.keys;
@@ -355,13 +266,8 @@ async fn worker(args: &WorkerArgs) -> Result<()> {
     drop(db);
     client.close().await;
 
-    let mut out = String::with_capacity(lat.len() * 8 + 32);
-    out.push_str(&format!("migrated {migrated}\nlat"));
-    for ns in lat.nanos() {
-        out.push(' ');
-        out.push_str(&ns.to_string());
-    }
-    out.push('\n');
+    let out = format!("migrated {migrated}\n{}", worker::latency_line("lat", &lat));
+    let mut stdout = tokio::io::stdout();
     stdout.write_all(out.as_bytes()).await?;
     stdout.flush().await?;
     Ok(())

@@ -10,12 +10,16 @@
 //! add it to [`registry`]. The harness measures daemon CPU per 100k units
 //! and RSS around every run by itself; a workload reports only its own
 //! figures. The database workloads ([`FetchLockRing`], [`HotKey`],
-//! [`VolatileRecovery`], [`PersistentRecovery`]) open the daemon's TDB
-//! files as smbd does (records locked through
-//! [`ctdb_client::record::VolatileDb`]; the persistent one filled through
-//! Debian's `ctdb ptrans`) and so need a real daemon on this machine.
+//! [`VolatileRecovery`], [`PersistentRecovery`], [`TransactionLoop`],
+//! [`CommitLatency`]) open the daemon's TDB files as smbd does (records
+//! locked through [`ctdb_client::record::VolatileDb`]; persistent
+//! transactions through [`ctdb_client::persistent`]; the persistent
+//! recovery's database filled through Debian's `ctdb ptrans`) and so need
+//! a real daemon on this machine. Workloads whose clients are processes of
+//! their own start this executable again (see `worker`).
 
 mod broadcast;
+mod commit_latency;
 mod control;
 mod db;
 #[cfg(test)]
@@ -24,7 +28,9 @@ mod fetch_lock_ring;
 pub mod hot_key;
 mod persistent_recovery;
 mod ring;
+pub mod transaction_loop;
 mod volatile_recovery;
+mod worker;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -37,11 +43,13 @@ use ctdb_client::Client;
 use ctdb_legacy_proto::ReqMessage;
 
 pub use broadcast::Broadcast;
+pub use commit_latency::CommitLatency;
 pub use control::{ControlRoundTrip, Destination};
 pub use fetch_lock_ring::FetchLockRing;
 pub use hot_key::HotKey;
 pub use persistent_recovery::PersistentRecovery;
 pub use ring::MessageRing;
+pub use transaction_loop::TransactionLoop;
 pub use volatile_recovery::VolatileRecovery;
 
 /// A boxed future, so that [`Workload`] stays object safe and the registry
@@ -257,6 +265,14 @@ pub struct Sizes {
     pub recovery_records: u64,
     /// Records in the persistent database before its recoveries.
     pub persistent_records: u64,
+    /// Commits of the transaction loops (all clients together).
+    pub loop_commits: u64,
+    /// Seconds a transaction loop may run at most.
+    pub loop_seconds: u64,
+    /// Sequential commits of the commit-latency run.
+    pub latency_commits: u64,
+    /// Seconds the commit-latency run may take at most.
+    pub latency_seconds: u64,
 }
 
 impl Sizes {
@@ -278,6 +294,10 @@ impl Sizes {
             hot_per_client: 20_000,
             recovery_records: 1_000_000,
             persistent_records: 100_000,
+            loop_commits: 3_000,
+            loop_seconds: 5,
+            latency_commits: 1_000,
+            latency_seconds: 5,
         }
     }
 
@@ -298,6 +318,10 @@ impl Sizes {
             hot_per_client: 10,
             recovery_records: 1_000,
             persistent_records: 200,
+            loop_commits: 30,
+            loop_seconds: 2,
+            latency_commits: 20,
+            latency_seconds: 1,
         }
     }
 }
@@ -314,6 +338,9 @@ pub fn registry(sizes: &Sizes) -> Vec<Box<dyn Workload>> {
         Box::new(HotKey::new(sizes.hot_clients_per_node, sizes.hot_keys, sizes.hot_per_client)),
         Box::new(VolatileRecovery::new(sizes.recovery_records, volatile_recovery::VALUE_BYTES)),
         Box::new(PersistentRecovery::new(sizes.persistent_records, persistent_recovery::VALUE_BYTES)),
+        Box::new(TransactionLoop::new(sizes.loop_commits, sizes.loop_seconds, false)),
+        Box::new(TransactionLoop::new(sizes.loop_commits, sizes.loop_seconds, true)),
+        Box::new(CommitLatency::new(sizes.latency_commits, sizes.latency_seconds)),
     ]
 }
 
