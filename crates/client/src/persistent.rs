@@ -58,8 +58,10 @@ pub const SEQNUM_KEY: &[u8] = b"__db_sequence_number__\0";
 /// Size of one [`GLock`] entry.
 pub const G_LOCK_ENTRY_LEN: usize = 32;
 
-/// Longest pause between two attempts to take a busy g_lock.
-const MAX_LOCK_BACKOFF: Duration = Duration::from_millis(100);
+/// Pause between two attempts to take a busy g_lock: short and constant,
+/// as in Samba's client, so the next holder starts as soon as the lock is
+/// free (a growing back-off leaves the lock idle and shares it unfairly).
+const LOCK_RETRY: Duration = Duration::from_millis(1);
 
 /// Longest pause between two TRANS3_COMMIT attempts.
 const MAX_COMMIT_BACKOFF: Duration = Duration::from_millis(200);
@@ -270,6 +272,9 @@ pub struct PersistentDb {
     /// The daemon's file.
     pub path: PathBuf,
     tdb: Tdb,
+    /// `g_lock.tdb`, attached once for all this database's transactions
+    /// (as Samba's clients keep it); one record lock at a time.
+    g_lock: tokio::sync::Mutex<VolatileDb>,
 }
 
 impl PersistentDb {
@@ -296,7 +301,8 @@ impl PersistentDb {
             flags &= !ctdb_tdb::flags::MUTEX_LOCKING;
         }
         let tdb = Tdb::open(&path, 0, flags, libc::O_RDWR | libc::O_CLOEXEC, 0).map_err(tdb_err)?;
-        Ok(PersistentDb { db_id, name: name.to_string(), path, tdb })
+        let g_lock = VolatileDb::attach(client, G_LOCK_DB, timeout).await?;
+        Ok(PersistentDb { db_id, name: name.to_string(), path, tdb, g_lock: tokio::sync::Mutex::new(g_lock) })
     }
 
     /// A record's value in this node's copy, outside any transaction
@@ -333,7 +339,6 @@ static NEXT_HOLDER: AtomicU32 = AtomicU32::new(1);
 pub struct Transaction<'a> {
     client: &'a Client,
     db: &'a PersistentDb,
-    g_lock: VolatileDb,
     key: Vec<u8>,
     sid: ServerId,
     readonly: bool,
@@ -342,13 +347,11 @@ pub struct Transaction<'a> {
 }
 
 impl<'a> Transaction<'a> {
-    /// Starts a transaction: attaches `g_lock.tdb` and takes the
-    /// database's g_lock (shared when `readonly`, else exclusive).
+    /// Starts a transaction: takes the database's g_lock (shared when `readonly`, else exclusive).
     ///
     /// A conflicting holder whose process is gone (PROCESS_EXISTS on its
     /// node fails) is removed; while a live one holds the lock, the record
-    /// is let go and asked for again after a pause (1 ms, doubling up to
-    /// 100 ms) until `wait` has passed ([`ClientError::Timeout`]). Finding
+    /// is let go and asked for again every millisecond until `wait` has passed ([`ClientError::Timeout`]). Finding
     /// this very holder in the record is [`ClientError::Deadlock`].
     /// `timeout` bounds each control and migration.
     ///
@@ -363,14 +366,12 @@ impl<'a> Transaction<'a> {
         wait: Duration,
     ) -> Result<Transaction<'a>, ClientError> {
         let deadline = Instant::now() + wait;
-        let g_lock = VolatileDb::attach(client, G_LOCK_DB, timeout).await?;
         let pid = std::process::id();
         let mut sid = samba_server_id(pid, client.pnn(), db.db_id);
         sid.unique_id = (u64::from(NEXT_HOLDER.fetch_add(1, Ordering::Relaxed)) << 32) | u64::from(pid);
         let mut tx = Transaction {
             client,
             db,
-            g_lock,
             key: transaction_lock_key(db.db_id),
             sid,
             readonly,
@@ -399,7 +400,6 @@ impl<'a> Transaction<'a> {
     async fn lock(&mut self, deadline: Instant) -> Result<(), ClientError> {
         let kind = if self.readonly { GLockKind::Read } else { GLockKind::Write };
         let name = String::from_utf8_lossy(&self.key[..self.key.len() - 1]).into_owned();
-        let mut pause = Duration::from_millis(1);
         // Holders found gone; removed from the record at the next look.
         let mut dead: Vec<ServerId> = Vec::new();
         loop {
@@ -414,7 +414,8 @@ impl<'a> Transaction<'a> {
             // liveness of a holder is checked after letting go, and a dead
             // holder removed on the next round.
             let conflict = {
-                let mut locked = self.g_lock.fetch_locked(client, &self.key, step).await?;
+                let mut g_lock = self.db.g_lock.lock().await;
+                let mut locked = g_lock.fetch_locked(client, &self.key, step).await?;
                 let mut locks = decode_g_locks(&locked.data)
                     .map_err(|e| ClientError::InvalidRecord(format!("g_lock {name}: {e}")))?;
                 if locks.iter().any(|l| l.sid == self.sid) {
@@ -443,8 +444,7 @@ impl<'a> Transaction<'a> {
             if remaining.is_zero() {
                 return Err(ClientError::Timeout);
             }
-            tokio::time::sleep(pause.min(remaining)).await;
-            pause = (pause * 2).min(MAX_LOCK_BACKOFF);
+            tokio::time::sleep(LOCK_RETRY.min(remaining)).await;
         }
     }
 
@@ -452,7 +452,8 @@ impl<'a> Transaction<'a> {
     /// deleted (header only, SCHEDULE_FOR_DELETION).
     async fn unlock(&mut self) -> Result<(), ClientError> {
         let client = self.client;
-        let mut locked = self.g_lock.fetch_locked(client, &self.key, self.timeout).await?;
+        let mut g_lock = self.db.g_lock.lock().await;
+        let mut locked = g_lock.fetch_locked(client, &self.key, self.timeout).await?;
         let mut locks = decode_g_locks(&locked.data)
             .map_err(|e| ClientError::InvalidRecord(format!("g_lock {}: {e}", String::from_utf8_lossy(&self.key))))?;
         if let Some(i) = locks.iter().position(|l| l.sid == self.sid) {

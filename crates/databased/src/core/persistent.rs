@@ -91,7 +91,9 @@ impl Databased {
             },
         );
         let frame = self.batch_frame(COMMIT_DATA, id, b);
-        for n in nodes {
+        // The other nodes' copies first: our own store runs on this thread,
+        // and their transactions should run while it does, not after.
+        for n in super::recovery::self_last(&nodes, self.pnn) {
             self.send_frame_bytes(n, frame.clone());
         }
         None

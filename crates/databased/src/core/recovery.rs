@@ -793,7 +793,7 @@ const REPLICATED_DMASTER: u32 = u32::MAX;
 
 /// `nodes` with `me` moved to the end: work sent to other nodes leaves
 /// before this node starts on its own part (which blocks its event loop).
-fn self_last(nodes: &[u32], me: u32) -> Vec<u32> {
+pub(crate) fn self_last(nodes: &[u32], me: u32) -> Vec<u32> {
     let mut v: Vec<u32> = nodes.iter().copied().filter(|&n| n != me).collect();
     if nodes.contains(&me) {
         v.push(me);
