@@ -100,6 +100,9 @@ fn a_node_that_missed_commits_gets_the_newest_copy_in_recovery() {
     wait_for(Duration::from_secs(20), "node 2 back in the vnnmap", || run(&c, 0, &["status"]).contains("Size:3\n"))
         .unwrap();
     c.wait_ready(T).unwrap();
+    // Only the stale copy is rewritten.
+    let said = "persistent prec.tdb: node 0's copy (seqnum 3) to nodes [2], kept on nodes [0, 1]";
+    assert!((0..3).any(|p| c.log(p).contains(said)), "no recovery logged: {said}");
     for p in 0..3 {
         assert_eq!(run(&c, p, &["getdbseqnum", "prec.tdb"]), "0x3\n", "seqnum on node {p}");
         assert_eq!(run(&c, p, &["pfetch", "prec.tdb", "k"]), "new\n", "value on node {p}");
@@ -145,6 +148,17 @@ fn backup_wipe_restore_through_debian_ctdb() {
         assert_eq!(run(&c, p, &["pfetch", "pback.tdb", "k123"]), "v123\n", "node {p}");
         assert_eq!(run(&c, p, &["pfetch", "pback.tdb", "after-wipe"]), "\n", "node {p}");
         assert!(run(&c, p, &["getdbstatus", "pback.tdb"]).contains("HEALTH: OK"));
+    }
+    // Every node committed the same restore: a recovery now keeps every
+    // copy instead of rewriting them, and the contents stay.
+    run(&c, 0, &["recover"]);
+    wait_for(T, "a recovery that kept the restored copies", || {
+        (0..3).any(|p| c.log(p).contains("persistent pback.tdb: node 0's copy (seqnum 1) to nodes [], kept on nodes [0, 1, 2]"))
+    })
+    .unwrap();
+    c.wait_ready(T).unwrap();
+    for p in 0..3 {
+        assert!(run(&c, p, &["catdb", "pback.tdb"]).ends_with("Dumped 501 records\n"), "catdb on node {p}");
     }
     // Transactions go on after the restore.
     run(&c, 2, &["pstore", "pback.tdb", "k123", "changed"]);

@@ -277,6 +277,11 @@ pub enum DbMsg {
         /// by the recovery whatever their sequence number.
         #[serde(default)]
         untrusted: Vec<u32>,
+        /// Persistent databases replaced in bulk since the last recovery
+        /// (`wipedb`, `restoredb`): a digest of those transactions. Copies
+        /// with the same sequence number are equal only if this is equal.
+        #[serde(default)]
+        digests: Vec<(u32, u64)>,
     },
     /// Coordinator → participant: make sure all of these are attached; if
     /// the recovery completes, your copies are of `epoch`.

@@ -181,6 +181,7 @@ impl Databased {
                 unhealthy,
                 freeze: None,
                 bulk_changed: false,
+                bulk_digest: 0,
             },
         );
         Ok(id)

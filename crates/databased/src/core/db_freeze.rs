@@ -233,11 +233,12 @@ impl Databased {
         let Some(t) = db.freeze.as_mut().and_then(|f| f.transaction.take()) else {
             return fail("no transaction started");
         };
-        db.bulk_changed = true;
         if let Err(e) = db.store.replace_all(t.wipe, &t.records) {
             warn!("databased: committing transaction 0x{:08x} on {}: {e}", t.tid, db.name);
+            db.bulk_changed = true;
             return fail(&format!("commit failed: {e}"));
         }
+        db.bulk_digest = bulk_digest(db.bulk_digest, &t);
         if t.wipe {
             db.delete_queue.clear();
             db.sticky_keys.clear();
@@ -391,6 +392,17 @@ impl Databased {
     pub(crate) fn commit_allowed(&self, db_id: u32) -> bool {
         self.dbs.get(&db_id).is_some_and(|d| d.freeze.is_none() && d.kind != DbKind::Volatile)
     }
+}
+
+/// The digest of the bulk transactions a copy went through, `t` added.
+/// Every node runs the same binary, so the (fixed-key) std hasher gives
+/// every node the same digest for the same transactions; a different one
+/// would only cost a rewrite in the next recovery.
+fn bulk_digest(before: u64, t: &Staged) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (before, t.tid, t.wipe, &t.records).hash(&mut h);
+    h.finish().max(1)
 }
 
 /// A pushed value with the read-only bits of its header cleared (every

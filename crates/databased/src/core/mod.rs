@@ -92,6 +92,10 @@ pub struct Db {
     /// a commit that failed to apply): the next recovery rewrites it even
     /// if its sequence number is the newest.
     pub(crate) bulk_changed: bool,
+    /// Digest of the bulk transactions (DB_TRANSACTION_COMMIT) this copy
+    /// went through since the last recovery; 0 for none. Nodes that
+    /// committed the same ones hold the same contents.
+    pub(crate) bulk_digest: u64,
     /// Set while the database alone is frozen (DB_FREEZE: `ctdb wipedb`,
     /// `restoredb`).
     pub(crate) freeze: Option<db_freeze::DbFreeze>,

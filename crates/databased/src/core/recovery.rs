@@ -92,6 +92,9 @@ struct Coord {
     untrusted: BTreeSet<(u32, u32)>,
     /// Persistent (database, node) copies already the newest, kept.
     keep: BTreeSet<(u32, u32)>,
+    /// Persistent (database, node): digest of the bulk transactions since
+    /// the last recovery (absent: none).
+    digests: BTreeMap<(u32, u32), u64>,
     valid_generation: u32,
     ok: bool,
     started: Instant,
@@ -225,6 +228,7 @@ impl Databased {
             seqnums: BTreeMap::new(),
             untrusted: BTreeSet::new(),
             keep: BTreeSet::new(),
+            digests: BTreeMap::new(),
             valid_generation: super::STALE_DATA,
             ok: true,
             started: now,
@@ -310,13 +314,20 @@ impl Databased {
                         .copied()
                         .filter(|&p| {
                             p != source
-                                && !(trusted(source) && trusted(p) && c.seqnums.get(&(db_id, p)) == Some(&newest))
+                                && !(trusted(source)
+                                    && trusted(p)
+                                    && c.seqnums.get(&(db_id, p)) == Some(&newest)
+                                    && c.digests.get(&(db_id, p)) == c.digests.get(&(db_id, source)))
                         })
                         .collect();
-                    for &p in &shares {
-                        if !targets.contains(&p) {
-                            c.keep.insert((db_id, p));
-                        }
+                    let kept: Vec<u32> = shares.iter().copied().filter(|p| !targets.contains(p)).collect();
+                    let name = c.dbs.get(&db_id).map_or("?", |d| d.name.as_str());
+                    info!(
+                        "databased: persistent {name}: node {source}'s copy (seqnum {newest}) to nodes {targets:?}, \
+                         kept on nodes {kept:?}"
+                    );
+                    for &p in &kept {
+                        c.keep.insert((db_id, p));
                     }
                     if !targets.is_empty() {
                         c.remaining.insert((db_id, source));
@@ -399,9 +410,16 @@ impl Databased {
                     .filter(|d| d.kind == DbKind::Persistent && (d.bulk_changed || d.unhealthy.is_some()))
                     .map(|d| d.id)
                     .collect();
-                self.send_db(node, DbMsg::List { generation, dbs, data_generation, epoch, seqnums, untrusted });
+                let digests = self
+                    .dbs
+                    .values()
+                    .filter(|d| d.kind == DbKind::Persistent && d.bulk_digest != 0)
+                    .map(|d| (d.id, d.bulk_digest))
+                    .collect();
+                let m = DbMsg::List { generation, dbs, data_generation, epoch, seqnums, untrusted, digests };
+                self.send_db(node, m);
             }
-            DbMsg::List { generation, dbs, data_generation, epoch, seqnums, untrusted } => {
+            DbMsg::List { generation, dbs, data_generation, epoch, seqnums, untrusted, digests } => {
                 if let Some(c) = self.coord_for(generation) {
                     if matches!(c.phase, Phase::Listing) && c.waiting.remove(&node) {
                         c.copies.insert(node, (data_generation, epoch));
@@ -409,6 +427,9 @@ impl Databased {
                         // pnn (answers arrive in any order).
                         for db_id in untrusted {
                             c.untrusted.insert((db_id, node));
+                        }
+                        for (db_id, digest) in digests {
+                            c.digests.insert((db_id, node), digest);
                         }
                         for (db_id, seq) in seqnums {
                             c.seqnums.insert((db_id, node), seq);
@@ -729,6 +750,7 @@ impl Databased {
                 // Already the newest copy (same sequence number as the
                 // source's, neither changed in bulk).
                 db.bulk_changed = false;
+                db.bulk_digest = 0;
                 continue;
             }
             if db.kind == DbKind::Persistent {
@@ -739,6 +761,7 @@ impl Databased {
                     Ok(()) => {
                         stored += records.len() as u64;
                         db.bulk_changed = false;
+                        db.bulk_digest = 0;
                         let name = db.name.clone();
                         self.set_healthy(db_id, &name);
                     }
