@@ -153,7 +153,9 @@ fn backup_wipe_restore_through_debian_ctdb() {
     // copy instead of rewriting them, and the contents stay.
     run(&c, 0, &["recover"]);
     wait_for(T, "a recovery that kept the restored copies", || {
-        (0..3).any(|p| c.log(p).contains("persistent pback.tdb: node 0's copy (seqnum 1) to nodes [], kept on nodes [0, 1, 2]"))
+        (0..3).any(|p| {
+            c.log(p).contains("persistent pback.tdb: node 0's copy (seqnum 1) to nodes [], kept on nodes [0, 1, 2]")
+        })
     })
     .unwrap();
     c.wait_ready(T).unwrap();
