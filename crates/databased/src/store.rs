@@ -96,10 +96,7 @@ pub trait Store: Send {
         if wipe {
             self.wipe()?;
         }
-        for (k, v) in records {
-            self.store(k, v)?;
-        }
-        Ok(())
+        self.store_all(records)
     }
 }
 

@@ -242,14 +242,7 @@ impl Store for TdbStore {
         self.tdb.increment_seqnum_nonblock();
     }
     fn store_all(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
-        self.tdb.transaction_start().map_err(err("transaction_start"))?;
-        for (k, v) in records {
-            if let Err(e) = self.tdb.store(k, v, StoreMode::Replace) {
-                let _ = self.tdb.transaction_cancel();
-                return Err(StoreError::new("store", e.to_string()));
-            }
-        }
-        self.tdb.transaction_commit().map_err(err("transaction_commit"))
+        self.replace_in_transaction(false, records)
     }
     fn replace_all(&mut self, wipe: bool, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
         // libtdb will not start a transaction while the handle counts a

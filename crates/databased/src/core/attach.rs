@@ -246,7 +246,8 @@ impl Databased {
     }
 }
 
-fn ok(data: Vec<u8>) -> ReplyControl {
+/// A successful control reply carrying `data`.
+pub(crate) fn ok(data: Vec<u8>) -> ReplyControl {
     ReplyControl { status: 0, data, errmsg: None }
 }
 

@@ -9,13 +9,9 @@ use ctdb_legacy_proto::{
 use ctdb_proto::{DbMsg, Endpoint};
 use tracing::{info, warn};
 
-use super::attach::fail;
+use super::attach::{fail, ok};
 use super::Databased;
 use crate::store::DbKind;
-
-fn ok(data: Vec<u8>) -> ReplyControl {
-    ReplyControl { status: 0, data, errmsg: None }
-}
 
 fn done() -> ReplyControl {
     ok(Vec::new())

@@ -19,7 +19,7 @@ use ctdb_legacy_proto::{
 use ctdb_proto::{Body, Endpoint, Packet, ServiceId};
 use tracing::{info, warn};
 
-use super::attach::fail;
+use super::attach::{fail, ok};
 use super::{Databased, Db};
 use crate::store::DbKind;
 
@@ -51,10 +51,6 @@ struct Push {
     srvid: u64,
     records: u32,
     failed: bool,
-}
-
-fn ok(data: Vec<u8>) -> ReplyControl {
-    ReplyControl { status: 0, data, errmsg: None }
 }
 
 /// Whether the database is frozen and its lock held (what the

@@ -101,6 +101,15 @@ pub struct Db {
     pub(crate) freeze: Option<db_freeze::DbFreeze>,
 }
 
+impl Db {
+    /// A recovery left this copy equal to the others: nothing changed in
+    /// bulk since, no digest of bulk transactions to compare.
+    pub(crate) fn same_as_cluster(&mut self) {
+        self.bulk_changed = false;
+        self.bulk_digest = 0;
+    }
+}
+
 /// Per-database counters (GET_DB_STATISTICS).
 #[derive(Debug, Default, Clone)]
 pub struct DbStats {

@@ -749,8 +749,7 @@ impl Databased {
             if keep.contains(&db_id) {
                 // Already the newest copy (same sequence number as the
                 // source's, neither changed in bulk).
-                db.bulk_changed = false;
-                db.bulk_digest = 0;
+                db.same_as_cluster();
                 continue;
             }
             if db.kind == DbKind::Persistent {
@@ -760,8 +759,7 @@ impl Databased {
                 match db.store.replace_all(true, &records) {
                     Ok(()) => {
                         stored += records.len() as u64;
-                        db.bulk_changed = false;
-                        db.bulk_digest = 0;
+                        db.same_as_cluster();
                         let name = db.name.clone();
                         self.set_healthy(db_id, &name);
                     }
