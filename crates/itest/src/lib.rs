@@ -244,6 +244,12 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = Command::new(bin("ctdb-local")).arg(self.dir()).args(["stop", "all"]).output();
+        // For a post-mortem: CTDB_ITEST_KEEP=1 leaves the directory (logs,
+        // databases) behind and says where.
+        if std::env::var_os("CTDB_ITEST_KEEP").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("itest: cluster directory kept at {}", self.dir().display());
+        }
     }
 }
 

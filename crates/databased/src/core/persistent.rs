@@ -2,11 +2,30 @@
 //!
 //! Samba commits a transaction by sending the changed records (each with
 //! the header it chose, the `__db_sequence_number__` record among them) to
-//! its node's daemon. The daemon sends them to every active node (itself
-//! included) in one batch; each stores them in one local TDB transaction
-//! and answers; the client is answered once every node has them, -1 if any
-//! failed or ControlTimeout passed. Refused while a recovery runs and when
-//! a commit on the same database is still going on.
+//! its node's daemon, and when the answer is an error it decides by
+//! re-reading the sequence number from its *local* file: old + 1 means the
+//! transaction is in, old means it must be sent again. So this node's copy
+//! may reach old + 1 only once every other active node has the
+//! transaction:
+//!
+//! ```text
+//!  client ─TRANS3_COMMIT─► committer ──batch──► every other active node
+//!                                    ◄─Committed(ok)─ (one TDB transaction each)
+//!          all ok: the committer stores it (one TDB transaction), answers 0
+//!          else:   answers -1 without storing it; if some node may have
+//!                  stored it, asks for a recovery, which makes the highest
+//!                  sequence number every node's
+//! ```
+//!
+//! Storing on every node at once and answering when all are done would be
+//! faster by one local transaction, but a commit refused by one node would
+//! leave the committer at old + 1: its client counts the transaction as
+//! done while another client, reading old on the refusing node, commits a
+//! different old + 1 there.
+//!
+//! Refused while a recovery runs and when a commit on the same database is
+//! still going on. A batch that arrives while this node finishes the very
+//! recovery the committer has already left waits for the thaw.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -26,15 +45,30 @@ pub(crate) const COMMIT_DATA: u64 = 0xDB00_0000_0000_0004;
 pub(crate) struct Commits {
     next_id: u32,
     running: HashMap<u32, Commit>,
+    /// Batches of the generation this node is still finishing the recovery
+    /// to (the committer thawed first): stored at the thaw.
+    early: Vec<EarlyBatch>,
 }
 
 #[derive(Debug)]
 struct Commit {
     db_id: u32,
     reply_to: (Endpoint, u64),
+    /// The records, stored here once every other node has them.
+    records: Vec<(Vec<u8>, Vec<u8>)>,
     waiting: BTreeSet<u32>,
     ok: bool,
+    /// Some other node said it stored the transaction.
+    stored_elsewhere: bool,
     deadline: Instant,
+}
+
+#[derive(Debug)]
+struct EarlyBatch {
+    from: u32,
+    commit_id: u32,
+    generation: u32,
+    batch: RecBuffer,
 }
 
 impl Commits {
@@ -76,31 +110,72 @@ impl Databased {
         if self.commits.running.values().any(|c| c.db_id == b.db_id) {
             return Some(fail("a commit on this database is running"));
         }
-        let nodes = self.active_nodes();
+        let others: Vec<u32> = self.active_nodes().into_iter().filter(|&n| n != self.pnn).collect();
+        let db_id = b.db_id;
+        if others.is_empty() {
+            return Some(self.store_commit_here(db_id, &Self::commit_records(&b)));
+        }
         self.commits.next_id = self.commits.next_id.wrapping_add(1);
         let id = self.commits.next_id;
         let timeout = Duration::from_secs(u64::from(self.tunable(slot::CONTROL_TIMEOUT, 60).max(1)));
+        let records = Self::commit_records(&b);
+        let frame = self.batch_frame(COMMIT_DATA, id, b);
+        for &n in &others {
+            self.send_frame_bytes(n, frame.clone());
+        }
         self.commits.running.insert(
             id,
             Commit {
-                db_id: b.db_id,
+                db_id,
                 reply_to: (gw, reqid),
-                waiting: nodes.iter().copied().collect(),
+                records,
+                waiting: others.into_iter().collect(),
                 ok: true,
+                stored_elsewhere: false,
                 deadline: now + timeout,
             },
         );
-        let frame = self.batch_frame(COMMIT_DATA, id, b);
-        // The other nodes' copies first: our own store runs on this thread,
-        // and their transactions should run while it does, not after.
-        for n in super::recovery::self_last(&nodes, self.pnn) {
-            self.send_frame_bytes(n, frame.clone());
-        }
         None
+    }
+
+    fn commit_records(b: &RecBuffer) -> Vec<(Vec<u8>, Vec<u8>)> {
+        b.records.iter().map(|r| (r.key.clone(), r.data.clone())).collect()
+    }
+
+    /// The committer's own copy, last: the answer to the client.
+    fn store_commit_here(&mut self, db_id: u32, records: &[(Vec<u8>, Vec<u8>)]) -> ReplyControl {
+        if self.frozen.is_some() || !self.commit_allowed(db_id) {
+            return fail("database frozen");
+        }
+        match self.dbs.get_mut(&db_id) {
+            Some(db) if db.kind != DbKind::Volatile => match db.store.store_all(records) {
+                Ok(()) => ReplyControl { status: 0, data: Vec::new(), errmsg: None },
+                Err(e) => {
+                    warn!("databased: storing a transaction of {}: {e}", db.name);
+                    db.bulk_changed = true;
+                    fail("commit failed on this node")
+                }
+            },
+            _ => fail("unknown database"),
+        }
+    }
+
+    /// A commit failed after some node may have stored it: the copies may
+    /// differ at one sequence number until a recovery makes the newest
+    /// everyone's.
+    fn commit_left_copies_apart(&mut self, db_id: u32) {
+        warn!("databased: a failed commit on 0x{db_id:08x} may be stored on some nodes only; asking for a recovery");
+        self.send_clusterd(ctdb_proto::Msg::RecoverRequest);
     }
 
     /// Participant: store a commit's records in one local transaction.
     pub(crate) fn commit_batch(&mut self, from: u32, commit_id: u32, generation: u32, b: RecBuffer) {
+        if self.frozen.as_ref().is_some_and(|f| f.generation == generation && generation != 0) {
+            // The committer has thawed after this recovery and we are
+            // about to: refusing would fail a commit for nothing.
+            self.commits.early.push(EarlyBatch { from, commit_id, generation, batch: b });
+            return;
+        }
         let records: Vec<(Vec<u8>, Vec<u8>)> = b.records.into_iter().map(|r| (r.key, r.data)).collect();
         if generation != self.generation {
             // Sent before a recovery that has ended here since: the
@@ -133,32 +208,49 @@ impl Databased {
         self.send_db(from, DbMsg::Committed { db_id: b.db_id, commit_id, ok });
     }
 
+    /// Another node's answer to one of our commits.
     pub(crate) fn committed(&mut self, from: u32, commit_id: u32, ok: bool) {
         let Some(c) = self.commits.running.get_mut(&commit_id) else { return };
         if !c.waiting.remove(&from) {
             return;
         }
         c.ok &= ok;
-        if c.waiting.is_empty() {
-            if let Some(c) = self.commits.running.remove(&commit_id) {
-                let r = if c.ok {
-                    ReplyControl { status: 0, data: Vec::new(), errmsg: None }
-                } else {
-                    fail("commit failed on a node")
-                };
-                self.reply_control(c.reply_to.0, c.reply_to.1, r);
-            }
+        c.stored_elsewhere |= ok;
+        if !c.waiting.is_empty() {
+            return;
         }
+        let Some(c) = self.commits.running.remove(&commit_id) else { return };
+        let r = if c.ok { self.store_commit_here(c.db_id, &c.records) } else { fail("commit failed on a node") };
+        if r.status != 0 && c.stored_elsewhere {
+            self.commit_left_copies_apart(c.db_id);
+        }
+        self.reply_control(c.reply_to.0, c.reply_to.1, r);
     }
 
     /// A recovery starts: every running commit fails now (the committer
     /// re-reads the sequence number after the recovery and either finds
     /// its transaction there or sends it again), rather than waiting for
     /// nodes that may be gone.
-    pub(crate) fn abort_commits(&mut self) {
+    pub(crate) fn abort_commits(&mut self, generation: u32) {
+        // Early batches of another generation than the one now recovered
+        // to: that recovery was given up.
+        let (keep, refuse): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.commits.early).into_iter().partition(|e| e.generation == generation);
+        self.commits.early = keep;
+        for e in refuse {
+            self.send_db(e.from, DbMsg::Committed { db_id: e.batch.db_id, commit_id: e.commit_id, ok: false });
+        }
         for (_, c) in std::mem::take(&mut self.commits.running) {
             warn!("databased: commit on 0x{:08x} failed: recovery started", c.db_id);
             self.reply_control(c.reply_to.0, c.reply_to.1, fail("recovery started"));
+        }
+    }
+
+    /// The recovery to `generation` is over here too: store the batches
+    /// that came early.
+    pub(crate) fn store_early_commits(&mut self) {
+        for e in std::mem::take(&mut self.commits.early) {
+            self.commit_batch(e.from, e.commit_id, e.generation, e.batch);
         }
     }
 
@@ -169,6 +261,8 @@ impl Databased {
         for id in late {
             if let Some(c) = self.commits.running.remove(&id) {
                 warn!("databased: commit on 0x{:08x} timed out waiting for nodes {:?}", c.db_id, c.waiting);
+                // The silent nodes may have stored it.
+                self.commit_left_copies_apart(c.db_id);
                 self.reply_control(c.reply_to.0, c.reply_to.1, fail("commit timed out"));
             }
         }

@@ -128,7 +128,7 @@ impl Databased {
         self.recovery.staged.clear();
         self.recovery.jobs.clear();
         self.recovery.next_epoch = None;
-        self.abort_commits();
+        self.abort_commits(generation);
         match &mut self.frozen {
             Some(f) => {
                 f.generation = generation;
@@ -208,6 +208,7 @@ impl Databased {
         }
         self.resend_calls(now);
         self.release_deferred_attaches(now);
+        self.store_early_commits();
     }
 
     // ---- coordinator ----

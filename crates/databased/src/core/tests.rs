@@ -397,3 +397,156 @@ fn pull_streams_records_of_a_frozen_database() {
     }
     assert_eq!((pulled, answer), (5, Some(5)));
 }
+
+/// TRANS3_COMMIT on a two-node cluster: the committer stores the
+/// transaction only after the other node has it, so a commit refused there
+/// leaves this node's sequence number alone (Samba's client re-reads it to
+/// decide whether to send the commit again). A commit that a node stored
+/// but that failed elsewhere asks for a recovery.
+#[test]
+fn a_commit_refused_elsewhere_is_not_stored_here() {
+    use ctdb_legacy_proto::{RecBuffer, RecData};
+    use ctdb_proto::{DbMsg, Msg};
+    let mut t = One::new();
+    let mut st = state(7);
+    st.nodes.push(NodeInfo { pnn: 1, addr: None, flags: 0 });
+    st.vnnmap = vec![0, 1];
+    t.core.dispatch(t.now, msg(Msg::ClusterState(st)));
+    let r = t.control(Opcode::DB_ATTACH_PERSISTENT, CString("p.tdb".into()).to_bytes());
+    assert_eq!(r.status, 0, "{r:?}");
+    let db = u32::from_bytes(&r.data).unwrap();
+    let store = t.backend.stores.lock().unwrap().get("p.tdb").cloned().unwrap();
+    let h = LtdbHeader { rsn: 1, dmaster: 0, reserved1: 0, flags: 0 };
+    let tx = |seq: u64| {
+        RecBuffer {
+            db_id: db,
+            records: vec![
+                RecData::with_header(0, b"k".to_vec(), &h, seq.to_string().as_bytes()),
+                RecData::with_header(0, b"__db_sequence_number__\0".to_vec(), &h, &seq.to_ne_bytes()),
+            ],
+        }
+        .to_bytes()
+    };
+    let commit = |t: &mut One, seq: u64| -> (Vec<Packet>, Vec<Frame>) {
+        t.reqid += 1;
+        let c = ReqControl { opcode: Opcode::TRANS3_COMMIT, srvid: 0, client_id: 0, flags: 0, data: tx(seq) };
+        let bytes = Frame::new(LPacket::ReqControl(c), pnn::CURRENT_NODE, 0, t.reqid as u32).encode(true);
+        let gw = Endpoint::new(0, ServiceId::GATEWAY);
+        t.core.dispatch(t.now, Packet::new(Endpoint::new(0, ServiceId::DATABASED), gw, t.reqid, Body::Legacy(bytes)));
+        let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+        let replies = out
+            .iter()
+            .filter(|p| p.header.flags.contains(Flags::REPLY))
+            .filter_map(|p| match &p.body {
+                Body::Legacy(b) => Frame::decode(b).ok(),
+                _ => None,
+            })
+            .collect();
+        (out, replies)
+    };
+    let answer = |t: &mut One, out: &[Packet], ok: bool| -> (Vec<Frame>, bool) {
+        let sent = sent_to(out, 1);
+        let [Frame { header, .. }] = sent.as_slice() else { panic!("no batch to node 1: {out:?}") };
+        let m = Msg::Db(DbMsg::Committed { db_id: db, commit_id: header.reqid, ok });
+        let p = Packet::new(
+            Endpoint::new(0, ServiceId::DATABASED),
+            Endpoint::new(1, ServiceId::DATABASED),
+            0,
+            Body::Msg(m),
+        );
+        t.core.dispatch(t.now, p);
+        let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+        let asks_recovery = out.iter().any(|p| matches!(p.body, Body::Msg(Msg::RecoverRequest)));
+        let replies = out
+            .iter()
+            .filter_map(|p| match &p.body {
+                Body::Legacy(b) if p.header.flags.contains(Flags::REPLY) => Frame::decode(b).ok(),
+                _ => None,
+            })
+            .collect();
+        (replies, asks_recovery)
+    };
+    let status = |r: &[Frame]| match r {
+        [Frame { packet: LPacket::ReplyControl(c), .. }] => c.status,
+        other => panic!("no single control reply: {other:?}"),
+    };
+
+    // Node 1 refuses: the client hears -1 and this copy is unchanged.
+    let (out, replies) = commit(&mut t, 1);
+    assert!(replies.is_empty(), "answered before node 1 did: {replies:?}");
+    assert!(store.records().is_empty(), "stored before node 1 had it");
+    let (replies, asks_recovery) = answer(&mut t, &out, false);
+    assert_eq!(status(&replies), -1);
+    assert!(store.records().is_empty(), "a commit refused by node 1 was stored here");
+    assert!(!asks_recovery, "no node stored it: nothing to recover");
+
+    // Node 1 stores it: so does this node, then the client hears 0.
+    let (out, _) = commit(&mut t, 1);
+    let (replies, _) = answer(&mut t, &out, true);
+    assert_eq!(status(&replies), 0);
+    let records = store.records();
+    let (_, seq) = LtdbHeader::split(&records[b"__db_sequence_number__\0".as_slice()]).unwrap();
+    assert_eq!(seq, 1u64.to_ne_bytes());
+
+    // Stored on node 1 but this node cannot (`ctdb wipedb`-style freeze of
+    // the database): -1, and a recovery to make the copies agree.
+    let (out, _) = commit(&mut t, 2);
+    assert_eq!(t.control(Opcode::DB_FREEZE, db.to_bytes()).status, 0);
+    let (replies, asks_recovery) = answer(&mut t, &out, true);
+    assert_eq!(status(&replies), -1);
+    assert!(asks_recovery, "copies may differ and no recovery was asked for");
+}
+
+/// A commit batch of the generation this node is still finishing the
+/// recovery to (its committer thawed first) waits for the thaw instead of
+/// being refused; one of an abandoned recovery is refused.
+#[test]
+fn a_commit_batch_that_comes_before_the_thaw_is_stored_at_the_thaw() {
+    use ctdb_legacy_proto::{RecBuffer, RecData, ReqMessage};
+    use ctdb_proto::{DbMsg, Msg};
+    let mut t = One::new();
+    let mut st = state(7);
+    st.nodes.push(NodeInfo { pnn: 1, addr: None, flags: 0 });
+    st.vnnmap = vec![0, 1];
+    t.core.dispatch(t.now, msg(Msg::ClusterState(st.clone())));
+    let r = t.control(Opcode::DB_ATTACH_PERSISTENT, CString("p.tdb".into()).to_bytes());
+    let db = u32::from_bytes(&r.data).unwrap();
+    let store = t.backend.stores.lock().unwrap().get("p.tdb").cloned().unwrap();
+    let h = LtdbHeader { rsn: 1, dmaster: 1, reserved1: 0, flags: 0 };
+    let batch = |generation: u32, id: u32, key: &[u8]| {
+        let b = RecBuffer { db_id: db, records: vec![RecData::with_header(0, key.to_vec(), &h, b"v")] };
+        let m = ReqMessage { srvid: super::persistent::COMMIT_DATA, data: b.to_bytes() };
+        let mut f = Frame::new(LPacket::ReqMessage(m), 0, 1, id);
+        f.header.generation = generation;
+        from_node(1, f)
+    };
+    let answers = |out: &[Packet]| -> Vec<(u32, bool)> {
+        out.iter()
+            .filter(|p| p.header.dst == Endpoint::new(1, ServiceId::DATABASED))
+            .filter_map(|p| match &p.body {
+                Body::Msg(Msg::Db(DbMsg::Committed { commit_id, ok, .. })) => Some((*commit_id, *ok)),
+                _ => None,
+            })
+            .collect()
+    };
+    t.core.dispatch(t.now, msg(Msg::RecoveryEvent { event: "startrecovery".into(), generation: 9 }));
+    let _ = t.drain();
+    t.core.dispatch(t.now, batch(9, 41, b"early"));
+    let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+    assert!(answers(&out).is_empty(), "answered while still frozen: {out:?}");
+    assert!(store.records().is_empty());
+    let mut thawed = st.clone();
+    thawed.generation = 9;
+    t.core.dispatch(t.now, msg(Msg::ClusterState(thawed)));
+    let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+    assert_eq!(answers(&out), vec![(41, true)]);
+    assert!(store.records().contains_key(b"early".as_slice()));
+
+    // Early for recovery 11, but that one is given up for 12: refused.
+    t.core.dispatch(t.now, msg(Msg::RecoveryEvent { event: "startrecovery".into(), generation: 11 }));
+    t.core.dispatch(t.now, batch(11, 42, b"abandoned"));
+    t.core.dispatch(t.now, msg(Msg::RecoveryEvent { event: "startrecovery".into(), generation: 12 }));
+    let out: Vec<Packet> = std::iter::from_fn(|| t.core.poll_output()).collect();
+    assert_eq!(answers(&out), vec![(42, false)]);
+    assert!(!store.records().contains_key(b"abandoned".as_slice()));
+}
