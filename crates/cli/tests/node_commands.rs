@@ -290,13 +290,15 @@ fn node_state_commands_change_the_cluster() {
     let banned_at = Instant::now();
     c.ours_ok(0, &["-n", "1", "ban", "3"]);
     c.wait_for("node 1 banned", &[0, 2], SETTLE, |s| state(s, 1) == "BANNED|INACTIVE");
-    c.wait_seen(1, "node 1 sees itself banned", |s| state(s, 1) == "BANNED|INACTIVE");
     c.wait_for("node 1's ban expired", &ALL, SETTLE, |s| state(s, 1) == "OK");
     let took = banned_at.elapsed();
     eprintln!("a 3 s ban of node 1 was lifted everywhere after {took:?}");
     assert!(took >= Duration::from_secs(3), "ban lifted after {took:?}");
     c.debian_ok(0, &["-n", "1", "ban", "100"]);
     c.wait_for("node 1 banned again", &[0, 2], SETTLE, |s| state(s, 1) == "BANNED|INACTIVE");
+    // Checked under the long ban: a loaded machine can poll past all of a
+    // 3 s one.
+    c.wait_seen(1, "node 1 sees itself banned", |s| state(s, 1) == "BANNED|INACTIVE");
     assert_eq!(c.same(2, &["-n", "1", "ban", "3"]).stderr, "Node 1 is already banned\n");
     c.ours_ok(0, &["-n", "1", "unban"]);
     c.wait_for("node 1 unbanned", &ALL, SETTLE, |s| state(s, 1) == "OK");

@@ -357,6 +357,12 @@ mod tests {
             let up = Msg::PeerUp { pnn };
             c.dispatch(t0, Packet::new(ep(2), Endpoint::new(2, ServiceId::TRANSPORT), 0, Body::Msg(up)));
         }
+        // A full mesh: every peer linked to every other.
+        for pnn in [0, 1, 3, 4] {
+            let links = (0..5).filter(|&n| n != pnn).collect();
+            let caps = crate::caps::RECMASTER | crate::caps::LMASTER;
+            c.dispatch(t0, from(pnn, Msg::NodeState { pnn, flags: 0, capabilities: caps, links }));
+        }
         drain(&mut c);
         c
     }

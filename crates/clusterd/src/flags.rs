@@ -24,10 +24,18 @@ impl Clusterd {
         self.node_caps.get(pnn as usize).is_some_and(|c| c & cap != 0)
     }
 
-    /// Tell every connected node our flags and capabilities.
+    /// Tell node `to` (or every connected node) our flags, capabilities
+    /// and links.
     pub(crate) fn announce_node_state(&mut self, to: u32) {
         let me = self.state.pnn;
-        let msg = Msg::NodeState { pnn: me, flags: self.own_flags(), capabilities: self.state.capabilities };
+        let links = self
+            .state
+            .nodes
+            .iter()
+            .filter(|n| n.pnn != me && n.flags & (node_flags::DISCONNECTED | node_flags::DELETED) == 0)
+            .map(|n| n.pnn)
+            .collect();
+        let msg = Msg::NodeState { pnn: me, flags: self.own_flags(), capabilities: self.state.capabilities, links };
         self.send(to, msg);
     }
 
@@ -54,10 +62,14 @@ impl Clusterd {
     }
 
     /// Another node told us its state.
-    pub(crate) fn on_node_state(&mut self, now: Instant, pnn: u32, flags: u32, capabilities: u32) {
+    pub(crate) fn on_node_state(&mut self, now: Instant, pnn: u32, flags: u32, capabilities: u32, links: Vec<u32>) {
         if pnn == self.state.pnn {
             return;
         }
+        if let Some(l) = self.node_links.get_mut(pnn as usize) {
+            *l = Some(links);
+        }
+        self.mesh_tick(now);
         let Some(node) = self.state.nodes.get_mut(pnn as usize) else {
             warn!("clusterd: state of unknown node {pnn}");
             return;

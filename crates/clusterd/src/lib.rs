@@ -103,6 +103,11 @@ pub struct Clusterd {
     wall_start: SystemTime,
     /// Capabilities of every node as it last told us (own: in `state`).
     node_caps: Vec<u32>,
+    /// The links of every other node as it last told us (`None`: not yet).
+    node_links: Vec<Option<Vec<u32>>>,
+    /// Leader: a recovery waits until then for its participants to be
+    /// linked to each other (a node that just joined is still dialling).
+    mesh_wait: Option<Instant>,
     /// When our ban ends.
     ban_until: Option<Instant>,
     /// Leader: who made recoveries fail.
@@ -160,6 +165,8 @@ impl Clusterd {
             instant_start: now,
             wall_start: cfg.wall_start,
             node_caps: vec![caps::RECMASTER | caps::LMASTER; cfg.nodes.len()],
+            node_links: vec![None; cfg.nodes.len()],
+            mesh_wait: None,
             ban_until: None,
             ban_credits: banning::BanCredits::default(),
             recoveries_disabled_until: None,
@@ -259,10 +266,14 @@ impl Clusterd {
         // healthy; its own view wins once it can tell us.
         node.flags = if up { node.flags & !down } else { node.flags | down };
         self.dirty = true;
-        if up {
-            // The peer's view of us starts from what we tell it now.
-            self.announce_node_state(pnn);
+        if !up {
+            if let Some(l) = self.node_links.get_mut(pnn as usize) {
+                *l = None;
+            }
         }
+        // The peer's view of us starts from what we tell it now; the
+        // others learn our links changed.
+        self.announce_node_state(Endpoint::BROADCAST_OTHERS);
         self.on_membership_change(now, pnn, up);
     }
 
@@ -343,7 +354,9 @@ impl Clusterd {
             Msg::RecoverRequest => self.on_recover_request(now),
             Msg::DbFrozen { generation } => self.on_db_frozen(now, generation),
             Msg::DbRecoverDone { generation, ok } => self.on_db_recover_done(now, generation, ok),
-            Msg::NodeState { pnn, flags, capabilities } => self.on_node_state(now, pnn, flags, capabilities),
+            Msg::NodeState { pnn, flags, capabilities, links } => {
+                self.on_node_state(now, pnn, flags, capabilities, links)
+            }
             Msg::SetOwnFlags { set, clear } => {
                 self.set_own_flags(now, set, clear);
                 self.ack(&p);
@@ -365,16 +378,23 @@ impl Clusterd {
     /// When [`Clusterd::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let deferred = self.recoveries_disabled_until.filter(|_| self.recovery_deferred);
-        [self.election.poll_timeout(self.is_leader()), self.recovery.poll_timeout(), self.ban_until, deferred]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.election.poll_timeout(self.is_leader()),
+            self.recovery.poll_timeout(),
+            self.ban_until,
+            deferred,
+            self.mesh_wait,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Timers: leader broadcasts, leader timeout, recovery deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.ban_tick(now);
         self.release_deferred_recovery(now);
+        self.mesh_tick(now);
         self.election_tick(now);
         self.recovery_tick(now);
         self.after_input(now);

@@ -17,7 +17,7 @@
 //! the databases (`DbRecoverAll` … `DbRecoverDone`) before `Recovered`.
 
 use std::collections::BTreeSet;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ctdb_proto::{Msg, ServiceId};
 use tracing::{info, warn};
@@ -85,6 +85,9 @@ fn wall_pair(t: SystemTime) -> (i64, i64) {
     (d.as_secs() as i64, i64::from(d.subsec_micros()))
 }
 
+/// How long a recovery waits for its participants to link to each other.
+const MESH_WAIT: Duration = Duration::from_secs(1);
+
 impl Clusterd {
     fn notify_recovery(&mut self, event: &str, generation: u32) {
         for svc in [ServiceId::EVENTD, ServiceId::DATABASED] {
@@ -116,8 +119,17 @@ impl Clusterd {
             self.recovery_deferred = true;
             return;
         }
-        let generation = self.new_generation();
         let participants = self.active_nodes();
+        if let Some((a, b)) = self.missing_link(&participants) {
+            let deadline = *self.mesh_wait.get_or_insert(now + MESH_WAIT);
+            if now < deadline {
+                info!("Recovery ({why}) waits for nodes {a} and {b} to be linked");
+                return;
+            }
+            warn!("Nodes {a} and {b} are still not linked after {MESH_WAIT:?}; recovering anyway");
+        }
+        self.mesh_wait = None;
+        let generation = self.new_generation();
         // Only lmaster-capable nodes hold hash slots (`lmaster capability`,
         // `setlmasterrole`).
         let vnnmap: Vec<u32> =
@@ -136,6 +148,30 @@ impl Clusterd {
             deadline,
             databases_recovering: false,
         });
+    }
+
+    /// Two participants (neither of them us) that have not told us of a
+    /// link between them.
+    fn missing_link(&self, participants: &[u32]) -> Option<(u32, u32)> {
+        let me = self.state.pnn;
+        let others: Vec<u32> = participants.iter().copied().filter(|&p| p != me).collect();
+        others.iter().find_map(|&a| {
+            let links = self.node_links.get(a as usize).and_then(Option::as_ref);
+            others.iter().find(|&&b| b != a && !links.is_some_and(|l| l.contains(&b))).map(|&b| (a, b))
+        })
+    }
+
+    /// Leader: a recovery waiting for links starts once they are there (or
+    /// at the deadline).
+    pub(crate) fn mesh_tick(&mut self, now: Instant) {
+        let Some(deadline) = self.mesh_wait else { return };
+        if !self.is_leader() {
+            self.mesh_wait = None;
+            return;
+        }
+        if now >= deadline || self.missing_link(&self.active_nodes()).is_none() {
+            self.start_recovery(now, "nodes linked");
+        }
     }
 
     /// Leader timer: a recovery that took too long is started again.

@@ -237,8 +237,8 @@ fn own_flags_are_announced_to_the_others_and_a_new_peer() {
     let m = msgs(&drain(&mut c));
     assert!(
         m.contains(&(
-            Endpoint::new(0, ServiceId::CLUSTERD),
-            Msg::NodeState { pnn: 2, flags: 0, capabilities: 0x3_0003 }
+            Endpoint::new(Endpoint::BROADCAST_OTHERS, ServiceId::CLUSTERD),
+            Msg::NodeState { pnn: 2, flags: 0, capabilities: 0x3_0003, links: vec![0] }
         )),
         "{m:?}"
     );
@@ -246,15 +246,70 @@ fn own_flags_are_announced_to_the_others_and_a_new_peer() {
     let m = msgs(&drain(&mut c));
     assert!(m.contains(&(
         Endpoint::new(Endpoint::BROADCAST_OTHERS, ServiceId::CLUSTERD),
-        Msg::NodeState { pnn: 2, flags: node_flags::PERMANENTLY_DISABLED, capabilities: 0x3_0003 }
+        Msg::NodeState { pnn: 2, flags: node_flags::PERMANENTLY_DISABLED, capabilities: 0x3_0003, links: vec![0] }
     )));
+}
+
+/// A node that joins is linked to the leader before it is to the others:
+/// the recovery waits (a bounded while) for the links between them, since
+/// databased's recovery sends between every pair of participants.
+#[test]
+fn a_recovery_waits_for_a_joining_node_to_link_to_the_others() {
+    let t0 = Instant::now();
+    let ip = |n: u8| Some(IpAddr::from([127, 0, 0, n]));
+    let mut c = Clusterd::new(
+        t0,
+        ClusterdConfig {
+            databases: false,
+            pnn: 0,
+            nodes: vec![ip(1), ip(2), ip(3)],
+            tunables: Tunables::defaults(),
+            cluster_lock: Some("/tmp/lock".into()),
+            capabilities: 0x3_0003,
+            start_flags: 0,
+            leader_timeout: TIMEOUT,
+            seed: 7,
+            wall_start: SystemTime::UNIX_EPOCH,
+        },
+    );
+    c.activate(t0);
+    c.dispatch(t0, from_transport(Msg::PeerUp { pnn: 2 }));
+    c.handle_timeout(t0 + TIMEOUT);
+    c.poll_lock();
+    c.lock_reply(t0 + TIMEOUT, LockReply::Held);
+    let t0 = t0 + TIMEOUT;
+    let state = |links: Vec<u32>, pnn: u32| Msg::NodeState { pnn, flags: 0, capabilities: 0x3_0003, links };
+    c.dispatch(t0, from(2, state(vec![0], 2)));
+    drain(&mut c);
+    let recovers = |c: &mut Clusterd| msgs(&drain(c)).iter().filter(|(_, m)| matches!(m, Msg::Recover { .. })).count();
+    // Node 1 joins: linked to us, not yet to node 2.
+    c.dispatch(t0, from_transport(Msg::PeerUp { pnn: 1 }));
+    c.dispatch(t0, from(1, state(vec![0], 1)));
+    assert_eq!(recovers(&mut c), 0, "recovered before node 1 and node 2 were linked");
+    c.dispatch(t0, from(2, state(vec![0, 1], 2)));
+    assert_eq!(recovers(&mut c), 0, "node 1 has not told of its link yet");
+    c.dispatch(t0, from(1, state(vec![0, 2], 1)));
+    assert_eq!(recovers(&mut c), 3, "one Recover to each participant once they are linked");
+
+    // A link that never comes: recover anyway after the wait.
+    let t1 = t0 + Duration::from_secs(5);
+    c.dispatch(t1, from_transport(Msg::PeerDown { pnn: 2 }));
+    c.dispatch(t1, from(1, state(vec![0], 1)));
+    assert_eq!(recovers(&mut c), 2, "node 2 left: nodes 0 and 1 recover at once");
+    c.dispatch(t1, from_transport(Msg::PeerUp { pnn: 2 }));
+    c.dispatch(t1, from(2, state(vec![0], 2)));
+    assert_eq!(recovers(&mut c), 0);
+    let due = c.poll_timeout().expect("a timer for the wait");
+    assert!(due <= t1 + Duration::from_secs(1), "{:?}", due - t1);
+    c.handle_timeout(t1 + Duration::from_secs(1));
+    assert_eq!(recovers(&mut c), 3, "no recovery after the wait");
 }
 
 #[test]
 fn a_node_that_becomes_inactive_is_recovered_out_by_the_leader() {
     let t0 = Instant::now();
     let mut c = leader_of_three(t0);
-    c.dispatch(t0, from(2, Msg::NodeState { pnn: 2, flags: node_flags::STOPPED, capabilities: 3 }));
+    c.dispatch(t0, from(2, Msg::NodeState { pnn: 2, flags: node_flags::STOPPED, capabilities: 3, links: vec![0] }));
     let m = msgs(&drain(&mut c));
     let recovers: Vec<&Endpoint> = m.iter().filter(|(_, m)| matches!(m, Msg::Recover { .. })).map(|(d, _)| d).collect();
     assert_eq!(recovers, vec![&Endpoint::new(0, ServiceId::CLUSTERD)], "only active node 0 takes part");

@@ -144,6 +144,10 @@ pub enum Msg {
         flags: u32,
         /// Its capability bits.
         capabilities: u32,
+        /// The nodes it has a link to: the leader waits (briefly) for a
+        /// full mesh among a recovery's participants, since databased's
+        /// recovery sends between every pair.
+        links: Vec<u32>,
     },
     /// clusterd → local eventd (and databased): a recovery of this node
     /// began (`startrecovery`) or ended (`recovered`); eventd runs the

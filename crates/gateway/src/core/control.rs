@@ -116,7 +116,8 @@ impl Gateway {
         self.actions.push_back(Action::Send(p));
         if !noreply {
             let deadline = now + self.control_timeout();
-            self.pending.insert(reqid, Pending { req: req.clone(), deadline });
+            let to_node = (node != Endpoint::BROADCAST_OTHERS).then_some(node);
+            self.pending.insert(reqid, Pending { req: req.clone(), deadline, to_node });
         }
     }
 
@@ -139,7 +140,7 @@ impl Gateway {
         let p = Packet::new(Endpoint::new(self.pnn, svc), self.endpoint(), reqid, Body::Msg(msg));
         self.actions.push_back(Action::Send(p));
         let deadline = now + self.control_timeout();
-        self.pending.insert(reqid, Pending { req: req.clone(), deadline });
+        self.pending.insert(reqid, Pending { req: req.clone(), deadline, to_node: None });
         Answer::Later
     }
 

@@ -72,6 +72,8 @@ struct Request {
 struct Pending {
     req: Request,
     deadline: Instant,
+    /// The node a forwarded control went to (`None`: a local service).
+    to_node: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -211,6 +213,28 @@ impl Gateway {
         }
     }
 
+    /// Controls forwarded to a node whose link went down fail now, as in
+    /// CTDB, rather than at ControlTimeout: a client may hold a record
+    /// lock while it waits (Debian's tool checking a g_lock holder), and a
+    /// recovery's freeze would wait for it.
+    fn cancel_controls_to_disconnected(&mut self) {
+        let gone: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.to_node.is_some_and(|n| !self.connected(n)))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(Pending { req, to_node, .. }) = self.pending.remove(&id) {
+                debug!(
+                    "gateway: control {} to node {to_node:?} failed: node disconnected",
+                    control::opname(req.opcode)
+                );
+                self.reply(&req, failure("node is disconnected"));
+            }
+        }
+    }
+
     /// Next action, until `None`.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
@@ -222,6 +246,7 @@ impl Gateway {
         match p.body {
             Body::Msg(Msg::ClusterState(st)) => {
                 self.state = Some(st);
+                self.cancel_controls_to_disconnected();
                 self.takeover_runs_after_election();
             }
             // The leader's announcement, for clients waiting on the LEADER
@@ -330,7 +355,7 @@ impl Gateway {
         // A call may wait for a recovery or a busy record for long; the
         // far deadline only guards against a lost reply.
         let deadline = deadline.unwrap_or(now + Duration::from_secs(24 * 3600));
-        self.pending.insert(reqid, Pending { req, deadline });
+        self.pending.insert(reqid, Pending { req, deadline, to_node: None });
     }
 
     fn reply_header(&self, op: Operation, destnode: u32, reqid: u32) -> Header {

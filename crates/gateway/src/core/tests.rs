@@ -153,6 +153,31 @@ fn control_to_disconnected_node_fails_with_ctdbs_text() {
     assert_eq!((r.status, r.errmsg.as_deref()), (-1, Some("ctdb_control to disconnected node")));
 }
 
+/// A control forwarded to a node whose link then goes down fails at once
+/// (CTDB's text), not after ControlTimeout: Debian's tool may hold a record
+/// lock while it waits, and a recovery's freeze would wait with it.
+#[test]
+fn forwarded_control_fails_when_its_node_disconnects() {
+    let mut g = gateway(&[]);
+    g.client_connected(1, 100);
+    let (n, w) = now();
+    g.client_packet(n, w, 1, &control(1, Opcode::PROCESS_EXISTS, 0, 0, 42i32.to_le_bytes().to_vec(), 2));
+    g.client_packet(n, w, 1, &control(2, Opcode::GET_RUNSTATE, 0, 0, vec![], 3));
+    drain(&mut g);
+    let p = Packet::new(
+        Endpoint::new(ME, ServiceId::GATEWAY),
+        Endpoint::new(ME, ServiceId::CLUSTERD),
+        0,
+        Body::Msg(Msg::ClusterState(state(&[1]))),
+    );
+    g.internal(n, w, p);
+    let out = drain(&mut g);
+    assert_eq!(out.len(), 1, "only the control to node 1 is answered: {out:?}");
+    let (_, reqid, r) = reply_of(&out[0]);
+    assert_eq!((reqid, r.status, r.errmsg.as_deref()), (2, -1, Some("node is disconnected")));
+    assert!(g.poll_timeout().is_some(), "the control to node 2 still waits");
+}
+
 #[test]
 fn forwarded_control_times_out_after_control_timeout() {
     let mut g = gateway(&[]);
