@@ -19,7 +19,9 @@ mod header;
 mod msg;
 
 pub use header::{Endpoint, Flags, Header, Kind, ServiceId, HEADER_LEN, MAGIC, MAX_PACKET_LEN, PROTOCOL_VERSION};
-pub use msg::{Body, ClusterState, DbDesc, DbMsg, Msg, NodeInfo, TransportStats};
+pub use msg::{
+    Body, ClusterState, DbDesc, DbMsg, Msg, NodeInfo, ProcessOutcome, ProcessResult, ProcessSpec, TransportStats,
+};
 
 use thiserror::Error;
 

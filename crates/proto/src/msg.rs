@@ -229,6 +229,93 @@ pub enum Msg {
     /// databased ↔ databased: database coordination (attach broadcast,
     /// recovery steps, vacuuming); see `ctdb_databased::wire`.
     Db(DbMsg),
+    /// any service → local processd: start a child process. The request's
+    /// reqid names the process from then on (per requester); processd sends
+    /// [`Msg::ProcessStarted`] once it runs, [`Msg::ProcessOutput`] while
+    /// it runs if asked to stream, and answers the request (REPLY, same
+    /// reqid) with [`Msg::ProcessDone`] exactly once.
+    ProcessRun(ProcessSpec),
+    /// processd → requester: the process of request `reqid` runs as `pid`
+    /// (also its process group).
+    ProcessStarted {
+        /// The request it belongs to.
+        reqid: u64,
+        /// Its pid.
+        pid: i32,
+    },
+    /// processd → requester: output of a streaming process, as it comes.
+    ProcessOutput {
+        /// The request it belongs to.
+        reqid: u64,
+        /// The bytes (lossy UTF-8).
+        data: String,
+    },
+    /// requester → processd: signal the process group of request `reqid`
+    /// (SIGKILL ends it; its `ProcessDone` follows).
+    ProcessKill {
+        /// The request it belongs to.
+        reqid: u64,
+        /// The signal number.
+        signal: i32,
+    },
+    /// processd → requester: how the process of a [`Msg::ProcessRun`]
+    /// ended (the reply to it).
+    ProcessDone(ProcessResult),
+}
+
+/// What [`Msg::ProcessRun`] starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// A short name for the logs (`50.samba monitor`, `cluster lock`).
+    pub name: String,
+    /// Program and arguments; `argv[0]` is the path run.
+    pub argv: Vec<String>,
+    /// `argv[0]` as the process sees it, when not the path (event scripts
+    /// see their short name).
+    pub arg0: Option<String>,
+    /// Variables set on top of the daemon's environment.
+    pub env: Vec<(String, String)>,
+    /// Killed (whole process group, SIGKILL) after this long; `None`: no
+    /// deadline.
+    pub timeout_ms: Option<u64>,
+    /// Run when the deadline passes, before the kill, with the hung
+    /// process's pid in place of every `{pid}` argument (CTDB's `[event]
+    /// debug script`); bounded by the same timeout.
+    pub on_timeout: Option<Vec<String>>,
+    /// Output kept (stdout and stderr, one stream); the rest is dropped
+    /// and counted.
+    pub output_limit: u32,
+    /// Send output as it comes ([`Msg::ProcessOutput`]) instead of with
+    /// the result.
+    pub stream_output: bool,
+}
+
+/// How a process of [`Msg::ProcessRun`] ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessResult {
+    /// Its pid (0 when it never started).
+    pub pid: i32,
+    /// How it ended.
+    pub outcome: ProcessOutcome,
+    /// Its output up to the limit (empty when streamed).
+    pub output: String,
+    /// Bytes of output past the limit, dropped.
+    pub dropped: u64,
+    /// From start to end.
+    pub duration_ms: u64,
+}
+
+/// The end of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcessOutcome {
+    /// Exited with this status.
+    Exited(i32),
+    /// Killed by this signal (not by processd's deadline).
+    Signaled(i32),
+    /// Its deadline passed: its process group was killed.
+    TimedOut,
+    /// Could not be started (errno: ENOENT, EACCES, ENOEXEC, …).
+    NotStarted(i32),
 }
 
 /// A database as databased on another node describes it.
