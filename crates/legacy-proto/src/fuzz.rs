@@ -6,6 +6,7 @@
 //! encoding must equal the first (decoding may normalise — garbage after a
 //! sockaddr, lossy error text — but only once).
 
+use crate::eventd::{peek_event_packet_len, EventReply, EventRequest, EventRequestBody, EventStatus, ScriptStatus};
 use crate::types::addr::{Connection, SockAddr};
 use crate::types::db::{
     DbIdPadded, DbVacuum, Dbid, DbidMap, KeyData, LtdbHeader, PullDb, PullDbExt, RecBuffer, RecData, TransDb,
@@ -24,6 +25,7 @@ use crate::{peek_packet_len, Frame, Header, Packet, Wire};
 /// decodes re-encodes stably. Panics only on a bug in this crate.
 pub fn decode_any(data: &[u8]) {
     let _ = peek_packet_len(data);
+    let _ = peek_event_packet_len(data);
     let _ = Header::decode_checked(data);
     decode_frame(data);
     decode_payloads(data);
@@ -52,7 +54,8 @@ pub fn decode_frame(data: &[u8]) {
     }
 }
 
-/// Try `data` as each control payload type, exact and as a prefix.
+/// Try `data` as each control payload type and each eventd packet or part,
+/// exact and as a prefix.
 pub fn decode_payloads(data: &[u8]) {
     macro_rules! all {
         ($($t:ty),* $(,)?) => {$(
@@ -116,6 +119,11 @@ pub fn decode_payloads(data: &[u8]) {
         PullDbExt,
         KeyData,
         DbVacuum,
+        EventRequest,
+        EventRequestBody,
+        EventReply,
+        EventStatus,
+        ScriptStatus,
     );
 }
 

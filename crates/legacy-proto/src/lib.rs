@@ -14,12 +14,15 @@
 //!   unknown values round-trip.
 //! * [`fuzz::decode_any`] is the fuzz body, shared by the stable test suite
 //!   and the cargo-fuzz target in `fuzz/`.
+//! * [`eventd`] is the separate, smaller protocol of the ctdb-eventd socket
+//!   (`ctdb event …` and ctdbd to the event daemon).
 //!
 //! Byte layouts are checked against packets captured from Debian's ctdbd
 //! 4.17 (`testdata/`).
 
 mod consts;
 mod error;
+pub mod eventd;
 pub mod fuzz;
 mod opcode;
 mod packet;

@@ -67,24 +67,51 @@ impl std::fmt::Display for CString {
 pub struct StringN(pub String);
 
 impl StringN {
-    pub(crate) fn len_of(s: &str) -> usize {
-        4 + if s.is_empty() { 0 } else { s.len() + 1 }
+    /// Encoded length of a `stringn` that may be NULL: `None` is NULL (length
+    /// 0, no bytes), `Some(b"")` is the empty string (length 1, one NUL).
+    pub(crate) fn len_of_nullable(s: Option<&[u8]>) -> usize {
+        4 + s.map_or(0, |b| b.len() + 1)
     }
 
-    pub(crate) fn encode_str(s: &str, out: &mut Vec<u8>) {
-        if s.is_empty() {
-            0u32.encode(out);
-        } else {
-            len_u32(s.len() + 1).encode(out);
-            out.extend_from_slice(s.as_bytes());
-            out.push(0);
+    /// Append a `stringn` that may be NULL (see [`StringN::len_of_nullable`]).
+    pub(crate) fn encode_nullable(s: Option<&[u8]>, out: &mut Vec<u8>) {
+        match s {
+            None => 0u32.encode(out),
+            Some(b) => {
+                len_u32(b.len() + 1).encode(out);
+                out.extend_from_slice(b);
+                out.push(0);
+            }
         }
     }
 
-    pub(crate) fn decode_str(buf: &mut &[u8]) -> Result<String, ProtoError> {
+    /// Decode a `stringn` that may be NULL: length 0 is `None`, otherwise the
+    /// bytes up to the first NUL (all of them when there is none). The
+    /// declared length is always consumed.
+    pub(crate) fn decode_nullable<'a>(buf: &mut &'a [u8]) -> Result<Option<&'a [u8]>, ProtoError> {
         let len = u32::decode(buf)?;
+        if len == 0 {
+            return Ok(None);
+        }
         let bytes = take(buf, to_usize(len), "stringn")?;
-        utf8(until_nul(bytes), "stringn is not UTF-8")
+        Ok(Some(until_nul(bytes)))
+    }
+
+    // The control payloads do not tell NULL from "": both travel as NULL.
+
+    pub(crate) fn len_of(s: &str) -> usize {
+        StringN::len_of_nullable(Some(s.as_bytes()).filter(|b| !b.is_empty()))
+    }
+
+    pub(crate) fn encode_str(s: &str, out: &mut Vec<u8>) {
+        StringN::encode_nullable(Some(s.as_bytes()).filter(|b| !b.is_empty()), out);
+    }
+
+    pub(crate) fn decode_str(buf: &mut &[u8]) -> Result<String, ProtoError> {
+        match StringN::decode_nullable(buf)? {
+            None => Ok(String::new()),
+            Some(bytes) => utf8(bytes, "stringn is not UTF-8"),
+        }
     }
 }
 
