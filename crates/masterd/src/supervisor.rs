@@ -176,6 +176,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         (Box::new(clusterd), true),
         (Box::new(gateway), false),
         (Box::new(databased), false),
+        (Box::new(ctdb_processd::ProcessdService::new(l.pnn)), false),
         (Box::new(Supervisor { stop: request_tx.clone() }), false),
     ];
     let mut first = Vec::new();
