@@ -82,6 +82,17 @@ pub struct DatabaseConf {
 pub struct EventConf {
     /// `debug script`, as written (its basename is looked up in etcdir).
     pub debug_script: Option<String>,
+    /// `monitor timeout count` (ctdb-rs): consecutive monitor timeouts
+    /// that make the node UNHEALTHY; unset means 1 (CTDB behaves like 20,
+    /// its MonitorTimeoutCount).
+    pub monitor_timeout_count: Option<u32>,
+}
+
+impl EventConf {
+    /// `monitor timeout count`, or its default 1.
+    pub fn monitor_timeouts(&self) -> u32 {
+        self.monitor_timeout_count.unwrap_or(1)
+    }
 }
 
 /// `[failover]`.
@@ -259,6 +270,13 @@ impl CtdbConf {
             ("database", "lock debug script") => self.database.lock_debug_script = Some(value.into()),
             ("database", "tdb mutexes") => self.database.tdb_mutexes = boolean(value)?,
             ("event", "debug script") => self.event.debug_script = Some(value.into()),
+            ("event", "monitor timeout count") => {
+                let n = integer(value)?;
+                if n <= 0 {
+                    return Err(Rejection::Invalid(format!("invalid value \"{value}\": must be greater than 0")));
+                }
+                self.event.monitor_timeout_count = u32::try_from(n).ok();
+            }
             ("failover", "disabled") => self.failover.disabled = boolean(value)?,
             ("legacy", "realtime scheduling") => self.legacy.realtime_scheduling = boolean(value)?,
             ("legacy", "lmaster capability") => self.legacy.lmaster_capability = boolean(value)?,
@@ -370,7 +388,7 @@ fn is_known(section: &str, key: &str) -> bool {
             "lock debug script",
             "tdb mutexes",
         ],
-        "event" => &["debug script"],
+        "event" => &["debug script", "monitor timeout count"],
         "failover" => &["disabled"],
         "legacy" => {
             &["realtime scheduling", "lmaster capability", "start as stopped", "start as disabled", "script log level"]
@@ -458,6 +476,7 @@ mod tests {
         assert_eq!(c.database.lock_debug_script, None);
         assert!(c.database.tdb_mutexes);
         assert_eq!(c.event.debug_script, None);
+        assert_eq!(c.event.monitor_timeouts(), 1, "ctdb-rs default: one hung monitor is a failure");
         assert!(!c.failover.disabled);
         assert!(c.legacy.realtime_scheduling);
         assert!(c.legacy.lmaster_capability);
@@ -499,6 +518,7 @@ mod tests {
     tdb mutexes = FALSE
 [event]
     debug script = debug-hung-script.sh
+    monitor timeout count = 20
 [failover]
     disabled = yes
 [legacy]
@@ -523,6 +543,7 @@ mod tests {
         assert_eq!(c.database.lock_debug_script.as_deref(), Some("debug_locks.sh"));
         assert!(!c.database.tdb_mutexes);
         assert_eq!(c.event.debug_script.as_deref(), Some("debug-hung-script.sh"));
+        assert_eq!(c.event.monitor_timeouts(), 20);
         assert!(c.failover.disabled);
         assert!(!c.legacy.realtime_scheduling);
         assert!(!c.legacy.lmaster_capability);

@@ -242,7 +242,9 @@ fn setup(dir: &Path, o: &SetupOpts) -> Result<()> {
     }
     for pnn in 0..o.nodes {
         let nd = node_dir(dir, pnn);
-        for sub in ["run", "var/volatile", "var/persistent", "var/state"] {
+        // events/legacy: the node's enabled event scripts; share/: where
+        // shipped scripts live in test mode (`ctdb event script list`).
+        for sub in ["run", "var/volatile", "var/persistent", "var/state", "events/legacy", "share/events/legacy"] {
             std::fs::create_dir_all(nd.join(sub))?;
         }
         std::fs::write(nd.join("nodes"), &nodes)?;

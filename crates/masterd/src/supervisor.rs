@@ -177,6 +177,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         (Box::new(gateway), false),
         (Box::new(databased), false),
         (Box::new(ctdb_processd::ProcessdService::new(l.pnn)), false),
+        (Box::new(eventd_service(&l)), false),
         (Box::new(Supervisor { stop: request_tx.clone() }), false),
     ];
     let mut first = Vec::new();
@@ -236,4 +237,25 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     let _ = transport_task.await;
     info!("Shutdown sequence complete, exiting.");
     Ok(())
+}
+
+/// eventd for this node: the scripts under `$etcdir/events`, the
+/// environment CTDB gives them, the debug and notification scripts.
+fn eventd_service(l: &Loaded) -> ctdb_eventd::EventdService {
+    let p = &l.paths;
+    let mut cfg = ctdb_eventd::EventdConfig::new(l.pnn);
+    cfg.env = vec![
+        ("CTDB_BASE".into(), p.base.display().to_string()),
+        ("CTDB_LOGGING".into(), l.conf.logging.location.to_string()),
+        ("CTDB_DEBUGLEVEL".into(), l.conf.logging.level.name().to_string()),
+    ];
+    if p.test_mode {
+        cfg.env.push(("CTDB_TEST_MODE".into(), "yes".into()));
+    }
+    cfg.debug_script = l.conf.event_debug_script_path(p).map(|s| s.display().to_string());
+    cfg.notify_script = Some(p.base.join("notify.sh").display().to_string());
+    cfg.monitor_timeout_count = l.conf.event.monitor_timeouts();
+    let dir = ctdb_eventd::FsScriptDir::new(p.etcdir.join("events"));
+    let core = ctdb_eventd::Eventd::new(cfg, Box::new(dir), Instant::now(), SystemTime::now());
+    ctdb_eventd::EventdService::new(core, Some(p.eventd_socket()))
 }
