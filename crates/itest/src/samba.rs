@@ -179,6 +179,12 @@ impl SambaNodes {
         read_pid(&self.node_dir(n).join("pid/smbd.pid"))
     }
 
+    /// Start node `n`'s smbd again (after it was killed) and wait until it
+    /// lists the share.
+    pub fn restart_smbd(&self, n: usize) -> Result<()> {
+        self.start_smbd(n)
+    }
+
     /// The last `lines` lines of a node's smbd log.
     pub fn log_tail(&self, n: usize, lines: usize) -> String {
         tail(&self.node_dir(n).join("log/smbd.log"), lines)

@@ -247,6 +247,7 @@ fn setup(dir: &Path, o: &SetupOpts) -> Result<()> {
         for sub in ["run", "var/volatile", "var/persistent", "var/state", "events/legacy", "share/events/legacy"] {
             std::fs::create_dir_all(nd.join(sub))?;
         }
+        link_shipped_scripts(&nd)?;
         std::fs::write(nd.join("nodes"), &nodes)?;
         let s = |p: &Path| p.display().to_string();
         let mut conf: Vec<(String, Vec<(String, String)>)> = vec![
@@ -337,5 +338,30 @@ fn stop(dir: &Path, pnn: u32) -> Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = std::fs::remove_file(&pidfile);
+    Ok(())
+}
+
+/// Debian's shell library and shipped event scripts, where scripts look
+/// for them in test mode: `$CTDB_BASE/functions` and
+/// `$CTDB_BASE/share/events/legacy/` (the datadir), so that `ctdb event
+/// script enable legacy 50.samba` works as on an installed node. None is
+/// enabled. Skipped when Debian's ctdb package is not installed.
+fn link_shipped_scripts(nd: &Path) -> Result<()> {
+    let functions = Path::new("/etc/ctdb/functions");
+    if functions.exists() && !nd.join("functions").exists() {
+        std::os::unix::fs::symlink(functions, nd.join("functions"))?;
+    }
+    let shipped = Path::new("/usr/share/ctdb/events/legacy");
+    let Ok(entries) = std::fs::read_dir(shipped) else { return Ok(()) };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if !name.to_string_lossy().ends_with(".script") {
+            continue;
+        }
+        let link = nd.join("share/events/legacy").join(&name);
+        if !link.exists() {
+            std::os::unix::fs::symlink(e.path(), link)?;
+        }
+    }
     Ok(())
 }

@@ -253,7 +253,14 @@ fn eventd_service(l: &Loaded) -> ctdb_eventd::EventdService {
         cfg.env.push(("CTDB_TEST_MODE".into(), "yes".into()));
     }
     cfg.debug_script = l.conf.event_debug_script_path(p).map(|s| s.display().to_string());
-    cfg.notify_script = Some(p.base.join("notify.sh").display().to_string());
+    // Looked for once, at start: without one there is nothing to call
+    // (CTDB checks each time and logs that it could not stat it).
+    let notify = p.base.join("notify.sh");
+    if notify.is_file() {
+        cfg.notify_script = Some(notify.display().to_string());
+    } else {
+        info!("eventd: no notification script {}", notify.display());
+    }
     cfg.monitor_timeout_count = l.conf.event.monitor_timeouts();
     let dir = ctdb_eventd::FsScriptDir::new(p.etcdir.join("events"));
     let core = ctdb_eventd::Eventd::new(cfg, Box::new(dir), Instant::now(), SystemTime::now());
