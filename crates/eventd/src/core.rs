@@ -418,12 +418,16 @@ impl Eventd {
         }
         r.results.push(ScriptStatus { name: script.name, begin: began, end: wall, result, output: res.output });
         r.index += 1;
-        if result != 0 {
+        if result == -errno::ETIMEDOUT {
+            // A timeout decides the event's result even after another
+            // script failed (RUN_ALL), as in CTDB.
+            r.failed = Some(result);
+        } else if result != 0 {
             r.failed.get_or_insert(result);
-            if !r.req.run_all || result == -errno::ETIMEDOUT {
-                self.finish(now);
-                return;
-            }
+        }
+        if result != 0 && (!r.req.run_all || result == -errno::ETIMEDOUT) {
+            self.finish(now);
+            return;
         }
         self.run_next(now);
     }

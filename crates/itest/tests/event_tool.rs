@@ -26,11 +26,33 @@ const SCRIPTS: &[(&str, u32, &str)] = &[
     ("04.after.script", 0o755, "#!/bin/sh\nexit 0\n"),
 ];
 
+/// Scripts that misbehave: each prints its own pid, and its children's,
+/// into `$CTDB_BASE` so the test can check they are gone.
+const BAD_SCRIPTS: &[(&str, u32, &str)] = &[
+    ("01.nointerp.script", 0o755, "#!/nonexistent/sh\nexit 0\n"),
+    ("02.noexec.script", 0o644, "#!/bin/sh\nexit 0\n"),
+    ("03.big.script", 0o755, "#!/bin/sh\nhead -c 10000000 /dev/zero | tr '\\0' x\nexit 0\n"),
+    (
+        "04.forks.script",
+        0o755,
+        "#!/bin/sh\nsleep 1000 &\necho $! > \"$CTDB_BASE/fork1.pid\"\n(sleep 1000; true) &\necho $! > \"$CTDB_BASE/fork2.pid\"\nexit 0\n",
+    ),
+    (
+        "05.noterm.script",
+        0o755,
+        "#!/bin/sh\ntrap '' TERM\nif [ \"$1\" = hang ]; then echo $$ > \"$CTDB_BASE/noterm.pid\"; sleep 1000; fi\nexit 0\n",
+    ),
+];
+
 fn install(base: &Path) {
+    install_scripts(base, SCRIPTS);
+}
+
+fn install_scripts(base: &Path, scripts: &[(&str, u32, &str)]) {
     for d in ["run", "events/legacy", "share/events/legacy"] {
         std::fs::create_dir_all(base.join(d)).unwrap();
     }
-    for (name, mode, text) in SCRIPTS {
+    for (name, mode, text) in scripts {
         let p = base.join("events/legacy").join(name);
         std::fs::write(&p, text).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
@@ -46,9 +68,16 @@ struct Reference {
 }
 
 impl Reference {
-    fn start() -> Reference {
+    fn start(scripts: &[(&str, u32, &str)]) -> Reference {
         let base = tempfile::Builder::new().prefix("ctdb-ref-eventd").tempdir().unwrap();
-        install(base.path());
+        install_scripts(base.path(), scripts);
+        // The shipped scripts, linked as ctdb-local links them.
+        if let Ok(entries) = std::fs::read_dir("/usr/share/ctdb/events/legacy") {
+            for e in entries.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".script")) {
+                let _ =
+                    std::os::unix::fs::symlink(e.path(), base.path().join("share/events/legacy").join(e.file_name()));
+            }
+        }
         let watched = Command::new("sleep").arg("600").spawn().unwrap();
         let eventd = Command::new("/usr/libexec/ctdb/ctdb-eventd")
             .args(["-P", &watched.id().to_string()])
@@ -117,7 +146,7 @@ fn same(reference: &Path, ours: &Path, args: &[&str]) -> String {
 
 #[test]
 fn debian_event_tool_sees_the_same_eventd() {
-    let reference = Reference::start();
+    let reference = Reference::start(SCRIPTS);
     let c = Cluster::setup(1, Ipv4Addr::new(127, 0, 53, 1), &[]).unwrap();
     install(&c.node_dir(0));
     c.local(&["start", "all"]).unwrap();
@@ -153,4 +182,79 @@ fn debian_event_tool_sees_the_same_eventd() {
     })
     .unwrap();
     same(r, &ours, &["scriptstatus"]);
+}
+
+fn alive(pid_file: &Path) -> bool {
+    let Ok(pid) = std::fs::read_to_string(pid_file) else { return false };
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Err(_) => false,
+        // A zombie holds nothing; this container's pid 1 may not reap.
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Bad scripts: a missing interpreter (CANNOT RUN), not executable
+/// (DISABLED), 10 MB of output, children left behind, SIGTERM ignored
+/// while hung (TIMEDOUT). The statuses match Debian's eventd; with ctdb-rs
+/// nothing is left running and the daemon goes on serving.
+#[test]
+fn bad_scripts_get_their_status_and_leave_nothing_running() {
+    let reference = Reference::start(BAD_SCRIPTS);
+    let c = Cluster::setup(1, Ipv4Addr::new(127, 0, 54, 1), &[]).unwrap();
+    c.local(&["start", "all"]).unwrap();
+    c.wait_ready(Duration::from_secs(30)).unwrap();
+    let ours: PathBuf = c.node_dir(0);
+    // Installed once the node runs, so that its own events do not race
+    // the ones run here.
+    install_scripts(&ours, BAD_SCRIPTS);
+    let r = reference.base.path();
+
+    // One run with every script (RUN_ALL, as CTDB_EVENT_RUN_ALL in test
+    // mode asks), then the statuses.
+    let run_all = |base: &Path, args: &[&str]| {
+        let ctdb = debian_ctdb().expect("Debian's ctdb");
+        Command::new("timeout")
+            .args(["-s", "KILL", "60"])
+            .arg(ctdb)
+            .args(args)
+            .env("CTDB_TEST_MODE", "yes")
+            .env("CTDB_BASE", base)
+            .env("CTDB_EVENT_RUN_ALL", "1")
+            .env("TZ", "UTC")
+            .output()
+            .unwrap()
+    };
+    let (ro, oo) = (
+        run_all(r, &["event", "run", "30", "legacy", "badtest"]),
+        run_all(&ours, &["event", "run", "30", "legacy", "badtest"]),
+    );
+    assert_eq!(oo.status.code(), ro.status.code(), "{ro:?} {oo:?}");
+    let out = same(r, &ours, &["event", "status", "legacy", "badtest"]);
+    assert!(out.contains("01.nointerp          CANNOT RUN (No such file or directory)"), "{out}");
+    assert!(out.contains("02.noexec            DISABLED"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("03.big") && l.contains(" OK ")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("04.forks") && l.contains(" OK ")), "{out}");
+    // What 04.forks left behind is gone with ctdb-rs.
+    wait_for(Duration::from_secs(10), "04.forks's children killed", || {
+        !alive(&ours.join("fork1.pid")) && !alive(&ours.join("fork2.pid"))
+    })
+    .unwrap();
+
+    // A hung script that ignores SIGTERM: TIMEDOUT, and killed.
+    let (ro, oo) = (
+        run_all(r, &["event", "run", "2", "legacy", "hang"]),
+        run_all(&ours, &["event", "run", "2", "legacy", "hang"]),
+    );
+    assert_eq!((oo.status.code(), &oo.stderr), (ro.status.code(), &ro.stderr));
+    let out = same(r, &ours, &["event", "status", "legacy", "hang"]);
+    assert!(out.lines().any(|l| l.starts_with("05.noterm") && l.contains("TIMEDOUT")), "{out}");
+    wait_for(Duration::from_secs(10), "the hung 05.noterm killed", || !alive(&ours.join("noterm.pid"))).unwrap();
+
+    // The daemon goes on serving, its own events included.
+    let o = tool(&ours, &["event", "run", "30", "legacy", "okevent"]);
+    assert_eq!(o.status.code(), Some(8), "01.nointerp still fails the event: {o:?}");
+    let st = c.ctdb(0, &["status"]);
+    assert!(st.status.success(), "ctdb status after the bad scripts: {st:?}");
+    let log = c.log(0);
+    assert!(!log.contains("panicked"), "{log}");
 }
