@@ -568,4 +568,9 @@ impl Eventd {
     pub fn busy(&self) -> bool {
         self.running.is_some()
     }
+
+    /// No event running or waiting.
+    pub fn idle(&self) -> bool {
+        self.running.is_none() && self.queue.is_empty()
+    }
 }

@@ -67,6 +67,17 @@ impl Eventd {
         }
     }
 
+    /// The daemon stops: no more monitors, the shutdown event (services
+    /// the scripts started are stopped by it). The shell waits for
+    /// [`Eventd::idle`], bounded by EventScriptTimeout.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.monitor.next = None;
+        self.monitor.startup_retry = None;
+        self.monitor.started = false;
+        self.monitor.startup_pending = true;
+        self.lifecycle_event(now, "shutdown");
+    }
+
     fn lifecycle_event(&mut self, now: Instant, event: &str) {
         let req = RunRequest {
             component: LEGACY.into(),

@@ -222,6 +222,8 @@ async fn serve(mut svc: EventdService, mut io: ServiceIo) -> Result<(), ServiceE
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<SocketEvent>();
     let mut writers: HashMap<u64, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut next_conn = 0u64;
+    let mut stopping = false;
+    let mut stop_by: Option<Instant> = None;
     svc.activate(Instant::now());
     loop {
         drain(&mut svc, &io.outbox)?;
@@ -231,7 +233,7 @@ async fn serve(mut svc: EventdService, mut io: ServiceIo) -> Result<(), ServiceE
                 let _ = w.send(bytes);
             }
         }
-        let deadline = svc.poll_timeout();
+        let deadline = [svc.poll_timeout(), stop_by].into_iter().flatten().min();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -269,14 +271,22 @@ async fn serve(mut svc: EventdService, mut io: ServiceIo) -> Result<(), ServiceE
                 }
                 None => {}
             },
-            r = io.shutdown.changed() => {
+            r = io.shutdown.changed(), if !stopping => {
                 if r.is_err() || *io.shutdown.borrow() {
-                    break;
+                    // The shutdown event, while processd still runs (eventd
+                    // stops with the first group), bounded by its deadline.
+                    stopping = true;
+                    let now = Instant::now();
+                    svc.core.shutdown(now);
+                    svc.pump();
+                    stop_by = Some(now + svc.core.script_timeout() + Duration::from_secs(1));
                 }
             }
         }
+        if stopping && (svc.core.idle() || stop_by.is_some_and(|t| Instant::now() >= t)) {
+            break;
+        }
     }
-    svc.deactivate(Instant::now());
     drain(&mut svc, &io.outbox)?;
     if let Some(path) = &svc.socket {
         let _ = std::fs::remove_file(path);

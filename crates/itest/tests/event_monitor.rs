@@ -3,6 +3,7 @@
 //! it; a monitor that hangs makes it UNHEALTHY within 2 × MonitorInterval +
 //! EventScriptTimeout with ctdb-rs defaults, its whole process group is
 //! killed, and the `[event] debug script` ran with the hung pid first.
+//! Stopping the daemon runs the shutdown event.
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -18,6 +19,7 @@ const SCRIPT_TIMEOUT: u64 = 3;
 /// A monitor script: passes, fails while `$CTDB_BASE/fail` exists, hangs
 /// (with a child of its own) while `$CTDB_BASE/hang` exists; counts runs.
 const SCRIPT: &str = r#"#!/bin/sh
+[ "$1" = shutdown ] && echo "$1" > "$CTDB_BASE/shutdown.ran"
 [ "$1" = monitor ] || exit 0
 echo run >> "$CTDB_BASE/monitor.runs"
 if [ -e "$CTDB_BASE/fail" ]; then
@@ -116,4 +118,9 @@ fn failing_and_hung_monitors_make_the_node_unhealthy() {
 
     std::fs::remove_file(n0.join("hang")).unwrap();
     wait_for(Duration::from_secs(20), "node 0 healthy after the hang", || unhealthy_everywhere(&c, false)).unwrap();
+
+    // Stopping the daemon runs the shutdown event first.
+    c.local(&["stop", "0"]).unwrap();
+    let ran = std::fs::read_to_string(n0.join("shutdown.ran")).unwrap_or_default();
+    assert_eq!(ran.trim(), "shutdown", "the shutdown event did not run before the daemon exited");
 }

@@ -168,16 +168,17 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         ctdb_databased::DatabasedService::helper_beside_exe(),
     );
 
-    // clusterd stops first and alone: it yields leadership and waits for
-    // the lock helper to let go while the links still carry the news, so
-    // the next leader does not find the lock still held.
+    // clusterd stops first: it yields leadership and waits for the lock
+    // helper to let go while the links still carry the news, so the next
+    // leader does not find the lock still held. eventd stops with it: it
+    // runs the shutdown event while processd still runs the scripts.
     let (clusterd_stop_tx, clusterd_stop_rx) = watch::channel(false);
     let services: Vec<(Box<dyn Service>, bool)> = vec![
         (Box::new(clusterd), true),
         (Box::new(gateway), false),
         (Box::new(databased), false),
         (Box::new(ctdb_processd::ProcessdService::new(l.pnn)), false),
-        (Box::new(eventd_service(&l)), false),
+        (Box::new(eventd_service(&l)), true),
         (Box::new(Supervisor { stop: request_tx.clone() }), false),
     ];
     let mut first = Vec::new();
