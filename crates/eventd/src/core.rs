@@ -199,8 +199,11 @@ pub struct Eventd {
     running: Option<Running>,
     status: BTreeMap<(String, String), EventStatus>,
     next_reqid: u64,
-    /// processd requests of notification and other fire-and-forget runs.
+    /// The notification (or other fire-and-forget) run in flight.
     side_runs: BTreeMap<u64, String>,
+    /// Side runs waiting for the one in flight: one at a time, in order,
+    /// as CTDB calls notify.sh synchronously.
+    side_queue: VecDeque<(String, Vec<String>)>,
     pub(crate) state: Option<ClusterState>,
     pub(crate) monitor: Monitor,
     warned_no_dir: bool,
@@ -220,6 +223,7 @@ impl Eventd {
             status: BTreeMap::new(),
             next_reqid: 0,
             side_runs: BTreeMap::new(),
+            side_queue: VecDeque::new(),
             state: None,
             monitor: Monitor::default(),
             warned_no_dir: false,
@@ -395,6 +399,9 @@ impl Eventd {
                 }
                 o => info!("eventd: {what}: {o:?}: {}", res.output.trim_end()),
             }
+            if let Some((what, argv)) = self.side_queue.pop_front() {
+                self.start_side_run(what, argv);
+            }
             return;
         }
         let wall = self.wall(now);
@@ -548,11 +555,19 @@ impl Eventd {
 
     /// Run a command we do not wait for (notification script).
     pub(crate) fn side_run(&mut self, what: &str, argv: Vec<String>) {
+        if self.side_runs.is_empty() {
+            self.start_side_run(what.to_string(), argv);
+        } else {
+            self.side_queue.push_back((what.to_string(), argv));
+        }
+    }
+
+    fn start_side_run(&mut self, what: String, argv: Vec<String>) {
         self.next_reqid += 1;
         let id = self.next_reqid;
-        self.side_runs.insert(id, what.to_string());
+        self.side_runs.insert(id, what.clone());
         let spec = ProcessSpec {
-            name: what.to_string(),
+            name: what,
             argv,
             arg0: None,
             env: self.cfg.env.clone(),

@@ -3,7 +3,8 @@
 //! it; a monitor that hangs makes it UNHEALTHY within 2 × MonitorInterval +
 //! EventScriptTimeout with ctdb-rs defaults, its whole process group is
 //! killed, and the `[event] debug script` ran with the hung pid first.
-//! Stopping the daemon runs the shutdown event.
+//! Stopping the daemon runs the shutdown event; notify.sh hears init,
+//! setup, startup, healthy and unhealthy.
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -37,6 +38,10 @@ exit 0
 
 const DEBUG: &str = r#"#!/bin/sh
 echo "$@" > "$CTDB_BASE/debug.out"
+"#;
+
+const NOTIFY: &str = r#"#!/bin/sh
+echo "$1" >> "$CTDB_BASE/notify.log"
 "#;
 
 fn write_exec(path: &Path, text: &str) {
@@ -74,6 +79,7 @@ fn failing_and_hung_monitors_make_the_node_unhealthy() {
         write_exec(&c.node_dir(p).join("debug.sh"), DEBUG);
     }
     write_exec(&c.node_dir(0).join("events/legacy/50.test.script"), SCRIPT);
+    write_exec(&c.node_dir(0).join("notify.sh"), NOTIFY);
     c.local(&["start", "all"]).unwrap();
     c.wait_ready(Duration::from_secs(30)).unwrap();
     let n0 = c.node_dir(0);
@@ -92,6 +98,11 @@ fn failing_and_hung_monitors_make_the_node_unhealthy() {
     std::fs::remove_file(n0.join("fail")).unwrap();
     let t = wait_for(Duration::from_secs(15), "node 0 healthy again", || unhealthy_everywhere(&c, false)).unwrap();
     eprintln!("passing monitor: healthy again after {t:?}");
+    // notify.sh heard the node's events, in order.
+    let notified = || std::fs::read_to_string(n0.join("notify.log")).unwrap_or_default();
+    wait_for(Duration::from_secs(5), "notify.sh told healthy again", || notified().ends_with("unhealthy\nhealthy\n"))
+        .unwrap_or_else(|e| panic!("{e}: {:?}", notified()));
+    assert_eq!(notified(), "init\nsetup\nstartup\nhealthy\nunhealthy\nhealthy\n");
 
     // A hang: UNHEALTHY within 2 × MonitorInterval + EventScriptTimeout.
     let bound = Duration::from_secs(2 * MONITOR_INTERVAL + SCRIPT_TIMEOUT);
