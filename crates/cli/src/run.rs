@@ -137,7 +137,7 @@ async fn run_command(options: Options, command: String, args: Vec<String>, progr
             if cx.options.node.is_some() {
                 return Outcome::stderr_line(format!("Cannot specify node for command {command}"));
             }
-            finish(cmd::run_local(&command, &cx, &args, &paths), &cx)
+            finish(cmd::run_local(&command, &cx, &args, &paths).await, &cx)
         }
         Kind::Daemon => {
             let link = match ClientLink::connect(&paths.socket).await {

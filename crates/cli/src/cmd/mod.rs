@@ -20,6 +20,8 @@
 //! | process-exists | [`process_exists`] | PROCESS_EXISTS, CHECK_PID_SRVID |
 //! | shutdown | [`shutdown`] | SHUTDOWN (NOREPLY) |
 //! | version | [`version`] | none |
+//! | event | [`event`] | none (ctdb-eventd's socket; the script directories) |
+//! | scriptstatus | [`scriptstatus`] | none (as `event status legacy EVENT`) |
 //! | leader | [`leader`] | LEADER message |
 //! | getreclock | [`getreclock`] | GET_RECLOCK_FILE |
 //! | disable / enable / stop / continue / ban / unban | [`node_state`] | GET_NODEMAP, DISABLE_NODE, ENABLE_NODE, STOP_NODE, CONTINUE_NODE, SET_BAN_STATE, then a takeover run |
@@ -54,6 +56,7 @@ pub mod dbstatistics;
 pub mod deletekey;
 pub mod detach;
 pub mod dumpdbbackup;
+pub mod event;
 pub mod getcapabilities;
 pub mod getdbmap;
 pub mod getdbseqnum;
@@ -80,6 +83,7 @@ pub mod reloadnodes;
 pub mod restoredb;
 pub mod roles;
 pub mod runstate;
+pub mod scriptstatus;
 pub mod setdbflag;
 pub mod setdebug;
 pub mod setvar;
@@ -122,7 +126,7 @@ impl Ctx {
 /// How a command is run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// Needs no daemon (`version`, `listnodes`); `-n` is refused with
+    /// Needs no daemon (`version`, `listnodes`, `event`); `-n` is refused with
     /// `Cannot specify node for command X`.
     Local,
     /// Connects to ctdbd first.
@@ -134,6 +138,8 @@ pub const IMPLEMENTED: &[(&str, Kind)] = &[
     ("version", Kind::Local),
     ("listnodes", Kind::Local),
     ("dumpdbbackup", Kind::Local),
+    ("event", Kind::Local),
+    ("scriptstatus", Kind::Local),
     ("status", Kind::Daemon),
     ("nodestatus", Kind::Daemon),
     ("pnn", Kind::Daemon),
@@ -223,11 +229,13 @@ pub fn kind(name: &str) -> Option<Kind> {
 }
 
 /// Runs a command that needs no daemon.
-pub fn run_local(name: &str, cx: &Ctx, args: &[String], paths: &Paths) -> Result<Reply, CliError> {
+pub async fn run_local(name: &str, cx: &Ctx, args: &[String], paths: &Paths) -> Result<Reply, CliError> {
     match name {
         "version" => Ok(version::run(cx)),
         "listnodes" => listnodes::run(cx, args, paths),
         "dumpdbbackup" => dumpdbbackup::run(cx, args),
+        "event" => event::run(cx, args, paths).await,
+        "scriptstatus" => scriptstatus::run(cx, args, paths).await,
         _ => Err(CliError::line(format!("Unknown command '{name}'"))),
     }
 }
