@@ -243,6 +243,15 @@ fn our_tool_matches_debians() {
     same(&d, &["-X", "listnodes"]);
     same(&d, &["-x", "ab", "-X", "listnodes"]);
     same(&d, &["-n", "0", "listnodes"]);
+    // checktcpport: free, held by a listener (exit 98, what 50.samba
+    // reads), bad arguments.
+    same(&d, &["checktcpport", "0"]);
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    let r = same(&d, &["checktcpport", &port]);
+    assert_eq!(r.code, 98, "{r:?}");
+    same(&d, &["checktcpport"]);
+    same(&d, &["checktcpport", "abc"]);
     same(&d, &["pnn"]);
     same(&d, &["-n", "0", "pnn"]);
     same(&d, &["leader"]);

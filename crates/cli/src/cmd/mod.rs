@@ -52,6 +52,7 @@ pub mod attach;
 pub mod backupdb;
 pub mod catdb;
 pub mod cattdb;
+pub mod checktcpport;
 pub mod dbstatistics;
 pub mod deletekey;
 pub mod detach;
@@ -140,6 +141,7 @@ pub const IMPLEMENTED: &[(&str, Kind)] = &[
     ("dumpdbbackup", Kind::Local),
     ("event", Kind::Local),
     ("scriptstatus", Kind::Local),
+    ("checktcpport", Kind::Local),
     ("status", Kind::Daemon),
     ("nodestatus", Kind::Daemon),
     ("pnn", Kind::Daemon),
@@ -236,6 +238,7 @@ pub async fn run_local(name: &str, cx: &Ctx, args: &[String], paths: &Paths) -> 
         "dumpdbbackup" => dumpdbbackup::run(cx, args),
         "event" => event::run(cx, args, paths).await,
         "scriptstatus" => scriptstatus::run(cx, args, paths).await,
+        "checktcpport" => checktcpport::run(cx, args),
         _ => Err(CliError::line(format!("Unknown command '{name}'"))),
     }
 }
