@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{CtdbConf, NodesFile, Paths, Tunables};
+use crate::{CtdbConf, NodesFile, Paths, PublicAddresses, Tunables};
 
 /// Parses arbitrary bytes as ctdb.conf.
 pub fn ctdb_conf(data: &[u8]) {
@@ -19,6 +19,19 @@ pub fn nodes(data: &[u8]) {
     let _ = NodesFile::parse(&String::from_utf8_lossy(data), Path::new("nodes"));
 }
 
+/// Parses arbitrary bytes as a public addresses file; whatever is accepted
+/// must print back to lines that parse to the same entries.
+pub fn public_addresses(data: &[u8]) {
+    if let Ok(parsed) = PublicAddresses::parse(&String::from_utf8_lossy(data)) {
+        let again: String = parsed.iter().map(|e| format!("{e}\n")).collect();
+        // Entries whose interface list is empty print as "ADDR/MASK " and
+        // would read back as a line without interfaces: skip those.
+        if parsed.iter().all(|e| !e.ifaces.is_empty()) {
+            assert_eq!(PublicAddresses::parse(&again).ok(), Some(parsed));
+        }
+    }
+}
+
 /// Loads arbitrary bytes as ctdb.tunables.
 pub fn tunables(data: &[u8]) {
     let _ = Tunables::defaults().load_str(&String::from_utf8_lossy(data));
@@ -32,6 +45,7 @@ mod tests {
             super::ctdb_conf(&data);
             super::nodes(&data);
             super::tunables(&data);
+            super::public_addresses(&data);
         }
     }
 }
