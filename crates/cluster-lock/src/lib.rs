@@ -9,6 +9,14 @@
 
 use std::path::{Path, PathBuf};
 
+/// The signal ctdb-rs's daemon sends a holding helper's process group
+/// every second (through processd), to show that the loop that leads is
+/// alive; our fcntl helper, given a PING_TIMEOUT, lets the lock go when
+/// they stop. A signal, because helpers run with stdin from /dev/null;
+/// SIGWINCH, because its default action is to be ignored, so helpers that
+/// know nothing of pings (Samba's) never notice them.
+pub const PING_SIGNAL: i32 = libc::SIGWINCH;
+
 /// What a helper reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockReply {

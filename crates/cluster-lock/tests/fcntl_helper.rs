@@ -73,21 +73,24 @@ fn ours_and_sambas_helper_exclude_each_other() {
 fn without_pings_the_helper_lets_go_and_with_them_it_holds() {
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join("cluster.lock");
+    // As processd starts it: stdin from /dev/null, which is no reason to
+    // let go.
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_ctdb_mutex_fcntl_helper"))
             .args([lock.to_str().unwrap(), "5", "2"])
-            .stdin(Stdio::piped())
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap()
     };
+    let ping = nix::sys::signal::Signal::try_from(ctdb_cluster_lock::PING_SIGNAL).unwrap();
     // Pinged every 200 ms for 3 s: still holding.
     let mut pinged = spawn();
     assert_eq!(first_byte(&mut pinged), b'0');
-    let mut stdin = pinged.stdin.take().unwrap();
+    let pid = nix::unistd::Pid::from_raw(pinged.id() as i32);
     for _ in 0..15 {
-        std::io::Write::write_all(&mut stdin, b"p").unwrap();
+        nix::sys::signal::kill(pid, ping).unwrap();
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(pinged.try_wait().unwrap().is_none(), "a pinged helper keeps the lock");
@@ -101,7 +104,6 @@ fn without_pings_the_helper_lets_go_and_with_them_it_holds() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(!status.success());
-    drop(stdin);
     let mut next = helper(&lock, "5");
     assert_eq!(first_byte(&mut next), b'0', "the lock is free again");
     next.kill().unwrap();

@@ -44,7 +44,7 @@ fn contender(path: &Path, flags: i32, key: &[u8]) -> (std::process::Child, mpsc:
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ctdb_lock_helper"))
         .args([path.to_str().unwrap(), &flags.to_string(), &hex])
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -57,6 +57,12 @@ fn contender(path: &Path, flags: i32, key: &[u8]) -> (std::process::Child, mpsc:
         }
     });
     (child, rx)
+}
+
+/// SIGTERM to `child`.
+fn nix_term(child: &std::process::Child) {
+    // SAFETY: kill has no memory effects; the child is ours and unreaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
 }
 
 fn replace_keeps_the_freeze(mutexes: bool, kind: DbKind) {
@@ -81,8 +87,14 @@ fn replace_keeps_the_freeze(mutexes: bool, kind: DbKind) {
     assert!(got.recv_timeout(Duration::from_millis(300)).is_err(), "freed while one freeze remains");
     store.unlock_all();
     assert_eq!(got.recv_timeout(Duration::from_secs(10)).unwrap(), b'0', "the lock helper failed");
-    drop(child.stdin.take());
-    child.wait().unwrap();
+    // Its stdin is /dev/null, as under processd: no reason to let go.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!store.try_lock(b"old").unwrap(), "the helper let go of the lock by itself");
+    // Let it go as the daemon does: it unlocks and exits cleanly.
+    nix_term(&child);
+    assert!(child.wait().unwrap().success(), "the helper did not unlock cleanly");
+    assert!(store.try_lock(b"old").unwrap(), "the lock is free after the release");
+    store.unlock(b"old");
     // A transaction works as usual afterwards.
     store.store_all(&[(b"after".to_vec(), value(b"y"))]).unwrap();
     assert_eq!(store.fetch(b"after").unwrap(), Some(value(b"y")));

@@ -2,7 +2,7 @@
 //!
 //! Other services ask for a process with [`ctdb_proto::Msg::ProcessRun`];
 //! processd starts it in a process group of its own, collects its output
-//! (stdout and stderr, one pipe), enforces its deadline (optionally running
+//! (stdout and stderr, one pipe; see below for streaming), enforces its deadline (optionally running
 //! a debug command on the hung process first), and answers with
 //! [`ctdb_proto::Msg::ProcessDone`] once. Whatever way a process ends, its
 //! whole group is killed with SIGKILL before it is reaped, so nothing a
@@ -21,7 +21,12 @@
 //! - `ProcessStarted` and `ProcessOutput` are plain messages (header reqid
 //!   0; the request's reqid is in the body); `ProcessDone` is the reply.
 //! - Streamed output is not bounded by `output_limit`: every read of the
-//!   pipe (at most 64 KiB) is sent as it comes, as lossy UTF-8.
+//!   pipe (at most 64 KiB) is sent as it comes, as lossy UTF-8. It is
+//!   stdout alone: a streaming process's stderr has a pipe of its own and
+//!   its lines are logged under the process's name (the contract of CTDB's
+//!   helpers: stdout answers the daemon, stderr goes to its log). When
+//!   stdout reaches end of file, an empty `ProcessOutput` says so (before
+//!   the exit, if the process closed it earlier).
 //! - At the deadline the answer is `TimedOut` at once, with the output so
 //!   far; the on-timeout command (every `{pid}` in its arguments replaced
 //!   by the hung pid) and the kill follow, and are only logged.

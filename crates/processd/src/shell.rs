@@ -65,23 +65,35 @@ impl Service for ProcessdService {
     }
 }
 
+/// Which pipe of a child.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+enum Pipe {
+    /// Its output: stdout (and stderr unless split).
+    Output,
+    /// Its separate stderr.
+    Stderr,
+}
+
+/// A chunk read from a child's pipe; `None` at end of file.
+type Chunk = (ProcId, Pipe, Option<Vec<u8>>);
+
 /// Something that happened to a child.
 enum Event {
     Exited(ProcId, ExitStatus),
-    Output(ProcId, Vec<u8>),
-    Closed(ProcId),
+    Output(ProcId, Pipe, Vec<u8>),
+    Closed(ProcId, Pipe),
 }
 
 /// The children of processd, as the OS has them.
 struct Children {
     /// Started and not reaped: the only groups it is safe to signal.
     unreaped: HashMap<ProcId, i32>,
-    /// Tasks reading output pipes.
-    readers: HashMap<ProcId, JoinHandle<()>>,
+    /// Tasks reading pipes.
+    readers: HashMap<(ProcId, Pipe), JoinHandle<()>>,
     exits_tx: mpsc::UnboundedSender<(ProcId, ExitStatus)>,
     exits_rx: mpsc::UnboundedReceiver<(ProcId, ExitStatus)>,
-    output_tx: mpsc::Sender<(ProcId, Option<Vec<u8>>)>,
-    output_rx: mpsc::Receiver<(ProcId, Option<Vec<u8>>)>,
+    output_tx: mpsc::Sender<Chunk>,
+    output_rx: mpsc::Receiver<Chunk>,
 }
 
 impl Children {
@@ -105,8 +117,10 @@ impl Children {
                     }
                 }
                 Action::CloseOutput { id } => {
-                    if let Some(r) = self.readers.remove(&id) {
-                        r.abort();
+                    for pipe in [Pipe::Output, Pipe::Stderr] {
+                        if let Some(r) = self.readers.remove(&(id, pipe)) {
+                            r.abort();
+                        }
                     }
                 }
             }
@@ -128,13 +142,24 @@ impl Children {
         }
         self.unreaped.insert(id, pid);
         core.spawned(Instant::now(), id, pid);
-        match pipe::Receiver::from_owned_fd(started.output) {
+        self.read(core, id, pid, Pipe::Output, started.output);
+        if let Some(fd) = started.stderr {
+            self.read(core, id, pid, Pipe::Stderr, fd);
+        }
+    }
+
+    /// Read pipe `which` of process `id` in a task of its own.
+    fn read(&mut self, core: &mut Processd, id: ProcId, pid: i32, which: Pipe, fd: std::os::fd::OwnedFd) {
+        match pipe::Receiver::from_owned_fd(fd) {
             Ok(rx) => {
-                self.readers.insert(id, tokio::spawn(read_output(id, rx, self.output_tx.clone())));
+                self.readers.insert((id, which), tokio::spawn(read_pipe(id, which, rx, self.output_tx.clone())));
             }
             Err(e) => {
-                warn!("processd: cannot read the output of pid {pid}: {e}");
-                core.output_closed(Instant::now(), id);
+                warn!("processd: cannot read the {which:?} pipe of pid {pid}: {e}");
+                match which {
+                    Pipe::Output => core.output_closed(Instant::now(), id),
+                    Pipe::Stderr => core.stderr_closed(Instant::now(), id),
+                }
             }
         }
     }
@@ -154,9 +179,9 @@ impl Children {
     async fn next(&mut self) -> Event {
         tokio::select! {
             Some((id, status)) = self.exits_rx.recv() => Event::Exited(id, status),
-            Some((id, data)) = self.output_rx.recv() => match data {
-                Some(data) => Event::Output(id, data),
-                None => Event::Closed(id),
+            Some((id, which, data)) = self.output_rx.recv() => match data {
+                Some(data) => Event::Output(id, which, data),
+                None => Event::Closed(id, which),
             },
             // Not reached: both senders live in `self`.
             else => std::future::pending().await,
@@ -167,10 +192,14 @@ impl Children {
         let now = Instant::now();
         match ev {
             Event::Exited(id, status) => core.exited(now, id, status),
-            Event::Output(id, data) => core.output(now, id, &data),
-            Event::Closed(id) => {
-                self.readers.remove(&id);
-                core.output_closed(now, id);
+            Event::Output(id, Pipe::Output, data) => core.output(now, id, &data),
+            Event::Output(id, Pipe::Stderr, data) => core.stderr(now, id, &data),
+            Event::Closed(id, which) => {
+                self.readers.remove(&(id, which));
+                match which {
+                    Pipe::Output => core.output_closed(now, id),
+                    Pipe::Stderr => core.stderr_closed(now, id),
+                }
             }
         }
     }
@@ -189,20 +218,20 @@ impl Drop for Children {
     }
 }
 
-/// Read a child's output pipe until every writer is gone (`None` then).
-async fn read_output(id: ProcId, mut rx: pipe::Receiver, tx: mpsc::Sender<(ProcId, Option<Vec<u8>>)>) {
+/// Read a child's pipe until every writer is gone (`None` then).
+async fn read_pipe(id: ProcId, which: Pipe, mut rx: pipe::Receiver, tx: mpsc::Sender<Chunk>) {
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         match rx.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if tx.send((id, Some(buf[..n].to_vec()))).await.is_err() {
+                if tx.send((id, which, Some(buf[..n].to_vec()))).await.is_err() {
                     return;
                 }
             }
         }
     }
-    let _ = tx.send((id, None)).await;
+    let _ = tx.send((id, which, None)).await;
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

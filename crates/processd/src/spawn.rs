@@ -1,5 +1,5 @@
 //! Starting one child: its own process group, stdin from /dev/null, stdout
-//! and stderr into one pipe.
+//! and stderr into one pipe (or each into its own, when asked).
 //!
 //! `std::process::Command` starts it and reports a failed exec with its
 //! errno. What Linux gives, checked by the tests:
@@ -26,8 +26,10 @@ use crate::core::Command;
 pub struct Started {
     /// Its pid, which is also its process group id.
     pub pid: i32,
-    /// The read end of its output pipe (stdout and stderr).
+    /// The read end of its output pipe (stdout, and stderr unless split).
     pub output: OwnedFd,
+    /// The read end of its stderr pipe, when [`Command::split_stderr`].
+    pub stderr: Option<OwnedFd>,
 }
 
 fn errno(e: &io::Error) -> i32 {
@@ -42,20 +44,25 @@ pub fn start(cmd: &Command) -> Result<Started, i32> {
         return Err(libc::EINVAL);
     };
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e as i32)?;
-    // Two descriptors of one pipe: both streams interleave in one order.
-    let write2 = write.try_clone().map_err(|e| errno(&e))?;
+    let (stderr_read, stderr_write) = if cmd.split_stderr {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e as i32)?;
+        (Some(r), w)
+    } else {
+        // Two descriptors of one pipe: both streams interleave in one order.
+        (None, write.try_clone().map_err(|e| errno(&e))?)
+    };
     let mut c = std::process::Command::new(program);
     c.args(args)
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::from(write))
-        .stderr(Stdio::from(write2))
+        .stderr(Stdio::from(stderr_write))
         .process_group(0);
     if let Some(arg0) = &cmd.arg0 {
         c.arg0(arg0);
     }
     let spawned = c.spawn();
-    // Our copies of the write end must be closed now, or the pipe would
+    // Our copies of the write ends must be closed now, or the pipes would
     // never report end of file.
     drop(c);
     let child = spawned.map_err(|e| errno(&e))?;
@@ -63,5 +70,5 @@ pub fn start(cmd: &Command) -> Result<Started, i32> {
     // thread and the core's Reap action own it from here.
     // pids fit an i32 (Linux's pid_max is at most 2^22).
     let pid = child.id() as i32;
-    Ok(Started { pid, output: read })
+    Ok(Started { pid, output: read, stderr: stderr_read })
 }

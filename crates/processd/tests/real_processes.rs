@@ -193,6 +193,17 @@ async fn streamed_output_comes_as_messages() {
 }
 
 #[tokio::test]
+async fn a_streaming_process_streams_stdout_alone() {
+    let mut h = Harness::start();
+    // The stderr line comes first and has no newline at the end of the
+    // script's output: neither it nor the tail gets into the stream.
+    let reqid = h.run(ProcessSpec { stream_output: true, ..sh("echo chatter >&2; printf 0; printf tail >&2") });
+    let (streamed, r) = h.done(reqid).await;
+    assert_eq!((streamed.as_str(), r.output.as_str(), r.outcome), ("0", "", ProcessOutcome::Exited(0)));
+    h.shut_down().await;
+}
+
+#[tokio::test]
 async fn a_process_past_its_deadline_is_answered_timed_out_and_is_gone() {
     let mut h = Harness::start();
     let reqid = h.run(ProcessSpec { timeout_ms: Some(200), ..spec(&["sleep", "100"]) });

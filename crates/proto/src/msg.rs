@@ -243,7 +243,8 @@ pub enum Msg {
         /// Its pid.
         pid: i32,
     },
-    /// processd → requester: output of a streaming process, as it comes.
+    /// processd → requester: stdout of a streaming process, as it comes;
+    /// empty once it reached end of file (which may come before the exit).
     ProcessOutput {
         /// The request it belongs to.
         reqid: u64,
@@ -283,10 +284,11 @@ pub struct ProcessSpec {
     /// debug script`); bounded by the same timeout.
     pub on_timeout: Option<Vec<String>>,
     /// Output kept (stdout and stderr, one stream); the rest is dropped
-    /// and counted.
+    /// and counted. Not applied to streamed output.
     pub output_limit: u32,
-    /// Send output as it comes ([`Msg::ProcessOutput`]) instead of with
-    /// the result.
+    /// Send stdout as it comes ([`Msg::ProcessOutput`]) instead of with
+    /// the result; stderr then has a pipe of its own and goes to the log,
+    /// line by line (a helper's stdout is its answer to the daemon).
     pub stream_output: bool,
 }
 

@@ -9,10 +9,11 @@
 //! - FILE was removed or replaced (a new inode: someone else can lock it);
 //! - a second lock at byte 1 of FILE can no longer be taken (the cluster
 //!   file system stopped honouring locks for us);
-//! - with PING_TIMEOUT > 0 (default 0, off): no byte arrived on stdin for
-//!   PING_TIMEOUT seconds. ctdb-rs's daemon writes one every second from
-//!   the loop that leads, so a wedged daemon cannot keep the lock (and the
-//!   leadership) from the others forever.
+//! - with PING_TIMEOUT > 0 (default 0, off): no ping
+//!   ([`ctdb_cluster_lock::PING_SIGNAL`]) arrived for PING_TIMEOUT seconds.
+//!   ctdb-rs's daemon sends one every second from the loop that leads, so a
+//!   wedged daemon cannot keep the lock (and the leadership) from the
+//!   others forever.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -20,10 +21,39 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ctdb_cluster_lock::LockReply;
+use ctdb_cluster_lock::{LockReply, PING_SIGNAL};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+/// When the last ping came (or the lock was taken), in milliseconds of
+/// the monotonic clock.
+static LAST_PING_MS: AtomicU64 = AtomicU64::new(0);
+
+/// The monotonic clock in milliseconds (clock_gettime is
+/// async-signal-safe, so the handler can read it: the ping is timed when
+/// it comes, not when the loop next looks).
+fn monotonic_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes only into `ts`, which we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1000).saturating_add(ts.tv_nsec as u64 / 1_000_000)
+}
+
+extern "C" fn on_ping(_: libc::c_int) {
+    // Only a clock read and an atomic store: async-signal-safe.
+    LAST_PING_MS.store(monotonic_ms(), Ordering::Relaxed);
+}
+
+/// Count pings from now on. SA_RESTART, so that a ping never interrupts
+/// the re-check's blocking lock (F_OFD_SETLKW is restarted).
+fn count_pings() -> nix::Result<()> {
+    let signal = Signal::try_from(PING_SIGNAL)?;
+    let action = SigAction::new(SigHandler::Handler(on_ping), SaFlags::SA_RESTART, SigSet::empty());
+    // SAFETY: the handler only does an atomic add, which is
+    // async-signal-safe.
+    unsafe { sigaction(signal, &action) }.map(|_| ())
+}
 
 fn set_lock(f: &File, start: i64, wait: bool, kind: i32) -> std::io::Result<()> {
     let lock = libc::flock { l_type: kind as i16, l_whence: libc::SEEK_SET as i16, l_start: start, l_len: 1, l_pid: 0 };
@@ -106,35 +136,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    reply(LockReply::Held);
-    let start = Instant::now();
-    // Milliseconds since `start` of the last ping; u64::MAX once stdin
-    // closed (the parent let go of its end: it is gone or wedged).
-    let last_ping = Arc::new(AtomicU64::new(0));
     if ping_timeout > 0 {
-        let last = last_ping.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 64];
-            loop {
-                match std::io::Read::read(&mut std::io::stdin(), &mut buf) {
-                    Ok(0) | Err(_) => {
-                        last.store(u64::MAX, Ordering::Relaxed);
-                        return;
-                    }
-                    Ok(_) => last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed),
-                }
-            }
-        });
+        // Before the '0', so that no ping sent once the daemon has it is
+        // missed.
+        if let Err(e) = count_pings() {
+            eprintln!("ctdb_mutex_fcntl_helper: cannot count pings: {e}");
+            reply(LockReply::Error);
+            return ExitCode::FAILURE;
+        }
     }
+    // The daemon starts pinging once it has the '0': the wait counts from
+    // here.
+    LAST_PING_MS.store(monotonic_ms(), Ordering::Relaxed);
+    reply(LockReply::Held);
     let tick = Duration::from_secs(1);
+    let ping_timeout_ms = ping_timeout.saturating_mul(1000);
     let mut next_recheck = Instant::now() + Duration::from_secs(recheck);
     loop {
-        std::thread::sleep(tick);
+        let mut nap = tick;
         if ping_timeout > 0 {
-            let last = last_ping.load(Ordering::Relaxed);
-            let silent = last == u64::MAX
-                || start.elapsed().saturating_sub(Duration::from_millis(last)) > Duration::from_secs(ping_timeout);
-            if silent {
+            // Wake when the pings are overdue, not at the next tick: the
+            // lock goes PING_TIMEOUT after the last ping, not up to a tick
+            // later.
+            let overdue_at = LAST_PING_MS.load(Ordering::Relaxed).saturating_add(ping_timeout_ms) + 1;
+            nap = nap.min(Duration::from_millis(overdue_at.saturating_sub(monotonic_ms())));
+        }
+        std::thread::sleep(nap);
+        if ping_timeout > 0 {
+            let silent_ms = monotonic_ms().saturating_sub(LAST_PING_MS.load(Ordering::Relaxed));
+            if silent_ms > ping_timeout_ms {
                 eprintln!("ctdb_mutex_fcntl_helper: no ping from the daemon for {ping_timeout}s; releasing {path}");
                 return ExitCode::FAILURE;
             }

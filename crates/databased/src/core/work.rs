@@ -95,7 +95,8 @@ pub enum LockAction {
         /// The record key.
         key: Vec<u8>,
     },
-    /// Let helper `id` go (close its stdin).
+    /// Let helper `id` go (the shell has processd send it SIGTERM, on
+    /// which it unlocks and exits).
     Release {
         /// Helper id.
         id: u64,

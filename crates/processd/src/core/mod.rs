@@ -6,7 +6,8 @@
 //! - timer ticks ([`Processd::poll_timeout`] / [`Processd::handle_timeout`]),
 //! - what the shell saw happen to a child ([`Processd::spawned`],
 //!   [`Processd::spawn_failed`], [`Processd::output`],
-//!   [`Processd::output_closed`], [`Processd::exited`]),
+//!   [`Processd::output_closed`], [`Processd::stderr`],
+//!   [`Processd::stderr_closed`], [`Processd::exited`]),
 //!
 //! and answers with packets ([`Processd::poll_output`]) and [`Action`]s
 //! ([`Processd::poll_action`]) for the shell to carry out.
@@ -14,7 +15,7 @@
 //! A process's life, as the core sees it:
 //!
 //! ```text
-//!   Starting ──spawned──► Running ──exited──► Ended ──output closed / drain timeout──► (answered, forgotten)
+//!   Starting ──spawned──► Running ──exited──► Ended ──pipes closed / drain timeout──► (answered, forgotten)
 //!      │                     │ deadline: answer TimedOut, then kill the group
 //!      └─spawn failed: answer NotStarted   (after the on-timeout command, if any)
 //! ```
@@ -37,7 +38,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use tracing::{debug, info, warn};
 
-use output::{Emit, Mode, Output};
+use output::{Emit, LineLog, Mode, Output};
 
 /// How long output is still read after the main process exited and its
 /// group was killed. Everything in the group is dead by then, so the pipe
@@ -71,14 +72,20 @@ pub struct Command {
     pub arg0: Option<String>,
     /// Variables set on top of the daemon's environment.
     pub env: Vec<(String, String)>,
+    /// Give stderr a pipe of its own (reported with [`Processd::stderr`])
+    /// instead of sharing the output pipe: for streaming processes, whose
+    /// stdout is a channel to the requester (a lock helper's status byte)
+    /// that stderr text must not get into.
+    pub split_stderr: bool,
 }
 
 /// What the core asks the shell to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Start `command` in a new process group, stdin from /dev/null,
-    /// stdout and stderr into one pipe; then report
-    /// [`Processd::spawned`] or [`Processd::spawn_failed`].
+    /// stdout and stderr into one pipe (or two, with
+    /// [`Command::split_stderr`]); then report [`Processd::spawned`] or
+    /// [`Processd::spawn_failed`].
     Spawn {
         /// The process.
         id: ProcId,
@@ -101,7 +108,7 @@ pub enum Action {
         /// Its pid.
         pid: i32,
     },
-    /// Stop reading the process's output (close the pipe).
+    /// Stop reading the process's output (close its pipes).
     CloseOutput {
         /// The process.
         id: ProcId,
@@ -123,7 +130,7 @@ enum Phase {
     /// Runs as `pid` since `since`.
     Running { pid: i32, since: Instant },
     /// The main process exited (and was reaped); output is read until the
-    /// pipe closes or `drain_until`.
+    /// pipes close or `drain_until`.
     Ended { pid: i32, since: Instant, status: ExitStatus, drain_until: Instant },
 }
 
@@ -142,7 +149,19 @@ struct Proc {
     timed_out: bool,
     output: Output,
     eof: bool,
+    /// The separate stderr of a streaming process, logged line by line.
+    stderr: Option<LineLog>,
+    /// Whether stderr is read to its end (always, when it has no pipe of
+    /// its own).
+    stderr_eof: bool,
     phase: Phase,
+}
+
+impl Proc {
+    /// Every pipe of the process reported end of file.
+    fn drained(&self) -> bool {
+        self.eof && self.stderr_eof
+    }
 }
 
 /// The processd state machine.
@@ -239,6 +258,9 @@ impl Processd {
         let id = self.new_id();
         self.by_request.insert(req, id);
         let mode = if spec.stream_output { Mode::Stream } else { Mode::Keep };
+        // Streamed stdout is a channel to the requester; its stderr goes
+        // to the log, where Samba sends its helpers' stderr.
+        let stderr = spec.stream_output.then(LineLog::default);
         self.start(
             id,
             Proc {
@@ -252,6 +274,8 @@ impl Processd {
                 timed_out: false,
                 output: Output::new(mode, spec.output_limit),
                 eof: false,
+                stderr_eof: stderr.is_none(),
+                stderr,
                 phase: Phase::Starting,
             },
             spec.argv,
@@ -266,7 +290,7 @@ impl Processd {
     }
 
     fn start(&mut self, id: ProcId, p: Proc, argv: Vec<String>, arg0: Option<String>) {
-        let command = Command { argv, arg0, env: p.env.clone() };
+        let command = Command { argv, arg0, env: p.env.clone(), split_stderr: p.stderr.is_some() };
         self.procs.insert(id, p);
         self.actions.push_back(Action::Spawn { id, command });
     }
@@ -359,7 +383,37 @@ impl Processd {
     pub fn output_closed(&mut self, now: Instant, id: ProcId) {
         let Some(p) = self.procs.get_mut(&id) else { return };
         p.eof = true;
-        if matches!(p.phase, Phase::Ended { .. }) {
+        if let (Mode::Stream, Some(req)) = (p.output.mode(), p.requester) {
+            // The end of the stream, which may come well before the exit:
+            // in CTDB's helper contracts, a closed stdout is news by itself
+            // (an etcd lock helper closes it the moment the lock is lost,
+            // then takes a while to revoke its lease and exit).
+            let msg = Msg::ProcessOutput { reqid: req.reqid, data: String::new() };
+            self.out.push_back(Packet::new(req.ep, self.me, 0, Body::Msg(msg)));
+        }
+        if matches!(p.phase, Phase::Ended { .. }) && p.drained() {
+            self.finish(now, id);
+        }
+    }
+
+    /// A chunk of process `id`'s separate stderr ([`Command::split_stderr`]):
+    /// its complete lines are logged under the process's name.
+    pub fn stderr(&mut self, _now: Instant, id: ProcId, data: &[u8]) {
+        let Some(p) = self.procs.get_mut(&id) else { return };
+        let Some(log) = p.stderr.as_mut() else { return };
+        for line in log.push(data) {
+            info!("{}: {line}", p.name);
+        }
+    }
+
+    /// Process `id`'s stderr pipe closed.
+    pub fn stderr_closed(&mut self, now: Instant, id: ProcId) {
+        let Some(p) = self.procs.get_mut(&id) else { return };
+        p.stderr_eof = true;
+        if let Some(line) = p.stderr.as_mut().and_then(LineLog::last_line) {
+            info!("{}: {line}", p.name);
+        }
+        if matches!(p.phase, Phase::Ended { .. }) && p.drained() {
             self.finish(now, id);
         }
     }
@@ -381,12 +435,12 @@ impl Processd {
         self.actions.push_back(Action::Reap { id, pid });
         p.phase = Phase::Ended { pid, since, status, drain_until: now + DRAIN_TIMEOUT };
         p.deadline = None;
-        let (eof, debug_of) = (p.eof, p.debug_of);
+        let (drained, debug_of) = (p.drained(), p.debug_of);
         // An on-timeout command ended: now the hung process may go.
         if let Some(hung) = debug_of {
             self.kill_group(hung);
         }
-        if eof {
+        if drained {
             self.finish(now, id);
         }
     }
@@ -456,6 +510,8 @@ impl Processd {
                 timed_out: false,
                 output: Output::new(Mode::Log, DEBUG_OUTPUT_LIMIT),
                 eof: false,
+                stderr: None,
+                stderr_eof: true,
                 phase: Phase::Starting,
             };
             let debug_id = self.new_id();
@@ -482,8 +538,11 @@ impl Processd {
             self.procs.insert(id, p);
             return;
         };
-        if !p.eof {
+        if !p.drained() {
             self.actions.push_back(Action::CloseOutput { id });
+        }
+        if let Some(line) = p.stderr.as_mut().and_then(LineLog::last_line) {
+            info!("{}: {line}", p.name);
         }
         if p.output.mode() == Mode::Log {
             if let Some(line) = p.output.last_line() {

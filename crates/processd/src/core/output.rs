@@ -1,6 +1,7 @@
 //! What happens to a child's output: kept up to a limit, streamed to the
 //! requester, or (for processd's own on-timeout commands) logged line by
-//! line.
+//! line; and the separate stderr of a streaming child, logged line by line
+//! ([`LineLog`]).
 
 /// Where a process's output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,16 +75,7 @@ impl Output {
     /// Complete lines of `data`, the partial line before it included; the
     /// tail without a newline waits for more.
     fn split_lines(&mut self, data: &[u8]) -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut rest = data;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&rest[..nl]);
-            lines.push(String::from_utf8_lossy(&self.partial).into_owned());
-            self.partial.clear();
-            rest = &rest[nl + 1..];
-        }
-        self.partial.extend_from_slice(rest);
-        lines
+        split_lines(&mut self.partial, data, usize::MAX)
     }
 
     /// The last line when it had no newline (at the end of the output).
@@ -108,6 +100,66 @@ impl Output {
 
     pub(crate) fn mode(&self) -> Mode {
         self.mode
+    }
+}
+
+/// Complete lines of `data`, with `partial` (the unterminated line before
+/// it) in front; the tail without a newline is left in `partial`. A line
+/// that grows past `max_line` bytes is cut there and returned in pieces.
+fn split_lines(partial: &mut Vec<u8>, data: &[u8], max_line: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = data;
+    loop {
+        let room = max_line.saturating_sub(partial.len());
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(nl) if nl <= room => {
+                partial.extend_from_slice(&rest[..nl]);
+                lines.push(String::from_utf8_lossy(partial).into_owned());
+                partial.clear();
+                rest = &rest[nl + 1..];
+            }
+            _ if rest.len() > room => {
+                partial.extend_from_slice(&rest[..room]);
+                lines.push(String::from_utf8_lossy(partial).into_owned());
+                partial.clear();
+                rest = &rest[room..];
+            }
+            _ => {
+                partial.extend_from_slice(rest);
+                return lines;
+            }
+        }
+    }
+}
+
+/// Longest stderr line logged as one line; longer ones are logged in
+/// pieces (a child writing without newlines cannot grow our memory).
+pub(crate) const MAX_LOG_LINE: usize = 4096;
+
+/// The stderr of a streaming child: every line is logged, as the daemon's
+/// log is where a helper's stderr goes. Not bounded in total, as it was not
+/// when the services read their helpers' stderr themselves: it lasts as
+/// long as the child, and a long-lived helper may say something at any
+/// time.
+#[derive(Debug, Default)]
+pub(crate) struct LineLog {
+    partial: Vec<u8>,
+}
+
+impl LineLog {
+    /// Complete lines of one chunk (the partial line before it included).
+    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<String> {
+        split_lines(&mut self.partial, data, MAX_LOG_LINE)
+    }
+
+    /// The last line when it had no newline (at the end).
+    pub(crate) fn last_line(&mut self) -> Option<String> {
+        if self.partial.is_empty() {
+            return None;
+        }
+        let line = String::from_utf8_lossy(&self.partial).into_owned();
+        self.partial.clear();
+        Some(line)
     }
 }
 
@@ -146,5 +198,28 @@ mod tests {
         assert_eq!(o.push(b"ab\ncdef\n"), Emit::Lines(vec!["ab".into()]));
         assert_eq!(o.last_line(), Some("c".into()));
         assert_eq!(o.dropped(), 4);
+    }
+
+    #[test]
+    fn line_log_splits_across_chunks_and_cuts_long_lines() {
+        let mut l = LineLog::default();
+        assert_eq!(l.push(b"a\nb"), vec!["a".to_string()]);
+        assert_eq!(l.push(b"c\n\n"), vec!["bc".to_string(), String::new()]);
+        let long = vec![b'x'; MAX_LOG_LINE * 2 + 1];
+        let lines = l.push(&long);
+        assert_eq!(lines.iter().map(String::len).collect::<Vec<_>>(), vec![MAX_LOG_LINE, MAX_LOG_LINE]);
+        assert_eq!(l.push(b"\n"), vec!["x".to_string()]);
+        assert_eq!(l.push(b"tail"), Vec::<String>::new());
+        assert_eq!(l.last_line(), Some("tail".into()));
+        assert_eq!(l.last_line(), None);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_maximum_is_one_line() {
+        let mut l = LineLog::default();
+        let mut data = vec![b'y'; MAX_LOG_LINE];
+        data.push(b'\n');
+        assert_eq!(l.push(&data).iter().map(String::len).collect::<Vec<_>>(), vec![MAX_LOG_LINE]);
+        assert_eq!(l.last_line(), None);
     }
 }

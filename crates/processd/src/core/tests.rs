@@ -116,7 +116,8 @@ impl T {
         self.request(reqid, spec.clone());
         let id = match self.actions().as_slice() {
             [Action::Spawn { id, command }] => {
-                assert_eq!(command, &Command { argv: spec.argv, arg0: spec.arg0, env: spec.env });
+                let split_stderr = spec.stream_output;
+                assert_eq!(command, &Command { argv: spec.argv, arg0: spec.arg0, env: spec.env, split_stderr });
                 *id
             }
             other => panic!("expected one Spawn, got {other:?}"),
@@ -130,11 +131,12 @@ impl T {
         id
     }
 
-    /// The main process exits and its pipe closes.
+    /// The main process exits and its pipes close.
     fn ends(&mut self, id: ProcId, status: ExitStatus) -> Vec<Action> {
         self.core.exited(self.now, id, status);
         let actions = self.actions();
         self.core.output_closed(self.now, id);
+        self.core.stderr_closed(self.now, id);
         actions
     }
 }
@@ -213,8 +215,69 @@ fn streamed_output_goes_out_as_it_comes_and_not_in_the_result() {
         ]
     );
     t.ends(id, ExitStatus::Exited(0));
-    let r = t.done(5);
-    assert_eq!((r.output.as_str(), r.dropped), ("", 0));
+    let mut out = t.packets();
+    assert_eq!(out.remove(0).body, Body::Msg(Msg::ProcessOutput { reqid: 5, data: String::new() }), "end of stream");
+    match out.as_slice() {
+        [p] => match &p.body {
+            Body::Msg(Msg::ProcessDone(r)) => assert_eq!((r.output.as_str(), r.dropped), ("", 0)),
+            other => panic!("not ProcessDone: {other:?}"),
+        },
+        other => panic!("expected the answer alone, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_end_of_a_stream_is_told_when_it_comes_before_the_exit() {
+    let mut t = T::new();
+    let id = t.start(5, ProcessSpec { stream_output: true, ..spec(&["helper"]) }, 100);
+    t.core.output(t.now, id, b"0");
+    t.core.output_closed(t.now, id);
+    let out: Vec<Body> = t.packets().into_iter().map(|p| p.body).collect();
+    assert_eq!(
+        out,
+        vec![
+            Body::Msg(Msg::ProcessOutput { reqid: 5, data: "0".into() }),
+            Body::Msg(Msg::ProcessOutput { reqid: 5, data: String::new() }),
+        ]
+    );
+    assert!(t.actions().is_empty(), "it still runs");
+    t.core.stderr_closed(t.now, id);
+    t.core.exited(t.now, id, ExitStatus::Exited(1));
+    assert_eq!(t.done(5).outcome, ProcessOutcome::Exited(1));
+}
+
+#[test]
+fn a_streaming_process_keeps_stderr_out_of_the_stream_and_is_answered_once_both_pipes_close() {
+    let mut t = T::new();
+    let id = t.start(5, ProcessSpec { stream_output: true, ..spec(&["helper"]) }, 100);
+    // stderr is logged, never sent: only stdout reaches the requester.
+    t.core.stderr(t.now, id, b"helper: taking the lock\npartial");
+    t.core.output(t.now, id, b"0");
+    let out: Vec<Body> = t.packets().into_iter().map(|p| p.body).collect();
+    assert_eq!(out, vec![Body::Msg(Msg::ProcessOutput { reqid: 5, data: "0".into() })]);
+    t.core.exited(t.now, id, ExitStatus::Exited(0));
+    assert_eq!(blank(t.actions()), vec![kill(100), reap(100)]);
+    t.core.output_closed(t.now, id);
+    let end = Body::Msg(Msg::ProcessOutput { reqid: 5, data: String::new() });
+    assert_eq!(t.packets().into_iter().map(|p| p.body).collect::<Vec<_>>(), vec![end], "stderr is still open");
+    t.core.stderr_closed(t.now, id);
+    assert_eq!(t.done(5).outcome, ProcessOutcome::Exited(0));
+    assert!(t.actions().is_empty(), "both pipes closed by themselves");
+    assert!(t.core.is_idle());
+}
+
+#[test]
+fn a_stderr_pipe_held_open_is_given_up_after_the_drain_timeout_too() {
+    let mut t = T::new();
+    let id = t.start(5, ProcessSpec { stream_output: true, ..spec(&["helper"]) }, 100);
+    t.core.exited(t.now, id, ExitStatus::Exited(1));
+    t.actions();
+    t.core.output_closed(t.now, id);
+    t.packets();
+    t.advance(DRAIN_TIMEOUT.as_millis() as u64);
+    assert_eq!(t.done(5).outcome, ProcessOutcome::Exited(1));
+    assert_eq!(t.actions(), vec![Action::CloseOutput { id }]);
+    assert!(t.core.is_idle());
 }
 
 #[test]
