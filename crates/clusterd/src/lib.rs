@@ -242,7 +242,13 @@ impl Clusterd {
     fn after_input(&mut self, _now: Instant) {
         if self.dirty {
             self.dirty = false;
-            for svc in [ServiceId::GATEWAY, ServiceId::TRANSPORT, ServiceId::DATABASED, ServiceId::EVENTD] {
+            for svc in [
+                ServiceId::GATEWAY,
+                ServiceId::TRANSPORT,
+                ServiceId::DATABASED,
+                ServiceId::EVENTD,
+                ServiceId::FAILOVERD,
+            ] {
                 self.send_local(svc, Msg::ClusterState(self.state.clone()));
             }
         }

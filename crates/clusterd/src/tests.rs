@@ -82,7 +82,8 @@ fn activation_waits_in_first_recovery_and_publishes() {
     c.activate(t0);
     let out = states(&drain(&mut c));
     let dsts: Vec<ServiceId> = out.iter().map(|(d, _)| *d).collect();
-    assert_eq!(dsts, vec![ServiceId::GATEWAY, ServiceId::TRANSPORT, ServiceId::DATABASED, ServiceId::EVENTD]);
+    let all = [ServiceId::GATEWAY, ServiceId::TRANSPORT, ServiceId::DATABASED, ServiceId::EVENTD, ServiceId::FAILOVERD];
+    assert_eq!(dsts, all.to_vec());
     assert_eq!(out[0].1.runstate, Runstate::FirstRecovery as u32);
     assert_eq!(c.poll_lock(), None, "no race before the leader timeout");
     assert_eq!(c.poll_timeout(), Some(t0 + TIMEOUT));

@@ -119,6 +119,14 @@ pub enum Origin {
     Monitor,
     /// startrecovery / recovered.
     Recovery,
+    /// Another service (failoverd's takeip, releaseip, ipreallocated),
+    /// answered with `EventDone`.
+    Service {
+        /// Who asked.
+        from: Endpoint,
+        /// Its request id.
+        reqid: u64,
+    },
 }
 
 /// One script's result in an event's status.
@@ -489,6 +497,16 @@ impl Eventd {
             Origin::Socket { conn, reqid } => self.actions.push_back(Action::SocketReply { conn, reqid, reply }),
             Origin::Monitor => self.monitor_done(now, code),
             Origin::Lifecycle => self.lifecycle_done(now, &req.event, code),
+            Origin::Service { from, reqid } => {
+                let mut p = Packet::new(
+                    from,
+                    Endpoint::new(self.cfg.pnn, ServiceId::EVENTD),
+                    reqid,
+                    Body::Msg(Msg::EventDone { result: code }),
+                );
+                p.header.flags = Flags::REPLY;
+                self.actions.push_back(Action::Send(p));
+            }
             Origin::Recovery => {
                 if code != 0 {
                     // CTDB ignores hung recovery scripts; a failure is logged.
@@ -532,6 +550,11 @@ impl Eventd {
                 let timeout = self.script_timeout();
                 let req = RunRequest { component: LEGACY.into(), event, args: String::new(), timeout, run_all: false };
                 self.submit(now, req, Origin::Recovery);
+            }
+            Body::Msg(Msg::EventRun { event, args, timeout_secs }) => {
+                let timeout = Duration::from_secs(u64::from(timeout_secs.max(1)));
+                let req = RunRequest { component: LEGACY.into(), event, args, timeout, run_all: false };
+                self.submit(now, req, Origin::Service { from: p.header.src, reqid: p.header.reqid });
             }
             // clusterd's answer to our flag changes.
             Body::Msg(Msg::Status { .. }) if is_reply => {}

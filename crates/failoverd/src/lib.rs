@@ -18,7 +18,16 @@
 //!  tunables ──────────────────────────────────────► AllocOptions
 //! ```
 //!
-//! The service around it (takeover runs driven by the leader, interface
-//! handling, ARP, tickles, connection tracking) is still to come.
+//! Around it, [`core`]: the service's sans-IO core (this node's addresses
+//! and interfaces, the public-address controls in [`controls`], takeover
+//! runs led by the leader with takeip/releaseip/ipreallocated through
+//! eventd), and [`shell`]. Still to come: gratuitous ARP, tickles,
+//! connection tracking, address checks, fast failure detection.
 
 pub mod alloc;
+mod controls;
+pub mod core;
+pub mod shell;
+
+pub use crate::core::{Address, Failoverd, FailoverdConfig};
+pub use shell::FailoverdService;

@@ -38,6 +38,8 @@ pub struct GatewayConfig {
     pub debug_level: i32,
     /// Log handle, for SET_DEBUG.
     pub log: Option<ctdb_log::LogHandle>,
+    /// Whether failoverd runs (public-address controls go there).
+    pub failover: bool,
 }
 
 enum Event {
@@ -61,7 +63,7 @@ pub struct GatewayShell {
 impl GatewayShell {
     /// A gateway for `cfg`; call [`GatewayShell::bind`] before running.
     pub fn new(cfg: GatewayConfig) -> GatewayShell {
-        let core = Gateway::new(cfg.pnn, cfg.start, cfg.debug_level);
+        let core = Gateway::new(cfg.pnn, cfg.start, cfg.debug_level).with_failover(cfg.failover);
         GatewayShell { cfg, core, listener: None }
     }
 

@@ -143,12 +143,21 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     );
     let clusterd = ClusterdShell::new(clusterd, l.lock_command.clone(), l.nodes_source.clone());
 
+    let failoverd = match failoverd_service(&l) {
+        Ok(f) => f,
+        Err(e) => {
+            error!("{e}");
+            error!("Unable to setup public IP addresses");
+            return Err(1);
+        }
+    };
     let mut gateway = GatewayShell::new(GatewayConfig {
         pnn: l.pnn,
         socket: l.paths.socket.clone(),
         start: SystemTime::now(),
         debug_level: l.conf.logging.level.0,
         log: Some(log),
+        failover: failoverd.is_some(),
     });
     if let Err(e) = gateway.bind() {
         error!("{e}");
@@ -173,7 +182,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     // leader does not find the lock still held. eventd stops with it: it
     // runs the shutdown event while processd still runs the scripts.
     let (clusterd_stop_tx, clusterd_stop_rx) = watch::channel(false);
-    let services: Vec<(Box<dyn Service>, bool)> = vec![
+    let mut services: Vec<(Box<dyn Service>, bool)> = vec![
         (Box::new(clusterd), true),
         (Box::new(gateway), false),
         (Box::new(databased), false),
@@ -181,6 +190,9 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         (Box::new(eventd_service(&l)), true),
         (Box::new(Supervisor { stop: request_tx.clone() }), false),
     ];
+    if let Some(f) = failoverd {
+        services.push((Box::new(f), false));
+    }
     let mut first = Vec::new();
     let mut tasks = Vec::new();
     for (mut svc, stops_first) in services {
@@ -266,4 +278,28 @@ fn eventd_service(l: &Loaded) -> ctdb_eventd::EventdService {
     let dir = ctdb_eventd::FsScriptDir::new(p.etcdir.join("events"));
     let core = ctdb_eventd::Eventd::new(cfg, Box::new(dir), Instant::now(), SystemTime::now());
     ctdb_eventd::EventdService::new(core, Some(p.eventd_socket()))
+}
+
+/// failoverd for this node, unless `[failover] disabled`: the addresses of
+/// `$CTDB_BASE/public_addresses` (none without the file). A bad file stops
+/// the daemon, as in CTDB.
+fn failoverd_service(l: &Loaded) -> Result<Option<ctdb_failoverd::FailoverdService>, String> {
+    if l.conf.failover.disabled {
+        return Ok(None);
+    }
+    let path = l.paths.base.join("public_addresses");
+    let loaded = ctdb_config::PublicAddresses::load(&path, ctdb_config::public_addresses::interface_exists)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    for w in &loaded.warnings {
+        warn!("{}: {w}", path.display());
+    }
+    let addresses: Vec<ctdb_failoverd::Address> = loaded
+        .addresses
+        .entries
+        .iter()
+        .map(|a| ctdb_failoverd::Address { addr: a.addr, mask_bits: a.mask_bits, ifaces: a.ifaces.clone() })
+        .collect();
+    info!("failoverd: {} public addresses from {}", addresses.len(), path.display());
+    let core = ctdb_failoverd::Failoverd::new(ctdb_failoverd::FailoverdConfig { pnn: l.pnn, addresses });
+    Ok(Some(ctdb_failoverd::FailoverdService::new(core)))
 }

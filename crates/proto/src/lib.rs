@@ -20,7 +20,8 @@ mod msg;
 
 pub use header::{Endpoint, Flags, Header, Kind, ServiceId, HEADER_LEN, MAGIC, MAX_PACKET_LEN, PROTOCOL_VERSION};
 pub use msg::{
-    Body, ClusterState, DbDesc, DbMsg, Msg, NodeInfo, ProcessOutcome, ProcessResult, ProcessSpec, TransportStats,
+    Body, ClusterState, DbDesc, DbMsg, FailoverMsg, Msg, NodeInfo, ProcessOutcome, ProcessResult, ProcessSpec,
+    TransportStats,
 };
 
 use thiserror::Error;

@@ -262,6 +262,61 @@ pub enum Msg {
     /// processd → requester: how the process of a [`Msg::ProcessRun`]
     /// ended (the reply to it).
     ProcessDone(ProcessResult),
+    /// any service → local eventd: run an event of the legacy component
+    /// (`takeip eth1 198.51.100.101 24`); answered with [`Msg::EventDone`].
+    EventRun {
+        /// Event name.
+        event: String,
+        /// Arguments, space separated.
+        args: String,
+        /// Deadline of the whole event, seconds.
+        timeout_secs: u32,
+    },
+    /// eventd → requester: 0, or a positive errno (ENOEXEC a script
+    /// failed, ETIMEDOUT, ECANCELED, ENOENT).
+    EventDone {
+        /// The result.
+        result: i32,
+    },
+    /// failoverd ↔ failoverd: takeover runs.
+    Failover(FailoverMsg),
+}
+
+/// failoverd-to-failoverd messages of a takeover run, led by the leader's
+/// failoverd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailoverMsg {
+    /// leader → every connected node: report your public addresses.
+    IpsRequest {
+        /// The run.
+        run: u32,
+    },
+    /// node → leader: its addresses.
+    Ips {
+        /// The run.
+        run: u32,
+        /// Every configured address with the holder this node believes in.
+        known: Vec<(IpAddr, Option<u32>)>,
+        /// The addresses it can host now.
+        available: Vec<IpAddr>,
+    },
+    /// leader → every connected node: the new holder of every address.
+    Assign {
+        /// The run.
+        run: u32,
+        /// Address → holder (`None`: nobody).
+        holders: Vec<(IpAddr, Option<u32>)>,
+    },
+    /// node → leader: what this node can host changed (it started
+    /// running, became healthy or enabled, a link came up): run again.
+    RunRequest,
+    /// node → leader: its part of the assignment is done.
+    Assigned {
+        /// The run.
+        run: u32,
+        /// Whether every takeip/releaseip event passed.
+        ok: bool,
+    },
 }
 
 /// What [`Msg::ProcessRun`] starts.

@@ -15,6 +15,10 @@ use tracing::{info, warn};
 use super::{Action, Gateway, Origin, Pending, Request};
 
 /// The controls databased answers (databases, records, traverse).
+/// Controls failoverd answers.
+const FAILOVER_CONTROLS: &[Opcode] =
+    &[Opcode::GET_PUBLIC_IPS, Opcode::GET_PUBLIC_IP_INFO, Opcode::GET_IFACES, Opcode::SET_IFACE_LINK_STATE];
+
 const DB_CONTROLS: &[Opcode] = &[
     Opcode::GETDBPATH,
     Opcode::GET_DBMAP,
@@ -197,6 +201,20 @@ impl Gateway {
             }
             return Answer::Later;
         }
+        if FAILOVER_CONTROLS.contains(&c.opcode) {
+            if !self.failover {
+                // No failoverd: no public addresses.
+                return match c.opcode {
+                    Opcode::GET_IFACES => ok(IfaceList { ifaces: Vec::new() }.to_bytes()),
+                    Opcode::GET_PUBLIC_IPS => ok(ctdb_legacy_proto::PublicIpList { ips: Vec::new() }.to_bytes()),
+                    _ => fail("public IP failover is disabled on this node"),
+                };
+            }
+            let bytes = Frame { header: req.header, packet: LPacket::ReqControl(c.clone()) }.encode(true);
+            let deadline = now + self.control_timeout();
+            self.ask_legacy(now, ServiceId::FAILOVERD, req.clone(), bytes, Some(deadline));
+            return Answer::Later;
+        }
         let (wall, origin) = (req.wall, &req.origin);
         let Some(st) = self.state.clone() else {
             return fail("daemon not ready");
@@ -251,9 +269,6 @@ impl Gateway {
             Opcode::GET_NODEMAP => ok(nodemap(&st.nodes, false).to_bytes()),
             Opcode::GET_NODES_FILE => self.ask(now, req, ServiceId::CLUSTERD, Msg::NodesFileRequest),
             Opcode::RELOAD_NODES_FILE => self.ask(now, req, ServiceId::CLUSTERD, Msg::ReloadNodes),
-            // No public addresses and no databases exist yet: the true
-            // answers are empty lists.
-            Opcode::GET_IFACES => ok(IfaceList { ifaces: Vec::new() }.to_bytes()),
             Opcode::GET_RECLOCK_FILE => ok(CString(st.cluster_lock.clone().unwrap_or_default()).to_bytes()),
             Opcode::UPTIME => {
                 let (s1, u1, s2, u2) = st.last_recovery;

@@ -95,6 +95,8 @@ pub struct Gateway {
     actions: VecDeque<Action>,
     /// Takeover-run requests that arrived while no node led.
     pending_takeover: Vec<ctdb_legacy_proto::SrvidMessage>,
+    /// Whether failoverd runs on this node.
+    failover: bool,
     /// srvids databased takes records on (DB_PUSH_START), by database.
     push_srvids: HashMap<u32, u64>,
 }
@@ -115,7 +117,15 @@ impl Gateway {
             actions: VecDeque::new(),
             pending_takeover: Vec::new(),
             push_srvids: HashMap::new(),
+            failover: false,
         }
+    }
+
+    /// Public-address controls go to failoverd (without it: no public
+    /// addresses, empty lists).
+    pub fn with_failover(mut self, on: bool) -> Gateway {
+        self.failover = on;
+        self
     }
 
     /// Number of connected clients.
@@ -349,8 +359,14 @@ impl Gateway {
     /// Pass a legacy request to databased; its reply comes back as a
     /// legacy frame flagged REPLY. `deadline` None: wait as long as it takes.
     fn ask_databased(&mut self, now: Instant, req: Request, bytes: Vec<u8>, deadline: Option<Instant>) {
+        self.ask_legacy(now, ServiceId::DATABASED, req, bytes, deadline)
+    }
+
+    /// Pass a legacy request to a local service that answers with a legacy
+    /// frame flagged REPLY.
+    fn ask_legacy(&mut self, now: Instant, svc: ServiceId, req: Request, bytes: Vec<u8>, deadline: Option<Instant>) {
         let reqid = self.new_reqid();
-        let p = Packet::new(Endpoint::new(self.pnn, ServiceId::DATABASED), self.endpoint(), reqid, Body::Legacy(bytes));
+        let p = Packet::new(Endpoint::new(self.pnn, svc), self.endpoint(), reqid, Body::Legacy(bytes));
         self.actions.push_back(Action::Send(p));
         // A call may wait for a recovery or a busy record for long; the
         // far deadline only guards against a lost reply.

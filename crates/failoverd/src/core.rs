@@ -1,0 +1,539 @@
+//! The failoverd core: this node's public addresses and interfaces, the
+//! controls that report them, and takeover runs.
+//!
+//! ```text
+//!  leader's failoverd, after every recovery or node flag change (recovery
+//!  mode NORMAL), or on `ctdb ipreallocate`:
+//!    IpsRequest{run} ──► every active node ── Ips{known, available} ──►
+//!    allocate() (LCP2 / deterministic / non-deterministic, tunables)
+//!    Assign{run, holders} ──► every active node:
+//!        releaseip for what it loses, takeip for what it gains
+//!        (events through eventd, one at a time), then ipreallocated
+//!    ◄── Assigned{run, ok}
+//! ```
+//!
+//! A node's *available* list is empty unless it runs (RUNNING), is neither
+//! inactive nor disabled nor unhealthy, and has a link up on one of the
+//! address's interfaces. A newer run supersedes an unfinished one. Sans-IO:
+//! `now` comes in, packets go out.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ctdb_config::{Tunables, TUNABLE_COUNT};
+use ctdb_legacy_proto::flags as node_flags;
+use ctdb_proto::{Body, ClusterState, Endpoint, FailoverMsg, Flags, Msg, Packet, ServiceId};
+use tracing::{debug, info, warn};
+
+use crate::alloc::{allocate, Algorithm, AllocInput, AllocOptions, KnownAddress, NodePublicIps};
+
+/// Runstate RUNNING.
+const RUNNING: u32 = 5;
+
+/// A run that did not finish in this long is given up (and run again).
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One configured public address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub mask_bits: u8,
+    /// Interfaces that may carry it.
+    pub ifaces: Vec<String>,
+}
+
+/// What failoverd starts from.
+#[derive(Debug, Clone)]
+pub struct FailoverdConfig {
+    /// This node.
+    pub pnn: u32,
+    /// `public_addresses`.
+    pub addresses: Vec<Address>,
+}
+
+/// The leader's takeover run.
+#[derive(Debug)]
+struct Run {
+    id: u32,
+    phase: Phase,
+    waiting: BTreeSet<u32>,
+    lists: BTreeMap<u32, NodePublicIps>,
+    deadline: Instant,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    Collecting,
+    Assigning,
+}
+
+/// An event this node runs for an assignment.
+#[derive(Debug, Clone)]
+struct PendingEvent {
+    event: &'static str,
+    args: String,
+}
+
+/// The failoverd core.
+pub struct Failoverd {
+    pub(crate) cfg: FailoverdConfig,
+    pub(crate) state: Option<ClusterState>,
+    /// Interface → link up.
+    pub(crate) links: BTreeMap<String, bool>,
+    /// Who holds each address, as this node last heard.
+    pub(crate) holders: BTreeMap<IpAddr, Option<u32>>,
+    /// Leader: the run going on.
+    run: Option<Run>,
+    next_run: u32,
+    /// Leader: what the last run was for (generation and node flags).
+    last_key: Option<(u32, Vec<u32>)>,
+    /// A run was asked for (`ctdb ipreallocate`, a node that can host
+    /// more).
+    wanted: bool,
+    /// What this node could host when it last looked.
+    last_available: Vec<IpAddr>,
+    /// This node's part of an assignment: events still to run, and the run
+    /// to report to when they are done.
+    events: VecDeque<PendingEvent>,
+    event_running: Option<u64>,
+    assign_report: Option<(u32, u32, bool)>,
+    next_reqid: u64,
+    out: VecDeque<Packet>,
+}
+
+impl Failoverd {
+    /// A core for `cfg`; every interface starts with its link up.
+    pub fn new(cfg: FailoverdConfig) -> Failoverd {
+        let links = cfg.addresses.iter().flat_map(|a| a.ifaces.iter().cloned()).map(|i| (i, true)).collect();
+        let holders = cfg.addresses.iter().map(|a| (a.addr, None)).collect();
+        Failoverd {
+            cfg,
+            state: None,
+            links,
+            holders,
+            run: None,
+            next_run: 0,
+            last_key: None,
+            wanted: false,
+            last_available: Vec::new(),
+            events: VecDeque::new(),
+            event_running: None,
+            assign_report: None,
+            next_reqid: 0,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The live tunables (defaults until clusterd has told us).
+    fn tunables(&self) -> Tunables {
+        let values = self.state.as_ref().and_then(|s| <[u32; TUNABLE_COUNT]>::try_from(s.tunables.as_slice()).ok());
+        values.map_or_else(Tunables::defaults, Tunables::from_array)
+    }
+
+    fn me(&self) -> Endpoint {
+        Endpoint::new(self.cfg.pnn, ServiceId::FAILOVERD)
+    }
+
+    fn send(&mut self, node: u32, m: FailoverMsg) {
+        let to = Endpoint::new(node, ServiceId::FAILOVERD);
+        self.out.push_back(Packet::new(to, self.me(), 0, Body::Msg(Msg::Failover(m))));
+    }
+
+    fn is_leader(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.leader == Some(self.cfg.pnn))
+    }
+
+    fn active_nodes(&self) -> Vec<u32> {
+        self.state.as_ref().map_or_else(Vec::new, |s| {
+            s.nodes.iter().filter(|n| n.flags & node_flags::INACTIVE == 0).map(|n| n.pnn).collect()
+        })
+    }
+
+    /// The addresses this node can host now.
+    pub fn available(&self) -> Vec<IpAddr> {
+        let Some(st) = &self.state else { return Vec::new() };
+        let own = st.nodes.get(self.cfg.pnn as usize).map_or(node_flags::DISCONNECTED, |n| n.flags);
+        let unable = node_flags::INACTIVE | node_flags::PERMANENTLY_DISABLED | node_flags::UNHEALTHY;
+        if st.runstate != RUNNING || own & unable != 0 {
+            return Vec::new();
+        }
+        self.cfg
+            .addresses
+            .iter()
+            .filter(|a| a.ifaces.iter().any(|i| self.links.get(i).copied().unwrap_or(false)))
+            .map(|a| a.addr)
+            .collect()
+    }
+
+    // ---- inputs ----
+
+    /// A packet from the transport.
+    pub fn dispatch(&mut self, now: Instant, p: Packet) {
+        let from = p.header.src;
+        let is_reply = p.header.flags.contains(Flags::REPLY);
+        match p.body {
+            Body::Msg(Msg::ClusterState(st)) => {
+                self.state = Some(st);
+                self.check_available(now);
+                self.maybe_run(now);
+            }
+            Body::Msg(Msg::Failover(m)) => self.failover_msg(now, from.node, m),
+            Body::Msg(Msg::EventDone { result }) if is_reply => self.event_done(p.header.reqid, result),
+            Body::Legacy(bytes) => self.legacy_control(now, from, p.header.reqid, &bytes),
+            other => debug!("failoverd: unexpected packet {other:?}"),
+        }
+    }
+
+    /// What this node can host changed since it last looked: the leader
+    /// runs again (the change may be in nothing the leader sees, such as
+    /// this node's runstate or an interface's link).
+    pub(crate) fn check_available(&mut self, now: Instant) {
+        let available = self.available();
+        if available == self.last_available {
+            return;
+        }
+        self.last_available = available;
+        match self.state.as_ref().and_then(|s| s.leader) {
+            Some(l) if l == self.cfg.pnn => self.request_run(now),
+            Some(l) => self.send(l, FailoverMsg::RunRequest),
+            None => {}
+        }
+    }
+
+    /// Ask for a takeover run (`ctdb ipreallocate`).
+    pub fn request_run(&mut self, now: Instant) {
+        self.wanted = true;
+        self.maybe_run(now);
+    }
+
+    /// Leader: start a run when the cluster changed (or one was asked
+    /// for) and no recovery is going on.
+    fn maybe_run(&mut self, now: Instant) {
+        if !self.is_leader() {
+            self.run = None;
+            return;
+        }
+        let Some(st) = &self.state else { return };
+        if st.recmode != 0 {
+            return;
+        }
+        let key = (st.generation, st.nodes.iter().map(|n| n.flags).collect::<Vec<_>>());
+        if self.last_key.as_ref() == Some(&key) && !self.wanted {
+            return;
+        }
+        self.last_key = Some(key);
+        self.wanted = false;
+        self.next_run = self.next_run.wrapping_add(1);
+        let id = self.next_run;
+        let nodes = self.active_nodes();
+        info!("failoverd: takeover run {id} on nodes {nodes:?}");
+        self.run = Some(Run {
+            id,
+            phase: Phase::Collecting,
+            waiting: nodes.iter().copied().collect(),
+            lists: BTreeMap::new(),
+            deadline: now + RUN_TIMEOUT,
+        });
+        for n in nodes {
+            self.send(n, FailoverMsg::IpsRequest { run: id });
+        }
+    }
+
+    fn failover_msg(&mut self, now: Instant, from: u32, m: FailoverMsg) {
+        match m {
+            FailoverMsg::IpsRequest { run } => {
+                let known = self.holders.iter().map(|(a, h)| (*a, *h)).collect();
+                let available = self.available();
+                self.send(from, FailoverMsg::Ips { run, known, available });
+            }
+            FailoverMsg::Ips { run, known, available } => {
+                let Some(r) = &mut self.run else { return };
+                if r.id != run || r.phase != Phase::Collecting || !r.waiting.remove(&from) {
+                    return;
+                }
+                let known = known.into_iter().map(|(addr, holder)| KnownAddress { addr, holder }).collect();
+                r.lists.insert(from, NodePublicIps { known, available });
+                if r.waiting.is_empty() {
+                    self.assign(now);
+                }
+            }
+            FailoverMsg::Assign { run, holders } => self.apply_assignment(from, run, holders),
+            FailoverMsg::RunRequest => self.request_run(now),
+            FailoverMsg::Assigned { run, ok } => {
+                let Some(r) = &mut self.run else { return };
+                if r.id != run || r.phase != Phase::Assigning || !r.waiting.remove(&from) {
+                    return;
+                }
+                if !ok {
+                    warn!("failoverd: node {from} failed its part of takeover run {run}");
+                }
+                if r.waiting.is_empty() {
+                    info!("failoverd: takeover run {run} done");
+                    self.run = None;
+                }
+            }
+        }
+    }
+
+    /// Leader: every list is in; allocate and tell every node.
+    fn assign(&mut self, now: Instant) {
+        let Some(r) = &mut self.run else { return };
+        let num_nodes = self.state.as_ref().map_or(0, |s| s.nodes.len()) as u32;
+        let mut lists = vec![NodePublicIps::default(); num_nodes as usize];
+        for (pnn, l) in std::mem::take(&mut r.lists) {
+            if let Some(slot) = lists.get_mut(pnn as usize) {
+                *slot = l;
+            }
+        }
+        let t = self.tunables();
+        let options = AllocOptions {
+            algorithm: Algorithm::from_tunable(t.ip_alloc_algorithm()),
+            no_ip_takeover: t.no_ip_takeover() != 0,
+            no_ip_failback: t.no_ip_failback() != 0,
+            ..AllocOptions::default()
+        };
+        let input = AllocInput::from_node_lists(&lists, options);
+        let allocation = allocate(&input);
+        for addr in allocation.unassigned() {
+            warn!("failoverd: no node can host {addr}");
+        }
+        let holders: Vec<(IpAddr, Option<u32>)> = allocation.assignments.iter().map(|a| (a.addr, a.holder)).collect();
+        let nodes = self.active_nodes();
+        let Some(r) = &mut self.run else { return };
+        r.phase = Phase::Assigning;
+        r.waiting = nodes.iter().copied().collect();
+        r.deadline = now + RUN_TIMEOUT;
+        let id = r.id;
+        for n in nodes {
+            self.send(n, FailoverMsg::Assign { run: id, holders: holders.clone() });
+        }
+    }
+
+    /// A node: take the leader's assignment; release what goes, take what
+    /// comes, then ipreallocated.
+    fn apply_assignment(&mut self, leader: u32, run: u32, holders: Vec<(IpAddr, Option<u32>)>) {
+        let me = self.cfg.pnn;
+        let mut release = Vec::new();
+        let mut take = Vec::new();
+        for (addr, new) in &holders {
+            let Some(cfg) = self.cfg.addresses.iter().find(|a| a.addr == *addr).cloned() else { continue };
+            let old = self.holders.get(addr).copied().flatten();
+            let iface = cfg.ifaces.iter().find(|i| self.links.get(*i).copied().unwrap_or(false)).or(cfg.ifaces.first());
+            let args = format!("{} {} {}", iface.map_or("", String::as_str), addr, cfg.mask_bits);
+            if old == Some(me) && *new != Some(me) {
+                release.push(PendingEvent { event: "releaseip", args });
+            } else if *new == Some(me) && old != Some(me) {
+                take.push(PendingEvent { event: "takeip", args });
+            }
+        }
+        for (addr, new) in holders {
+            if self.holders.contains_key(&addr) {
+                self.holders.insert(addr, new);
+            }
+        }
+        // A newer assignment replaces what was still to do.
+        self.events.clear();
+        self.events.extend(release);
+        self.events.extend(take);
+        self.events.push_back(PendingEvent { event: "ipreallocated", args: String::new() });
+        self.assign_report = Some((leader, run, true));
+        if self.event_running.is_none() {
+            self.next_event();
+        }
+    }
+
+    fn next_event(&mut self) {
+        let Some(e) = self.events.pop_front() else {
+            if let Some((leader, run, ok)) = self.assign_report.take() {
+                self.send(leader, FailoverMsg::Assigned { run, ok });
+            }
+            return;
+        };
+        self.next_reqid += 1;
+        let id = self.next_reqid;
+        self.event_running = Some(id);
+        info!("failoverd: {} {}", e.event, e.args);
+        let timeout_secs = self.tunables().event_script_timeout();
+        let m = Msg::EventRun { event: e.event.to_string(), args: e.args, timeout_secs };
+        self.out.push_back(Packet::new(Endpoint::new(self.cfg.pnn, ServiceId::EVENTD), self.me(), id, Body::Msg(m)));
+    }
+
+    fn event_done(&mut self, reqid: u64, result: i32) {
+        if self.event_running != Some(reqid) {
+            return;
+        }
+        self.event_running = None;
+        if result != 0 && result != ETIMEDOUT {
+            // CTDB counts a timeout of these events as success.
+            warn!("failoverd: event failed ({result})");
+            if let Some(r) = &mut self.assign_report {
+                r.2 = false;
+            }
+        }
+        self.next_event();
+    }
+
+    // ---- timers ----
+
+    /// When [`Failoverd::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.run.as_ref().map(|r| r.deadline)
+    }
+
+    /// A run that took too long is started again.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.run.as_ref().is_some_and(|r| now >= r.deadline) {
+            if let Some(r) = self.run.take() {
+                warn!("failoverd: takeover run {} timed out waiting for nodes {:?}; running again", r.id, r.waiting);
+            }
+            self.wanted = true;
+            self.maybe_run(now);
+        }
+    }
+
+    /// Next packet to send.
+    pub fn poll_output(&mut self) -> Option<Packet> {
+        self.out.pop_front()
+    }
+
+    pub(crate) fn push_out(&mut self, p: Packet) {
+        self.out.push_back(p);
+    }
+}
+
+/// errno ETIMEDOUT.
+const ETIMEDOUT: i32 = 110;
+
+#[cfg(test)]
+mod tests {
+    //! A takeover run by hand: the leader's messages, a node's events.
+
+    use std::net::IpAddr;
+    use std::time::Instant;
+
+    use ctdb_proto::{Body, ClusterState, Endpoint, FailoverMsg, Flags, Msg, NodeInfo, Packet, ServiceId};
+
+    use super::{Address, Failoverd, FailoverdConfig};
+
+    fn addr(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn core(pnn: u32) -> Failoverd {
+        let addresses = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+            .iter()
+            .map(|a| Address { addr: addr(a), mask_bits: 24, ifaces: vec!["eth1".into()] })
+            .collect();
+        Failoverd::new(FailoverdConfig { pnn, addresses })
+    }
+
+    fn state(flags: [u32; 2], generation: u32) -> ClusterState {
+        ClusterState {
+            pnn: 0,
+            nodes: (0..2).map(|p| NodeInfo { pnn: p, addr: None, flags: flags[p as usize] }).collect(),
+            runstate: 5,
+            capabilities: 0,
+            generation,
+            vnnmap: vec![0, 1],
+            recmode: 0,
+            leader: Some(0),
+            tunables: ctdb_config::Tunables::defaults().as_array().to_vec(),
+            cluster_lock: None,
+            last_recovery: (0, 0, 0, 0),
+        }
+    }
+
+    fn from(node: u32, to: u32, m: Msg) -> Packet {
+        Packet::new(Endpoint::new(to, ServiceId::FAILOVERD), Endpoint::new(node, ServiceId::FAILOVERD), 0, Body::Msg(m))
+    }
+
+    fn out(c: &mut Failoverd) -> Vec<(u32, ServiceId, u64, Msg)> {
+        std::iter::from_fn(|| c.poll_output())
+            .filter_map(|p| match p.body {
+                Body::Msg(m) => Some((p.header.dst.node, p.header.dst.service, p.header.reqid, m)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Leader 0 and node 1: both can host everything; LCP2 gives node 1
+    /// some; node 1 runs takeip for them, then ipreallocated, and reports.
+    #[test]
+    fn a_takeover_run_assigns_every_address_and_nodes_run_their_events() {
+        let now = Instant::now();
+        let (mut l, mut n1) = (core(0), core(1));
+        let st = Packet::new(
+            Endpoint::new(0, ServiceId::FAILOVERD),
+            Endpoint::new(0, ServiceId::CLUSTERD),
+            0,
+            Body::Msg(Msg::ClusterState(state([0, 0], 7))),
+        );
+        n1.dispatch(now, st.clone());
+        l.dispatch(now, st);
+        let reqs = out(&mut l);
+        let asked: Vec<u32> = reqs
+            .iter()
+            .filter(|(_, _, _, m)| matches!(m, Msg::Failover(FailoverMsg::IpsRequest { .. })))
+            .map(|(n, ..)| *n)
+            .collect();
+        assert_eq!(asked, vec![0, 1]);
+        let run = 1;
+        // Each node answers with its lists.
+        for (node, core) in [(0u32, &mut l), (1, &mut n1)] {
+            core.dispatch(now, from(0, node, Msg::Failover(FailoverMsg::IpsRequest { run })));
+        }
+        let answers: Vec<(u32, Msg)> = out(&mut l)
+            .into_iter()
+            .chain(out(&mut n1))
+            .filter(|(_, _, _, m)| matches!(m, Msg::Failover(FailoverMsg::Ips { .. })))
+            .map(|(d, _, _, m)| (d, m))
+            .collect();
+        assert_eq!(answers.len(), 2, "{answers:?}");
+        for (i, (_, m)) in answers.into_iter().enumerate() {
+            l.dispatch(now, from(i as u32, 0, m));
+        }
+        let assigns: Vec<Vec<(IpAddr, Option<u32>)>> = out(&mut l)
+            .into_iter()
+            .filter_map(|(_, _, _, m)| match m {
+                Msg::Failover(FailoverMsg::Assign { holders, .. }) => Some(holders),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(assigns.len(), 2, "one Assign per node");
+        let holders = assigns[0].clone();
+        assert!(holders.iter().all(|(_, h)| h.is_some()), "every address held: {holders:?}");
+        let mine: Vec<IpAddr> = holders.iter().filter(|(_, h)| *h == Some(1)).map(|(a, _)| *a).collect();
+        assert!(!mine.is_empty() && mine.len() < 3, "LCP2 shares: {holders:?}");
+        // Node 1 applies it: takeip for each of its addresses, one at a
+        // time, then ipreallocated, then Assigned.
+        n1.dispatch(now, from(0, 1, Msg::Failover(FailoverMsg::Assign { run, holders })));
+        let mut events = Vec::new();
+        for _ in 0..10 {
+            let o = out(&mut n1);
+            if let Some((_, _, _, Msg::Failover(FailoverMsg::Assigned { ok, .. }))) =
+                o.iter().find(|(_, _, _, m)| matches!(m, Msg::Failover(FailoverMsg::Assigned { .. })))
+            {
+                assert!(ok);
+                break;
+            }
+            let (to, svc, reqid, m) = o.into_iter().next().expect("an event or the report");
+            let Msg::EventRun { event, args, .. } = m else { panic!("{m:?}") };
+            assert_eq!((to, svc), (1, ServiceId::EVENTD));
+            events.push(format!("{event} {args}"));
+            let mut done = Packet::new(
+                Endpoint::new(1, ServiceId::FAILOVERD),
+                Endpoint::new(1, ServiceId::EVENTD),
+                reqid,
+                Body::Msg(Msg::EventDone { result: 0 }),
+            );
+            done.header.flags = Flags::REPLY;
+            n1.dispatch(now, done);
+        }
+        let mut want: Vec<String> = mine.iter().map(|a| format!("takeip eth1 {a} 24")).collect();
+        want.push("ipreallocated ".into());
+        assert_eq!(events, want);
+    }
+}

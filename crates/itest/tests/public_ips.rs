@@ -1,0 +1,111 @@
+//! Public addresses on a ctdb-local cluster (127.0.56.x) with failover on:
+//! six addresses of `public_addresses` (on `lo`; no event script is
+//! enabled, so nothing touches the host's interfaces) are each held by
+//! exactly one node after the takeover run, and Debian's `ctdb ip` agrees
+//! on every node; disabling a node moves its addresses to the others,
+//! enabling it moves some back, with LCP2's balance (no node holds more
+//! than one more than another).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use ctdb_itest::{debian_ctdb, wait_for, Cluster, LEADER_TIMEOUT_OPTION};
+
+const ADDRESSES: [&str; 6] = ["192.0.2.101", "192.0.2.102", "192.0.2.103", "192.0.2.104", "192.0.2.105", "192.0.2.106"];
+
+fn ctdb(c: &Cluster, pnn: u32, args: &[&str]) -> Output {
+    let tool = debian_ctdb().expect("Debian's /usr/bin/ctdb is missing: the README test command installs it");
+    Command::new("timeout")
+        .args(["-s", "KILL", "30"])
+        .arg(tool)
+        .args(args)
+        .env("CTDB_SOCKET", c.socket(pnn))
+        .env("CTDB_BASE", c.node_dir(pnn))
+        .env("CTDB_TEST_MODE", "yes")
+        .output()
+        .unwrap()
+}
+
+/// `ctdb ip` on node `pnn`: address → holder (-1 unassigned).
+fn ips(c: &Cluster, pnn: u32) -> Option<BTreeMap<String, i64>> {
+    let o = ctdb(c, pnn, &["ip"]);
+    if !o.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut lines = text.lines();
+    if lines.next()? != format!("Public IPs on node {pnn}") {
+        return None;
+    }
+    lines
+        .map(|l| {
+            let (a, h) = l.split_once(' ')?;
+            Some((a.to_string(), h.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Every node's view, when they all agree and every address is held.
+fn agreed(c: &Cluster) -> Option<BTreeMap<String, i64>> {
+    let first = ips(c, 0)?;
+    let all_held = first.len() == ADDRESSES.len() && first.values().all(|h| *h >= 0);
+    (all_held && (1..c.n).all(|p| ips(c, p).as_ref() == Some(&first))).then_some(first)
+}
+
+fn counts(m: &BTreeMap<String, i64>, n: u32) -> Vec<usize> {
+    (0..n).map(|p| m.values().filter(|h| **h == i64::from(p)).count()).collect()
+}
+
+#[test]
+fn every_address_has_one_holder_and_disabled_nodes_hold_none() {
+    let c =
+        Cluster::setup_with(3, Ipv4Addr::new(127, 0, 56, 1), &[], &[LEADER_TIMEOUT_OPTION, "failover:disabled=false"])
+            .unwrap();
+    let list: String = ADDRESSES.iter().map(|a| format!("{a}/24 lo\n")).collect();
+    for p in 0..c.n {
+        std::fs::write(c.node_dir(p).join("public_addresses"), &list).unwrap();
+    }
+    c.local(&["start", "all"]).unwrap();
+    c.wait_ready(Duration::from_secs(30)).unwrap();
+
+    // Nodes that reach RUNNING after the first run ask for another: the
+    // allocation ends balanced.
+    let balanced = |m: &BTreeMap<String, i64>| {
+        let n = counts(m, c.n);
+        n.iter().max().unwrap() - n.iter().min().unwrap() <= 1
+    };
+    wait_for(Duration::from_secs(20), "every address held, every node agreeing, LCP2 balance", || {
+        agreed(&c).is_some_and(|m| balanced(&m))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:?}", (0..c.n).map(|p| ips(&c, p)).collect::<Vec<_>>()));
+    let m = agreed(&c).unwrap();
+    eprintln!("allocation {m:?}, per node {:?}", counts(&m, c.n));
+    let o = ctdb(&c, 0, &["ip", "-v"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.lines().skip(1).all(|l| l.contains("configured[lo]")), "{text}");
+    let o = ctdb(&c, 1, &["ifaces"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("name:lo link:up references:"), "{o:?}");
+
+    // Node 1 disabled: the others hold everything.
+    let o = ctdb(&c, 1, &["disable"]);
+    assert!(o.status.success(), "{o:?}");
+    wait_for(Duration::from_secs(20), "node 1's addresses moved", || {
+        agreed(&c).is_some_and(|m| counts(&m, c.n)[1] == 0)
+    })
+    .unwrap();
+    let m = agreed(&c).unwrap();
+    let n = counts(&m, c.n);
+    eprintln!("node 1 disabled: per node {n:?}");
+    assert_eq!(n, vec![3, 0, 3]);
+
+    // Enabled again: balance comes back.
+    let o = ctdb(&c, 1, &["enable"]);
+    assert!(o.status.success(), "{o:?}");
+    wait_for(Duration::from_secs(20), "node 1 holding addresses again, LCP2 balance", || {
+        agreed(&c).is_some_and(|m| counts(&m, c.n)[1] > 0 && balanced(&m))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:?}", (0..c.n).map(|p| ips(&c, p)).collect::<Vec<_>>()));
+    eprintln!("node 1 enabled: per node {:?}", counts(&agreed(&c).unwrap(), c.n));
+}
