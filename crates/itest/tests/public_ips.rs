@@ -4,7 +4,9 @@
 //! exactly one node after the takeover run, and Debian's `ctdb ip` agrees
 //! on every node; disabling a node moves its addresses to the others,
 //! enabling it moves some back, with LCP2's balance (no node holds more
-//! than one more than another).
+//! than one more than another); `ctdb setifacelink` down moves a node's
+//! addresses away and up brings some back; `ctdb ipinfo` and `ctdb ifaces`
+//! show holder and links.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -108,4 +110,26 @@ fn every_address_has_one_holder_and_disabled_nodes_hold_none() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{:?}", (0..c.n).map(|p| ips(&c, p)).collect::<Vec<_>>()));
     eprintln!("node 1 enabled: per node {:?}", counts(&agreed(&c).unwrap(), c.n));
+
+    // ipinfo names the holder and the interface.
+    let o = ctdb(&c, 0, &["ipinfo", ADDRESSES[0]]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains(&format!("Public IP[{}]", ADDRESSES[0])), "{o:?}");
+    assert!(text.contains("Interface[1]: Name:lo Link:up"), "{text}");
+
+    // Node 2's link down: it can host nothing, its addresses move; up: back.
+    let o = ctdb(&c, 2, &["setifacelink", "lo", "down"]);
+    assert!(o.status.success(), "{o:?}");
+    wait_for(Duration::from_secs(20), "node 2's addresses moved after its link went down", || {
+        agreed(&c).is_some_and(|m| counts(&m, c.n)[2] == 0)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:?}", (0..c.n).map(|p| ips(&c, p)).collect::<Vec<_>>()));
+    let o = ctdb(&c, 2, &["ifaces"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("name:lo link:down references:0"), "{o:?}");
+    let o = ctdb(&c, 2, &["setifacelink", "lo", "up"]);
+    assert!(o.status.success(), "{o:?}");
+    wait_for(Duration::from_secs(20), "node 2 holding addresses after its link came up", || {
+        agreed(&c).is_some_and(|m| counts(&m, c.n)[2] > 0 && balanced(&m))
+    })
+    .unwrap();
 }
