@@ -96,10 +96,20 @@ impl EventConf {
 }
 
 /// `[failover]`.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailoverConf {
     /// `disabled`: no public IP handling.
     pub disabled: bool,
+    /// `shutdown timeout` (ctdb-rs), seconds: how long a stopping node
+    /// waits for its public addresses to be taken over elsewhere before it
+    /// exits anyway; 0 = do not wait. Default 10.
+    pub shutdown_timeout: u32,
+}
+
+impl Default for FailoverConf {
+    fn default() -> FailoverConf {
+        FailoverConf { disabled: false, shutdown_timeout: 10 }
+    }
 }
 
 /// `[legacy]`.
@@ -278,6 +288,11 @@ impl CtdbConf {
                 self.event.monitor_timeout_count = u32::try_from(n).ok();
             }
             ("failover", "disabled") => self.failover.disabled = boolean(value)?,
+            ("failover", "shutdown timeout") => {
+                let n = integer(value)?;
+                self.failover.shutdown_timeout = u32::try_from(n)
+                    .map_err(|_| Rejection::Invalid(format!("invalid value \"{value}\": must not be negative")))?;
+            }
             ("legacy", "realtime scheduling") => self.legacy.realtime_scheduling = boolean(value)?,
             ("legacy", "lmaster capability") => self.legacy.lmaster_capability = boolean(value)?,
             ("legacy", "start as stopped") => self.legacy.start_as_stopped = boolean(value)?,
@@ -389,7 +404,7 @@ fn is_known(section: &str, key: &str) -> bool {
             "tdb mutexes",
         ],
         "event" => &["debug script", "monitor timeout count"],
-        "failover" => &["disabled"],
+        "failover" => &["disabled", "shutdown timeout"],
         "legacy" => {
             &["realtime scheduling", "lmaster capability", "start as stopped", "start as disabled", "script log level"]
         }

@@ -95,6 +95,14 @@ pub struct Failoverd {
     wanted: bool,
     /// What this node could host when it last looked.
     last_available: Vec<IpAddr>,
+    /// The daemon is stopping: host nothing, hand everything over.
+    stopping: bool,
+    /// The run of the last assignment this node applied, and whether the
+    /// leader said every node finished it.
+    assigned_in: Option<u32>,
+    run_done: bool,
+    /// It held addresses when it began to stop.
+    held_at_stop: bool,
     /// This node's part of an assignment: events still to run, and the run
     /// to report to when they are done.
     events: VecDeque<PendingEvent>,
@@ -119,6 +127,10 @@ impl Failoverd {
             last_key: None,
             wanted: false,
             last_available: Vec::new(),
+            stopping: false,
+            assigned_in: None,
+            run_done: false,
+            held_at_stop: false,
             events: VecDeque::new(),
             event_running: None,
             assign_report: None,
@@ -152,8 +164,11 @@ impl Failoverd {
         })
     }
 
-    /// The addresses this node can host now.
+    /// The addresses this node can host now (none once it is stopping).
     pub fn available(&self) -> Vec<IpAddr> {
+        if self.stopping {
+            return Vec::new();
+        }
         let Some(st) = &self.state else { return Vec::new() };
         let own = st.nodes.get(self.cfg.pnn as usize).map_or(node_flags::DISCONNECTED, |n| n.flags);
         let unable = node_flags::INACTIVE | node_flags::PERMANENTLY_DISABLED | node_flags::UNHEALTHY;
@@ -201,6 +216,31 @@ impl Failoverd {
             Some(l) => self.send(l, FailoverMsg::RunRequest),
             None => {}
         }
+    }
+
+    /// The daemon stops: this node hosts nothing from now on, and the
+    /// leader (this node or another) moves its addresses elsewhere. The
+    /// shell waits for [`Failoverd::handed_over`], bounded.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.stopping = true;
+        self.held_at_stop = self.holds_any();
+        self.run_done = false;
+        if self.held_at_stop {
+            info!("failoverd: stopping; moving this node's public addresses to other nodes");
+        }
+        self.check_available(now);
+    }
+
+    fn holds_any(&self) -> bool {
+        self.holders.values().any(|h| *h == Some(self.cfg.pnn))
+    }
+
+    /// Stopping, this node holds no address any more (every releaseip
+    /// done) and, if it held some when it began to stop, the run that moved
+    /// them is over on every node (the others have taken them).
+    pub fn handed_over(&self) -> bool {
+        let idle = self.event_running.is_none() && self.events.is_empty();
+        self.stopping && idle && !self.holds_any() && (!self.held_at_stop || self.run_done)
     }
 
     /// Ask for a takeover run (`ctdb ipreallocate`).
@@ -262,6 +302,11 @@ impl Failoverd {
             }
             FailoverMsg::Assign { run, holders } => self.apply_assignment(from, run, holders),
             FailoverMsg::RunRequest => self.request_run(now),
+            FailoverMsg::RunDone { run } => {
+                if self.assigned_in == Some(run) {
+                    self.run_done = true;
+                }
+            }
             FailoverMsg::Assigned { run, ok } => {
                 let Some(r) = &mut self.run else { return };
                 if r.id != run || r.phase != Phase::Assigning || !r.waiting.remove(&from) {
@@ -273,6 +318,9 @@ impl Failoverd {
                 if r.waiting.is_empty() {
                     info!("failoverd: takeover run {run} done");
                     self.run = None;
+                    for n in self.active_nodes() {
+                        self.send(n, FailoverMsg::RunDone { run });
+                    }
                 }
             }
         }
@@ -340,6 +388,8 @@ impl Failoverd {
         self.events.extend(take);
         self.events.push_back(PendingEvent { event: "ipreallocated", args: String::new() });
         self.assign_report = Some((leader, run, true));
+        self.assigned_in = Some(run);
+        self.run_done = false;
         if self.event_running.is_none() {
             self.next_event();
         }

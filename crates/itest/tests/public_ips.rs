@@ -6,7 +6,8 @@
 //! enabling it moves some back, with LCP2's balance (no node holds more
 //! than one more than another); `ctdb setifacelink` down moves a node's
 //! addresses away and up brings some back; `ctdb ipinfo` and `ctdb ifaces`
-//! show holder and links.
+//! show holder and links; `ctdb shutdown` hands a node's addresses over
+//! before its daemon exits.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -132,4 +133,14 @@ fn every_address_has_one_holder_and_disabled_nodes_hold_none() {
         agreed(&c).is_some_and(|m| counts(&m, c.n)[2] > 0 && balanced(&m))
     })
     .unwrap();
+
+    // `ctdb shutdown` of node 2: its addresses are held elsewhere before
+    // its daemon exits (Debian's tool returns once the daemon is gone).
+    let o = ctdb(&c, 2, &["shutdown"]);
+    assert!(o.status.success(), "{o:?}");
+    let (v0, v1) = (ips(&c, 0).unwrap(), ips(&c, 1).unwrap());
+    assert_eq!(v0, v1);
+    assert!(v0.values().all(|h| *h == 0 || *h == 1), "node 2 exited still holding addresses: {v0:?}");
+    let log = c.log(2);
+    assert!(log.contains("failoverd: public addresses handed over; stopping"), "{log}");
 }

@@ -177,29 +177,33 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         ctdb_databased::DatabasedService::helper_beside_exe(),
     );
 
-    // clusterd stops first: it yields leadership and waits for the lock
-    // helper to let go while the links still carry the news, so the next
-    // leader does not find the lock still held. eventd stops with it: it
-    // runs the shutdown event while processd still runs the scripts.
+    // Services stop in phases. failoverd first: it hands its public
+    // addresses to other nodes (bounded by `[failover] shutdown timeout`)
+    // while the leader and eventd still run. Then clusterd: it yields
+    // leadership and waits for the lock helper to let go while the links
+    // still carry the news, so the next leader does not find the lock
+    // still held; eventd with it, running the shutdown event while
+    // processd still runs scripts. Then everything else.
+    let (failover_stop_tx, failover_stop_rx) = watch::channel(false);
     let (clusterd_stop_tx, clusterd_stop_rx) = watch::channel(false);
-    let mut services: Vec<(Box<dyn Service>, bool)> = vec![
-        (Box::new(clusterd), true),
-        (Box::new(gateway), false),
-        (Box::new(databased), false),
-        (Box::new(ctdb_processd::ProcessdService::new(l.pnn)), false),
-        (Box::new(eventd_service(&l)), true),
-        (Box::new(Supervisor { stop: request_tx.clone() }), false),
+    let mut services: Vec<(Box<dyn Service>, Phase)> = vec![
+        (Box::new(clusterd), Phase::Second),
+        (Box::new(gateway), Phase::Last),
+        (Box::new(databased), Phase::Last),
+        (Box::new(ctdb_processd::ProcessdService::new(l.pnn)), Phase::Last),
+        (Box::new(eventd_service(&l)), Phase::Second),
+        (Box::new(Supervisor { stop: request_tx.clone() }), Phase::Last),
     ];
+    let failover_timeout = std::time::Duration::from_secs(u64::from(l.conf.failover.shutdown_timeout));
     if let Some(f) = failoverd {
-        services.push((Box::new(f), false));
+        services.push((Box::new(f), Phase::First));
     }
-    let mut first = Vec::new();
-    let mut tasks = Vec::new();
-    for (mut svc, stops_first) in services {
-        let io = if stops_first {
-            transport.register_with_shutdown(svc.id(), clusterd_stop_rx.clone())
-        } else {
-            transport.register(svc.id())
+    let mut tasks: [Vec<tokio::task::JoinHandle<()>>; 3] = Default::default();
+    for (mut svc, phase) in services {
+        let io = match phase {
+            Phase::First => transport.register_with_shutdown(svc.id(), failover_stop_rx.clone()),
+            Phase::Second => transport.register_with_shutdown(svc.id(), clusterd_stop_rx.clone()),
+            Phase::Last => transport.register(svc.id()),
         };
         if let Err(e) = svc.init(Instant::now()) {
             error!("{e}");
@@ -211,11 +215,7 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
                 error!("{name} stopped: {e}");
             }
         });
-        if stops_first {
-            first.push(task);
-        } else {
-            tasks.push(task);
-        }
+        tasks[phase as usize].push(task);
     }
     let tio = transport.register(ServiceId::TRANSPORT);
     let transport_task = tokio::spawn(Box::new(transport).run(tio));
@@ -238,18 +238,35 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         _ = signals => info!("Received a signal, shutting down"),
         _ = requested.wait_for(|s| *s) => {}
     }
-    let _ = clusterd_stop_tx.send(true);
+    let [first, second, last] = tasks;
+    let _ = failover_stop_tx.send(true);
     for t in first {
+        // failoverd bounds itself by the shutdown timeout; a second more.
+        let _ = tokio::time::timeout(failover_timeout + std::time::Duration::from_secs(1), t).await;
+    }
+    let _ = clusterd_stop_tx.send(true);
+    for t in second {
         // Bounded: clusterd waits at most a few seconds for its helper.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
     }
     let _ = stop_tx.send(true);
-    for t in tasks {
+    for t in last {
         let _ = t.await;
     }
     let _ = transport_task.await;
     info!("Shutdown sequence complete, exiting.");
     Ok(())
+}
+
+/// When a service stops, in order.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// failoverd.
+    First = 0,
+    /// clusterd, eventd.
+    Second = 1,
+    /// The rest.
+    Last = 2,
 }
 
 /// eventd for this node: the scripts under `$etcdir/events`, the
@@ -301,5 +318,6 @@ fn failoverd_service(l: &Loaded) -> Result<Option<ctdb_failoverd::FailoverdServi
         .collect();
     info!("failoverd: {} public addresses from {}", addresses.len(), path.display());
     let core = ctdb_failoverd::Failoverd::new(ctdb_failoverd::FailoverdConfig { pnn: l.pnn, addresses });
-    Ok(Some(ctdb_failoverd::FailoverdService::new(core)))
+    let timeout = std::time::Duration::from_secs(u64::from(l.conf.failover.shutdown_timeout));
+    Ok(Some(ctdb_failoverd::FailoverdService::new(core, timeout)))
 }

@@ -310,6 +310,11 @@ pub enum FailoverMsg {
     /// node → leader: what this node can host changed (it started
     /// running, became healthy or enabled, a link came up): run again.
     RunRequest,
+    /// leader → every node of the run: every node has done its part.
+    RunDone {
+        /// The run.
+        run: u32,
+    },
     /// node → leader: its part of the assignment is done.
     Assigned {
         /// The run.
