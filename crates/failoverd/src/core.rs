@@ -58,6 +58,8 @@ pub struct FailoverdConfig {
 #[derive(Debug)]
 struct Run {
     id: u32,
+    /// Who waits for this run to end (gateway requests).
+    waiters: Vec<(Endpoint, u64)>,
     phase: Phase,
     waiting: BTreeSet<u32>,
     lists: BTreeMap<u32, NodePublicIps>,
@@ -95,6 +97,8 @@ pub struct Failoverd {
     wanted: bool,
     /// What this node could host when it last looked.
     last_available: Vec<IpAddr>,
+    /// Takeover run requests not yet in a run.
+    waiters: Vec<(Endpoint, u64)>,
     /// The daemon is stopping: host nothing, hand everything over.
     stopping: bool,
     /// The run of the last assignment this node applied, and whether the
@@ -127,6 +131,7 @@ impl Failoverd {
             last_key: None,
             wanted: false,
             last_available: Vec::new(),
+            waiters: Vec::new(),
             stopping: false,
             assigned_in: None,
             run_done: false,
@@ -147,6 +152,12 @@ impl Failoverd {
 
     fn me(&self) -> Endpoint {
         Endpoint::new(self.cfg.pnn, ServiceId::FAILOVERD)
+    }
+
+    fn reply_status(&mut self, to: Endpoint, reqid: u64, status: i32) {
+        let mut p = Packet::new(to, self.me(), reqid, Body::Msg(Msg::Status { status }));
+        p.header.flags = Flags::REPLY;
+        self.out.push_back(p);
     }
 
     fn send(&mut self, node: u32, m: FailoverMsg) {
@@ -197,6 +208,10 @@ impl Failoverd {
             }
             Body::Msg(Msg::Failover(m)) => self.failover_msg(now, from.node, m),
             Body::Msg(Msg::EventDone { result }) if is_reply => self.event_done(p.header.reqid, result),
+            Body::Msg(Msg::TakeoverRunRequest) => {
+                self.waiters.push((from, p.header.reqid));
+                self.request_run(now);
+            }
             Body::Legacy(bytes) => self.legacy_control(now, from, p.header.reqid, &bytes),
             other => debug!("failoverd: unexpected packet {other:?}"),
         }
@@ -253,7 +268,14 @@ impl Failoverd {
     /// for) and no recovery is going on.
     fn maybe_run(&mut self, now: Instant) {
         if !self.is_leader() {
-            self.run = None;
+            // Not (or no longer) the leader: whoever waits hears failure.
+            let mut waiters = std::mem::take(&mut self.waiters);
+            if let Some(r) = self.run.take() {
+                waiters.extend(r.waiters);
+            }
+            for (to, reqid) in waiters {
+                self.reply_status(to, reqid, -1);
+            }
             return;
         }
         let Some(st) = &self.state else { return };
@@ -270,7 +292,13 @@ impl Failoverd {
         let id = self.next_run;
         let nodes = self.active_nodes();
         info!("failoverd: takeover run {id} on nodes {nodes:?}");
+        // Requests made before this run are answered when it is over.
+        let mut waiters = std::mem::take(&mut self.waiters);
+        if let Some(old) = self.run.take() {
+            waiters.extend(old.waiters);
+        }
         self.run = Some(Run {
+            waiters,
             id,
             phase: Phase::Collecting,
             waiting: nodes.iter().copied().collect(),
@@ -317,7 +345,11 @@ impl Failoverd {
                 }
                 if r.waiting.is_empty() {
                     info!("failoverd: takeover run {run} done");
-                    self.run = None;
+                    if let Some(r) = self.run.take() {
+                        for (to, reqid) in r.waiters {
+                            self.reply_status(to, reqid, 0);
+                        }
+                    }
                     for n in self.active_nodes() {
                         self.send(n, FailoverMsg::RunDone { run });
                     }
@@ -438,6 +470,7 @@ impl Failoverd {
         if self.run.as_ref().is_some_and(|r| now >= r.deadline) {
             if let Some(r) = self.run.take() {
                 warn!("failoverd: takeover run {} timed out waiting for nodes {:?}; running again", r.id, r.waiting);
+                self.waiters.extend(r.waiters);
             }
             self.wanted = true;
             self.maybe_run(now);

@@ -112,6 +112,19 @@ fn every_address_has_one_holder_and_disabled_nodes_hold_none() {
     .unwrap_or_else(|e| panic!("{e}\n{:?}", (0..c.n).map(|p| ips(&c, p)).collect::<Vec<_>>()));
     eprintln!("node 1 enabled: per node {:?}", counts(&agreed(&c).unwrap(), c.n));
 
+    // `ctdb ipreallocate` runs a takeover run and waits for it.
+    let o = ctdb(&c, 1, &["ipreallocate"]);
+    assert!(o.status.success(), "{o:?}");
+    // Run on whichever node leads.
+    let runs_done = || {
+        let done = |l: &str| l.contains("failoverd: takeover run") && l.ends_with(" done");
+        (0..c.n).map(|p| c.log(p).lines().filter(|l| done(l)).count()).sum::<usize>()
+    };
+    let before = runs_done();
+    let o = ctdb(&c, 2, &["ipreallocate"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(runs_done() > before, "ipreallocate returned before a takeover run was done");
+
     // ipinfo names the holder and the interface.
     let o = ctdb(&c, 0, &["ipinfo", ADDRESSES[0]]);
     let text = String::from_utf8_lossy(&o.stdout);

@@ -280,6 +280,10 @@ pub enum Msg {
     },
     /// failoverd ↔ failoverd: takeover runs.
     Failover(FailoverMsg),
+    /// gateway → local failoverd (on the leader): run a takeover run
+    /// (`ctdb ipreallocate`, TAKEOVER_RUN message); answered with `Status`
+    /// once a run that started after the request is over.
+    TakeoverRunRequest,
 }
 
 /// failoverd-to-failoverd messages of a takeover run, led by the leader's

@@ -150,6 +150,11 @@ impl Gateway {
 
     /// A service answered a request of ours.
     pub(super) fn service_reply(&mut self, reqid: u64, msg: Msg) {
+        if let Msg::Status { status } = msg {
+            if self.takeover_run_done(reqid, status) {
+                return;
+            }
+        }
         let Some(Pending { req, .. }) = self.pending.remove(&reqid) else { return };
         let r = match msg {
             Msg::Status { status } => ReplyControl { status, data: Vec::new(), errmsg: None },

@@ -121,8 +121,31 @@ impl Gateway {
         }
     }
 
+    /// The leader answers: without failoverd at once (nothing to move),
+    /// with it once failoverd has run a takeover run.
     fn answer_takeover_run(&mut self, m: SrvidMessage) {
+        if self.failover {
+            let reqid = self.new_reqid();
+            self.takeover_waiters.insert(reqid, m);
+            let p = Packet::new(
+                Endpoint::new(self.pnn, ServiceId::FAILOVERD),
+                self.endpoint(),
+                reqid,
+                Body::Msg(ctdb_proto::Msg::TakeoverRunRequest),
+            );
+            self.actions.push_back(Action::Send(p));
+            return;
+        }
         self.message(m.pnn, m.srvid, (self.pnn as i32).to_le_bytes().to_vec());
+    }
+
+    /// failoverd's answer to a takeover run request: the requester hears
+    /// our pnn (success) or −1.
+    pub(super) fn takeover_run_done(&mut self, reqid: u64, status: i32) -> bool {
+        let Some(m) = self.takeover_waiters.remove(&reqid) else { return false };
+        let answer = if status == 0 { self.pnn as i32 } else { -1 };
+        self.message(m.pnn, m.srvid, answer.to_le_bytes().to_vec());
+        true
     }
 
     /// The cluster state changed: a node that now leads answers the

@@ -97,6 +97,8 @@ pub struct Gateway {
     pending_takeover: Vec<ctdb_legacy_proto::SrvidMessage>,
     /// Whether failoverd runs on this node.
     failover: bool,
+    /// Takeover run requests failoverd is running, by our request id.
+    takeover_waiters: HashMap<u64, ctdb_legacy_proto::SrvidMessage>,
     /// srvids databased takes records on (DB_PUSH_START), by database.
     push_srvids: HashMap<u32, u64>,
 }
@@ -118,6 +120,7 @@ impl Gateway {
             pending_takeover: Vec::new(),
             push_srvids: HashMap::new(),
             failover: false,
+            takeover_waiters: HashMap::new(),
         }
     }
 
