@@ -94,9 +94,8 @@ impl Gateway {
 
     /// A takeover run request (`ctdb ipreallocate`, and the end of
     /// `disable`, `stop`, `ban`, …): the leader answers the requester's
-    /// srvid with its pnn (success; −1 would be failure). No node has
-    /// public addresses until failoverd exists, so the run has nothing to
-    /// move and succeeds.
+    /// srvid with its pnn (success) or −1, once failoverd has run a
+    /// takeover run (at once when failover is disabled: nothing to move).
     fn takeover_run(&mut self, data: &[u8]) {
         let m = match SrvidMessage::from_bytes(data) {
             Ok(m) if m.srvid != 0 => m,
