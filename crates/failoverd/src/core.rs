@@ -77,7 +77,13 @@ enum Phase {
 struct PendingEvent {
     event: &'static str,
     args: String,
+    /// takeip: the address and interface to announce once it is done.
+    announce: Option<(IpAddr, String)>,
 }
+
+/// Gratuitous ARP rounds after a takeip (CTDB: 3, about a second apart).
+const ARP_ROUNDS: u8 = 3;
+const ARP_SPACING: Duration = Duration::from_millis(1100);
 
 /// The failoverd core.
 pub struct Failoverd {
@@ -111,6 +117,12 @@ pub struct Failoverd {
     /// to report to when they are done.
     events: VecDeque<PendingEvent>,
     event_running: Option<u64>,
+    /// The takeip running now, to announce when it is done.
+    event_announce: Option<(IpAddr, String)>,
+    /// Gratuitous ARP rounds to come: when, address, interface, round.
+    announce: Vec<(Instant, IpAddr, String, u8)>,
+    /// Announcements due now, for the shell to send.
+    arp_out: VecDeque<(IpAddr, String)>,
     assign_report: Option<(u32, u32, bool)>,
     next_reqid: u64,
     out: VecDeque<Packet>,
@@ -138,6 +150,9 @@ impl Failoverd {
             held_at_stop: false,
             events: VecDeque::new(),
             event_running: None,
+            event_announce: None,
+            announce: Vec::new(),
+            arp_out: VecDeque::new(),
             assign_report: None,
             next_reqid: 0,
             out: VecDeque::new(),
@@ -207,7 +222,7 @@ impl Failoverd {
                 self.maybe_run(now);
             }
             Body::Msg(Msg::Failover(m)) => self.failover_msg(now, from.node, m),
-            Body::Msg(Msg::EventDone { result }) if is_reply => self.event_done(p.header.reqid, result),
+            Body::Msg(Msg::EventDone { result }) if is_reply => self.event_done(now, p.header.reqid, result),
             Body::Msg(Msg::TakeoverRunRequest) => {
                 self.waiters.push((from, p.header.reqid));
                 self.request_run(now);
@@ -404,9 +419,10 @@ impl Failoverd {
             let iface = cfg.ifaces.iter().find(|i| self.links.get(*i).copied().unwrap_or(false)).or(cfg.ifaces.first());
             let args = format!("{} {} {}", iface.map_or("", String::as_str), addr, cfg.mask_bits);
             if old == Some(me) && *new != Some(me) {
-                release.push(PendingEvent { event: "releaseip", args });
+                release.push(PendingEvent { event: "releaseip", args, announce: None });
             } else if *new == Some(me) && old != Some(me) {
-                take.push(PendingEvent { event: "takeip", args });
+                let announce = iface.map(|i| (*addr, i.clone()));
+                take.push(PendingEvent { event: "takeip", args, announce });
             }
         }
         for (addr, new) in holders {
@@ -418,7 +434,7 @@ impl Failoverd {
         self.events.clear();
         self.events.extend(release);
         self.events.extend(take);
-        self.events.push_back(PendingEvent { event: "ipreallocated", args: String::new() });
+        self.events.push_back(PendingEvent { event: "ipreallocated", args: String::new(), announce: None });
         self.assign_report = Some((leader, run, true));
         self.assigned_in = Some(run);
         self.run_done = false;
@@ -437,17 +453,23 @@ impl Failoverd {
         self.next_reqid += 1;
         let id = self.next_reqid;
         self.event_running = Some(id);
+        self.event_announce = e.announce.clone();
         info!("failoverd: {} {}", e.event, e.args);
         let timeout_secs = self.tunables().event_script_timeout();
         let m = Msg::EventRun { event: e.event.to_string(), args: e.args, timeout_secs };
         self.out.push_back(Packet::new(Endpoint::new(self.cfg.pnn, ServiceId::EVENTD), self.me(), id, Body::Msg(m)));
     }
 
-    fn event_done(&mut self, reqid: u64, result: i32) {
+    fn event_done(&mut self, now: Instant, reqid: u64, result: i32) {
         if self.event_running != Some(reqid) {
             return;
         }
         self.event_running = None;
+        if let Some((addr, iface)) = self.event_announce.take() {
+            // Tell the segment at once, then twice more: neighbours that
+            // missed one still learn the new MAC (CTDB's rounds).
+            self.announce.push((now, addr, iface, 0));
+        }
         if result != 0 && result != ETIMEDOUT {
             // CTDB counts a timeout of these events as success.
             warn!("failoverd: event failed ({result})");
@@ -462,11 +484,34 @@ impl Failoverd {
 
     /// When [`Failoverd::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.run.as_ref().map(|r| r.deadline)
+        let arp = self.announce.iter().map(|a| a.0).min();
+        [self.run.as_ref().map(|r| r.deadline), arp].into_iter().flatten().min()
     }
 
-    /// A run that took too long is started again.
+    /// Gratuitous ARPs due: (address, interface).
+    pub fn poll_arp(&mut self) -> Option<(IpAddr, String)> {
+        self.arp_out.pop_front()
+    }
+
+    fn announce_tick(&mut self, now: Instant) {
+        let me = self.cfg.pnn;
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.announce).into_iter().partition(|a| a.0 <= now);
+        self.announce = later;
+        for (_, addr, iface, round) in due {
+            // Released meanwhile: nothing to announce.
+            if self.holders.get(&addr).copied().flatten() != Some(me) {
+                continue;
+            }
+            self.arp_out.push_back((addr, iface.clone()));
+            if round + 1 < ARP_ROUNDS {
+                self.announce.push((now + ARP_SPACING, addr, iface, round + 1));
+            }
+        }
+    }
+
+    /// A run that took too long is started again; announcements go out.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.announce_tick(now);
         if self.run.as_ref().is_some_and(|r| now >= r.deadline) {
             if let Some(r) = self.run.take() {
                 warn!("failoverd: takeover run {} timed out waiting for nodes {:?}; running again", r.id, r.waiting);
@@ -618,5 +663,20 @@ mod tests {
         let mut want: Vec<String> = mine.iter().map(|a| format!("takeip eth1 {a} 24")).collect();
         want.push("ipreallocated ".into());
         assert_eq!(events, want);
+
+        // Each address taken is announced three times, 1.1 s apart.
+        let mut rounds = Vec::new();
+        let mut t = now;
+        while let Some(due) = n1.poll_timeout() {
+            assert!(due >= t);
+            t = due;
+            n1.handle_timeout(t);
+            let arps: Vec<(IpAddr, String)> = std::iter::from_fn(|| n1.poll_arp()).collect();
+            rounds.push((t - now, arps.len()));
+            assert!(arps.iter().all(|(a, i)| mine.contains(a) && i == "eth1"), "{arps:?}");
+        }
+        let per_round = mine.len();
+        let ms = |n| std::time::Duration::from_millis(n);
+        assert_eq!(rounds, vec![(ms(0), per_round), (ms(1100), per_round), (ms(2200), per_round)]);
     }
 }

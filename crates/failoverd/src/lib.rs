@@ -27,6 +27,7 @@
 pub mod alloc;
 mod controls;
 pub mod core;
+pub mod garp;
 pub mod shell;
 
 pub use crate::core::{Address, Failoverd, FailoverdConfig};

@@ -52,6 +52,11 @@ async fn serve(mut svc: FailoverdService, mut io: ServiceIo) -> Result<(), Servi
     let mut stop_by: Option<Instant> = None;
     loop {
         drain(&mut svc, &io.outbox)?;
+        while let Some((addr, iface)) = svc.core.poll_arp() {
+            if let Err(e) = crate::garp::announce(addr, &iface) {
+                warn!("failoverd: failed to send ARP for {addr} on interface {iface}: {e}");
+            }
+        }
         if let Some(t) = stop_by {
             if svc.core.handed_over() {
                 info!("failoverd: public addresses handed over; stopping");
