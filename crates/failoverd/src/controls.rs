@@ -6,13 +6,13 @@
 use std::net::{IpAddr, SocketAddr};
 
 use ctdb_legacy_proto::{
-    pnn, Frame, Header, Iface, IfaceList, Opcode, Operation, Packet as LPacket, PublicIp, PublicIpInfo, PublicIpList,
-    ReplyControl, ReqControl, SockAddr, Wire, CTDB_MAGIC, CTDB_PROTOCOL,
+    pnn, Connection, Frame, Header, Iface, IfaceList, Opcode, Operation, Packet as LPacket, PublicIp, PublicIpInfo,
+    PublicIpList, ReplyControl, ReqControl, SockAddr, TickleList, Wire, CTDB_MAGIC, CTDB_PROTOCOL,
 };
 use ctdb_proto::{Body, Endpoint, Flags, Packet};
 use tracing::{info, warn};
 
-use crate::core::Failoverd;
+use crate::core::{canonical, Failoverd};
 
 /// GET_PUBLIC_IPS: only the addresses this node can host.
 const ONLY_AVAILABLE: u32 = 0x0001_0000;
@@ -102,6 +102,46 @@ impl Failoverd {
                     None => fail("unknown interface"),
                 }
             }
+            Opcode::TCP_CLIENT | Opcode::TCP_ADD | Opcode::TCP_ADD_DELAYED_UPDATE | Opcode::TCP_REMOVE => {
+                let Ok(conn) = Connection::from_bytes(&c.data) else { return fail("malformed connection") };
+                let server = std::net::SocketAddr::new(canonical(conn.dst.ip()), conn.dst.port());
+                let client = std::net::SocketAddr::new(canonical(conn.src.ip()), conn.src.port());
+                if !self.cfg.addresses.iter().any(|a| a.addr == server.ip()) {
+                    // Not to a public address: nothing to track (CTDB
+                    // answers 0 as well).
+                    return ok(Vec::new());
+                }
+                let add = c.opcode != Opcode::TCP_REMOVE;
+                self.track(add, client, server, true);
+                ok(Vec::new())
+            }
+            Opcode::GET_TCP_TICKLE_LIST => {
+                let Ok(a) = SockAddr::from_bytes(&c.data) else { return fail("malformed address") };
+                let ip = canonical(a.ip());
+                if !self.cfg.addresses.iter().any(|x| x.addr == ip) {
+                    return ReplyControl { status: 1, data: Vec::new(), errmsg: None };
+                }
+                let conns = self
+                    .conns
+                    .get(&ip)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, server)| a.port() == 0 || server.port() == a.port())
+                    .map(|(client, server)| Connection { src: SockAddr(*client), dst: SockAddr(*server) })
+                    .collect();
+                ok(TickleList { addr: a, conns }.to_bytes())
+            }
+            Opcode::SET_TCP_TICKLE_LIST => {
+                let Ok(t) = TickleList::from_bytes(&c.data) else { return fail("malformed tickle list") };
+                let ip = canonical(t.addr.ip());
+                let set = t
+                    .conns
+                    .iter()
+                    .map(|c| (c.src.0, std::net::SocketAddr::new(canonical(c.dst.ip()), c.dst.port())))
+                    .collect();
+                self.conns.insert(ip, set);
+                ok(Vec::new())
+            }
             _ => fail("not a failover control"),
         }
     }
@@ -138,13 +178,5 @@ impl Failoverd {
             Packet::new(gw, Endpoint::new(self.cfg.pnn, ctdb_proto::ServiceId::FAILOVERD), reqid, Body::Legacy(bytes));
         p.header.flags = Flags::REPLY;
         self.push_out(p);
-    }
-}
-
-/// IPv4-mapped IPv6 as IPv4, as CTDB compares addresses.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }

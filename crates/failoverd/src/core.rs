@@ -79,6 +79,9 @@ struct PendingEvent {
     args: String,
     /// takeip: the address and interface to announce once it is done.
     announce: Option<(IpAddr, String)>,
+    /// takeip / releaseip: the address, its interface, and whether it is
+    /// taken (true) or released.
+    target: Option<(IpAddr, String, bool)>,
 }
 
 /// Gratuitous ARP rounds after a takeip (CTDB: 3, about a second apart).
@@ -113,16 +116,31 @@ pub struct Failoverd {
     run_done: bool,
     /// It held addresses when it began to stop.
     held_at_stop: bool,
-    /// This node's part of an assignment: events still to run, and the run
-    /// to report to when they are done.
-    events: VecDeque<PendingEvent>,
+    /// The addresses this node's own takeip events put on an interface
+    /// (and no releaseip took off since), with the interface. What to run
+    /// for an assignment is worked out from this, one event at a time, so
+    /// an assignment that replaces one still being applied never takes an
+    /// address twice nor releases one that was never taken.
+    hosted: BTreeMap<IpAddr, String>,
+    /// Addresses whose takeip or releaseip failed in the current
+    /// assignment: not tried again until the next.
+    failed: BTreeSet<IpAddr>,
+    /// ipreallocated is still to run for the current assignment.
+    realloc_due: bool,
     event_running: Option<u64>,
+    /// The takeip or releaseip running now.
+    event_target: Option<(IpAddr, String, bool)>,
     /// The takeip running now, to announce when it is done.
     event_announce: Option<(IpAddr, String)>,
     /// Gratuitous ARP rounds to come: when, address, interface, round.
     announce: Vec<(Instant, IpAddr, String, u8)>,
     /// Announcements due now, for the shell to send.
     arp_out: VecDeque<(IpAddr, String)>,
+    /// Client connections to each public address (client, server), as
+    /// every node learns them, so the next holder can reset them.
+    pub(crate) conns: BTreeMap<IpAddr, BTreeSet<(std::net::SocketAddr, std::net::SocketAddr)>>,
+    /// Tickle ACKs due now (client, server), for the shell to send.
+    tickle_out: VecDeque<(std::net::SocketAddr, std::net::SocketAddr)>,
     assign_report: Option<(u32, u32, bool)>,
     next_reqid: u64,
     out: VecDeque<Packet>,
@@ -148,11 +166,16 @@ impl Failoverd {
             assigned_in: None,
             run_done: false,
             held_at_stop: false,
-            events: VecDeque::new(),
+            hosted: BTreeMap::new(),
+            failed: BTreeSet::new(),
+            realloc_due: false,
             event_running: None,
+            event_target: None,
             event_announce: None,
             announce: Vec::new(),
             arp_out: VecDeque::new(),
+            conns: BTreeMap::new(),
+            tickle_out: VecDeque::new(),
             assign_report: None,
             next_reqid: 0,
             out: VecDeque::new(),
@@ -269,7 +292,7 @@ impl Failoverd {
     /// done) and, if it held some when it began to stop, the run that moved
     /// them is over on every node (the others have taken them).
     pub fn handed_over(&self) -> bool {
-        let idle = self.event_running.is_none() && self.events.is_empty();
+        let idle = self.event_running.is_none() && self.next_needed().is_none();
         self.stopping && idle && !self.holds_any() && (!self.held_at_stop || self.run_done)
     }
 
@@ -345,6 +368,7 @@ impl Failoverd {
             }
             FailoverMsg::Assign { run, holders } => self.apply_assignment(from, run, holders),
             FailoverMsg::RunRequest => self.request_run(now),
+            FailoverMsg::Conn { add, client, server } => self.track(add, client, server, false),
             FailoverMsg::RunDone { run } => {
                 if self.assigned_in == Some(run) {
                     self.run_done = true;
@@ -408,33 +432,17 @@ impl Failoverd {
     }
 
     /// A node: take the leader's assignment; release what goes, take what
-    /// comes, then ipreallocated.
+    /// comes (worked out event by event against what this node hosts, see
+    /// [`Failoverd::next_needed`]), then ipreallocated.
     fn apply_assignment(&mut self, leader: u32, run: u32, holders: Vec<(IpAddr, Option<u32>)>) {
-        let me = self.cfg.pnn;
-        let mut release = Vec::new();
-        let mut take = Vec::new();
-        for (addr, new) in &holders {
-            let Some(cfg) = self.cfg.addresses.iter().find(|a| a.addr == *addr).cloned() else { continue };
-            let old = self.holders.get(addr).copied().flatten();
-            let iface = cfg.ifaces.iter().find(|i| self.links.get(*i).copied().unwrap_or(false)).or(cfg.ifaces.first());
-            let args = format!("{} {} {}", iface.map_or("", String::as_str), addr, cfg.mask_bits);
-            if old == Some(me) && *new != Some(me) {
-                release.push(PendingEvent { event: "releaseip", args, announce: None });
-            } else if *new == Some(me) && old != Some(me) {
-                let announce = iface.map(|i| (*addr, i.clone()));
-                take.push(PendingEvent { event: "takeip", args, announce });
-            }
-        }
         for (addr, new) in holders {
             if self.holders.contains_key(&addr) {
                 self.holders.insert(addr, new);
             }
         }
         // A newer assignment replaces what was still to do.
-        self.events.clear();
-        self.events.extend(release);
-        self.events.extend(take);
-        self.events.push_back(PendingEvent { event: "ipreallocated", args: String::new(), announce: None });
+        self.failed.clear();
+        self.realloc_due = true;
         self.assign_report = Some((leader, run, true));
         self.assigned_in = Some(run);
         self.run_done = false;
@@ -443,8 +451,48 @@ impl Failoverd {
         }
     }
 
+    /// The next event that brings this node to the last assignment:
+    /// releaseip for a hosted address that is no longer this node's, then
+    /// takeip for one of this node's that it does not host, then
+    /// ipreallocated.
+    fn next_needed(&self) -> Option<PendingEvent> {
+        let me = self.cfg.pnn;
+        let mine = |a: &IpAddr| self.holders.get(a).copied().flatten() == Some(me);
+        let bits = |a: &IpAddr| self.cfg.addresses.iter().find(|c| c.addr == *a).map_or(0, |c| c.mask_bits);
+        if let Some((addr, iface)) = self.hosted.iter().find(|(a, _)| !mine(a) && !self.failed.contains(*a)) {
+            let args = format!("{iface} {addr} {}", bits(addr));
+            return Some(PendingEvent {
+                event: "releaseip",
+                args,
+                announce: None,
+                target: Some((*addr, iface.clone(), false)),
+            });
+        }
+        let take = self
+            .cfg
+            .addresses
+            .iter()
+            .find(|c| mine(&c.addr) && !self.hosted.contains_key(&c.addr) && !self.failed.contains(&c.addr));
+        if let Some(cfg) = take {
+            let iface = cfg.ifaces.iter().find(|i| self.links.get(*i).copied().unwrap_or(false)).or(cfg.ifaces.first());
+            let iface = iface.cloned().unwrap_or_default();
+            return Some(PendingEvent {
+                event: "takeip",
+                args: format!("{iface} {} {}", cfg.addr, cfg.mask_bits),
+                announce: Some((cfg.addr, iface.clone())),
+                target: Some((cfg.addr, iface, true)),
+            });
+        }
+        self.realloc_due.then(|| PendingEvent {
+            event: "ipreallocated",
+            args: String::new(),
+            announce: None,
+            target: None,
+        })
+    }
+
     fn next_event(&mut self) {
-        let Some(e) = self.events.pop_front() else {
+        let Some(e) = self.next_needed() else {
             if let Some((leader, run, ok)) = self.assign_report.take() {
                 self.send(leader, FailoverMsg::Assigned { run, ok });
             }
@@ -454,6 +502,10 @@ impl Failoverd {
         let id = self.next_reqid;
         self.event_running = Some(id);
         self.event_announce = e.announce.clone();
+        self.event_target = e.target.clone();
+        if e.event == "ipreallocated" {
+            self.realloc_due = false;
+        }
         info!("failoverd: {} {}", e.event, e.args);
         let timeout_secs = self.tunables().event_script_timeout();
         let m = Msg::EventRun { event: e.event.to_string(), args: e.args, timeout_secs };
@@ -470,8 +522,21 @@ impl Failoverd {
             // missed one still learn the new MAC (CTDB's rounds).
             self.announce.push((now, addr, iface, 0));
         }
-        if result != 0 && result != ETIMEDOUT {
-            // CTDB counts a timeout of these events as success.
+        // CTDB counts a timeout of these events as success.
+        let ok = result == 0 || result == ETIMEDOUT;
+        match self.event_target.take() {
+            Some((addr, iface, true)) if ok => {
+                self.hosted.insert(addr, iface);
+            }
+            Some((addr, _, false)) if ok => {
+                self.hosted.remove(&addr);
+            }
+            Some((addr, _, _)) => {
+                self.failed.insert(addr);
+            }
+            None => {}
+        }
+        if !ok {
             warn!("failoverd: event failed ({result})");
             if let Some(r) = &mut self.assign_report {
                 r.2 = false;
@@ -486,6 +551,33 @@ impl Failoverd {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let arp = self.announce.iter().map(|a| a.0).min();
         [self.run.as_ref().map(|r| r.deadline), arp].into_iter().flatten().min()
+    }
+
+    /// Tickle ACKs due: (client, server).
+    pub fn poll_tickle(&mut self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        self.tickle_out.pop_front()
+    }
+
+    /// Record (or forget) a connection; `tell` others when it came from a
+    /// client of this node.
+    pub(crate) fn track(&mut self, add: bool, client: std::net::SocketAddr, server: std::net::SocketAddr, tell: bool) {
+        let ip = canonical(server.ip());
+        let changed = if add {
+            self.conns.entry(ip).or_default().insert((client, server))
+        } else {
+            let removed = self.conns.get_mut(&ip).is_some_and(|s| s.remove(&(client, server)));
+            if self.conns.get(&ip).is_some_and(|s| s.is_empty()) {
+                self.conns.remove(&ip);
+            }
+            removed
+        };
+        if changed && tell {
+            for n in self.active_nodes() {
+                if n != self.cfg.pnn {
+                    self.send(n, FailoverMsg::Conn { add, client, server });
+                }
+            }
+        }
     }
 
     /// Gratuitous ARPs due: (address, interface).
@@ -503,6 +595,10 @@ impl Failoverd {
                 continue;
             }
             self.arp_out.push_back((addr, iface.clone()));
+            // Every known connection to it gets a tickle ACK, so its client
+            // answers, meets this node's RST and reconnects at once.
+            let tickles: Vec<_> = self.conns.get(&addr).into_iter().flatten().copied().collect();
+            self.tickle_out.extend(tickles);
             if round + 1 < ARP_ROUNDS {
                 self.announce.push((now + ARP_SPACING, addr, iface, round + 1));
             }
@@ -534,6 +630,14 @@ impl Failoverd {
 
 /// errno ETIMEDOUT.
 const ETIMEDOUT: i32 = 110;
+
+/// IPv4-mapped IPv6 as IPv4, as CTDB compares addresses.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -678,5 +782,88 @@ mod tests {
         let per_round = mine.len();
         let ms = |n| std::time::Duration::from_millis(n);
         assert_eq!(rounds, vec![(ms(0), per_round), (ms(1100), per_round), (ms(2200), per_round)]);
+    }
+
+    /// The single event a node runs next (its text and reqid), or the
+    /// run it reports done.
+    fn step(c: &mut Failoverd) -> Result<(String, u64), (u32, bool)> {
+        for (to, svc, reqid, m) in out(c) {
+            match m {
+                Msg::EventRun { event, args, .. } => {
+                    assert_eq!((to, svc), (c.cfg.pnn, ServiceId::EVENTD));
+                    return Ok((format!("{event} {args}"), reqid));
+                }
+                Msg::Failover(FailoverMsg::Assigned { run, ok }) => return Err((run, ok)),
+                _ => {}
+            }
+        }
+        panic!("no event and no report");
+    }
+
+    fn done(c: &mut Failoverd, reqid: u64, result: i32) {
+        let pnn = c.cfg.pnn;
+        let mut p = Packet::new(
+            Endpoint::new(pnn, ServiceId::FAILOVERD),
+            Endpoint::new(pnn, ServiceId::EVENTD),
+            reqid,
+            Body::Msg(Msg::EventDone { result }),
+        );
+        p.header.flags = Flags::REPLY;
+        c.dispatch(Instant::now(), p);
+    }
+
+    /// An assignment that comes while the one before is still being
+    /// applied (runs follow each other closely while nodes start): the
+    /// node works from what it really hosts, so it never takes an address
+    /// twice nor releases one it never took, and it releases one whose
+    /// takeip was running when the address moved away. A failed takeip is
+    /// not retried within the run, which is reported failed.
+    #[test]
+    fn a_newer_assignment_is_applied_against_what_the_node_hosts() {
+        let now = Instant::now();
+        let mut n1 = core(1);
+        let st = Packet::new(
+            Endpoint::new(1, ServiceId::FAILOVERD),
+            Endpoint::new(1, ServiceId::CLUSTERD),
+            0,
+            Body::Msg(Msg::ClusterState(state([0, 0], 7))),
+        );
+        n1.dispatch(now, st);
+        out(&mut n1);
+        let (a1, a2, a3) = (addr("10.0.0.1"), addr("10.0.0.2"), addr("10.0.0.3"));
+        let assign =
+            |run, holders: Vec<(IpAddr, Option<u32>)>| from(0, 1, Msg::Failover(FailoverMsg::Assign { run, holders }));
+        n1.dispatch(now, assign(1, vec![(a1, Some(1)), (a2, Some(1)), (a3, Some(0))]));
+        let (e, reqid) = step(&mut n1).unwrap();
+        assert_eq!(e, "takeip eth1 10.0.0.1 24");
+        // Run 2 while that takeip runs: 10.0.0.1 goes to node 0, 10.0.0.3
+        // comes here.
+        n1.dispatch(now, assign(2, vec![(a1, Some(0)), (a2, Some(1)), (a3, Some(1))]));
+        assert!(out(&mut n1).is_empty(), "one event at a time");
+        done(&mut n1, reqid, 0);
+        let mut events = Vec::new();
+        let report = loop {
+            match step(&mut n1) {
+                Ok((e, reqid)) => {
+                    events.push(e);
+                    done(&mut n1, reqid, 0);
+                }
+                Err(r) => break r,
+            }
+        };
+        assert_eq!(
+            events,
+            ["releaseip eth1 10.0.0.1 24", "takeip eth1 10.0.0.2 24", "takeip eth1 10.0.0.3 24", "ipreallocated "]
+        );
+        assert_eq!(report, (2, true));
+        // Run 3 gives node 1 everything; the takeip of 10.0.0.1 fails.
+        n1.dispatch(now, assign(3, vec![(a1, Some(1)), (a2, Some(1)), (a3, Some(1))]));
+        let (e, reqid) = step(&mut n1).unwrap();
+        assert_eq!(e, "takeip eth1 10.0.0.1 24");
+        done(&mut n1, reqid, 1);
+        let (e, reqid) = step(&mut n1).unwrap();
+        assert_eq!(e, "ipreallocated ");
+        done(&mut n1, reqid, 0);
+        assert_eq!(step(&mut n1), Err((3, false)));
     }
 }

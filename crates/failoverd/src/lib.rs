@@ -29,6 +29,7 @@ mod controls;
 pub mod core;
 pub mod garp;
 pub mod shell;
+pub mod tickle;
 
 pub use crate::core::{Address, Failoverd, FailoverdConfig};
 pub use shell::FailoverdService;

@@ -57,6 +57,12 @@ async fn serve(mut svc: FailoverdService, mut io: ServiceIo) -> Result<(), Servi
                 warn!("failoverd: failed to send ARP for {addr} on interface {iface}: {e}");
             }
         }
+        while let Some((client, server)) = svc.core.poll_tickle() {
+            info!("failoverd: sending tickle ACK {server} -> {client}");
+            if let Err(e) = crate::tickle::send(client, server) {
+                warn!("failoverd: failed to send tickle ACK {server} -> {client}: {e}");
+            }
+        }
         if let Some(t) = stop_by {
             if svc.core.handed_over() {
                 info!("failoverd: public addresses handed over; stopping");

@@ -6,8 +6,10 @@
 //! enabling it moves some back, with LCP2's balance (no node holds more
 //! than one more than another); `ctdb setifacelink` down moves a node's
 //! addresses away and up brings some back; `ctdb ipinfo` and `ctdb ifaces`
-//! show holder and links; `ctdb shutdown` hands a node's addresses over
-//! before its daemon exits.
+//! show holder and links; `ctdb addtickle`/`gettickles`/`deltickle` see
+//! one connection list on every node; `ctdb ipreallocate` waits for a
+//! takeover run; `ctdb shutdown` hands a node's addresses over before its
+//! daemon exits.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -146,6 +148,29 @@ fn every_address_has_one_holder_and_disabled_nodes_hold_none() {
         agreed(&c).is_some_and(|m| counts(&m, c.n)[2] > 0 && balanced(&m))
     })
     .unwrap();
+
+    // Tickles: a connection added on node 0 is known on every node (the
+    // next holder resets it), and deleting it removes it everywhere.
+    let conn = ["198.51.100.200:50123", &format!("{}:445", ADDRESSES[0])];
+    let o = ctdb(&c, 0, &["addtickle", conn[0], conn[1]]);
+    assert!(o.status.success(), "{o:?}");
+    let listed = |p: u32| {
+        let o = ctdb(&c, p, &["gettickles", ADDRESSES[0]]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    wait_for(Duration::from_secs(5), "the tickle on every node", || {
+        (0..c.n).all(|p| listed(p).contains(&format!("SRC: {}   DST: {}", conn[0], conn[1])))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", listed(1)));
+    assert!(listed(2).contains("Num connections: 1"), "{}", listed(2));
+    let o = ctdb(&c, 1, &["deltickle", conn[0], conn[1]]);
+    assert!(o.status.success(), "{o:?}");
+    wait_for(Duration::from_secs(5), "the tickle gone everywhere", || {
+        (0..c.n).all(|p| listed(p).contains("Num connections: 0"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", listed(0)));
+    let o = ctdb(&c, 0, &["gettickles", "192.0.2.99"]);
+    assert_eq!(o.status.code(), Some(1), "unknown address: {o:?}");
 
     // `ctdb shutdown` of node 2: its addresses are held elsewhere before
     // its daemon exits (Debian's tool returns once the daemon is gone).

@@ -314,6 +314,18 @@ pub enum FailoverMsg {
     /// node → leader: what this node can host changed (it started
     /// running, became healthy or enabled, a link came up): run again.
     RunRequest,
+    /// A node → every other: a client connection to a public address
+    /// appeared (`add`) or went (TCP_CLIENT from smbd, `addtickle`,
+    /// `deltickle`, a client that disconnected), so whichever node takes
+    /// the address next can reset it.
+    Conn {
+        /// Added or removed.
+        add: bool,
+        /// The client's address and port.
+        client: std::net::SocketAddr,
+        /// The public address and port.
+        server: std::net::SocketAddr,
+    },
     /// leader → every node of the run: every node has done its part.
     RunDone {
         /// The run.

@@ -16,8 +16,18 @@ use super::{Action, Gateway, Origin, Pending, Request};
 
 /// The controls databased answers (databases, records, traverse).
 /// Controls failoverd answers.
-const FAILOVER_CONTROLS: &[Opcode] =
-    &[Opcode::GET_PUBLIC_IPS, Opcode::GET_PUBLIC_IP_INFO, Opcode::GET_IFACES, Opcode::SET_IFACE_LINK_STATE];
+const FAILOVER_CONTROLS: &[Opcode] = &[
+    Opcode::GET_PUBLIC_IPS,
+    Opcode::GET_PUBLIC_IP_INFO,
+    Opcode::GET_IFACES,
+    Opcode::SET_IFACE_LINK_STATE,
+    Opcode::TCP_CLIENT,
+    Opcode::TCP_ADD,
+    Opcode::TCP_ADD_DELAYED_UPDATE,
+    Opcode::TCP_REMOVE,
+    Opcode::GET_TCP_TICKLE_LIST,
+    Opcode::SET_TCP_TICKLE_LIST,
+];
 
 const DB_CONTROLS: &[Opcode] = &[
     Opcode::GETDBPATH,
@@ -212,12 +222,28 @@ impl Gateway {
                 return match c.opcode {
                     Opcode::GET_IFACES => ok(IfaceList { ifaces: Vec::new() }.to_bytes()),
                     Opcode::GET_PUBLIC_IPS => ok(ctdb_legacy_proto::PublicIpList { ips: Vec::new() }.to_bytes()),
+                    // smbd's per-connection registration: nothing to track.
+                    Opcode::TCP_CLIENT => status(0),
                     _ => fail("public IP failover is disabled on this node"),
                 };
             }
+            if c.opcode == Opcode::TCP_CLIENT {
+                // Removed through failoverd when this client disconnects.
+                if let Origin::Client(id) = req.origin {
+                    if let Some(cl) = self.clients.get_mut(&id) {
+                        cl.tcp_conns.push(c.data.clone());
+                    }
+                }
+            }
             let bytes = Frame { header: req.header, packet: LPacket::ReqControl(c.clone()) }.encode(true);
-            let deadline = now + self.control_timeout();
-            self.ask_legacy(now, ServiceId::FAILOVERD, req.clone(), bytes, Some(deadline));
+            if c.flags & ctrl_flags::NOREPLY != 0 {
+                let p =
+                    Packet::new(Endpoint::new(self.pnn, ServiceId::FAILOVERD), self.endpoint(), 0, Body::Legacy(bytes));
+                self.actions.push_back(Action::Send(p));
+            } else {
+                let deadline = now + self.control_timeout();
+                self.ask_legacy(now, ServiceId::FAILOVERD, req.clone(), bytes, Some(deadline));
+            }
             return Answer::Later;
         }
         let (wall, origin) = (req.wall, &req.origin);

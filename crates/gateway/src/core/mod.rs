@@ -80,6 +80,9 @@ struct Pending {
 struct Client {
     pid: i32,
     srvids: Vec<u64>,
+    /// TCP_CLIENT registrations (smbd's client connections), removed
+    /// through failoverd when this client goes.
+    tcp_conns: Vec<Vec<u8>>,
 }
 
 /// The gateway core of one node.
@@ -138,13 +141,31 @@ impl Gateway {
 
     /// A client connected; `pid` from SO_PEERCRED.
     pub fn client_connected(&mut self, client: ClientId, pid: i32) {
-        self.clients.insert(client, Client { pid, srvids: Vec::new() });
+        self.clients.insert(client, Client { pid, srvids: Vec::new(), tcp_conns: Vec::new() });
     }
 
     /// A client went away: forget its registrations. Replies still pending
     /// for it are dropped when they arrive.
     pub fn client_gone(&mut self, client: ClientId) {
-        self.clients.remove(&client);
+        let Some(cl) = self.clients.remove(&client) else { return };
+        // The connections smbd told us about end with its process.
+        for conn in cl.tcp_conns {
+            let c = ctdb_legacy_proto::ReqControl {
+                opcode: ctdb_legacy_proto::Opcode::TCP_REMOVE,
+                srvid: 0,
+                client_id: 0,
+                flags: ctdb_legacy_proto::ctrl_flags::NOREPLY,
+                data: conn,
+            };
+            let frame = Frame::new(LPacket::ReqControl(c), self.pnn, self.pnn, 0);
+            let p = Packet::new(
+                Endpoint::new(self.pnn, ServiceId::FAILOVERD),
+                self.endpoint(),
+                0,
+                Body::Legacy(frame.encode(true)),
+            );
+            self.actions.push_back(Action::Send(p));
+        }
     }
 
     /// One whole legacy packet from a client (exactly `length` bytes).

@@ -363,3 +363,43 @@ fn takeover_run_asked_while_nobody_leads_is_answered_by_the_next_leader() {
     let LPacket::ReqMessage(m) = Frame::decode(bytes).unwrap().packet else { panic!() };
     assert_eq!((m.srvid, m.data), (0xCE01_0000_0001_0001, (ME as i32).to_le_bytes().to_vec()));
 }
+
+/// smbd's TCP_CLIENT (NOREPLY) goes to failoverd; when that smbd goes,
+/// failoverd is told to forget the connection (TCP_REMOVE). Without
+/// failoverd it is simply accepted.
+#[test]
+fn tcp_client_registrations_are_removed_when_the_client_goes() {
+    let conn = ctdb_legacy_proto::Connection {
+        src: ctdb_legacy_proto::SockAddr("198.51.100.200:50000".parse().unwrap()),
+        dst: ctdb_legacy_proto::SockAddr("198.51.100.101:445".parse().unwrap()),
+    }
+    .to_bytes();
+    let to_failoverd = |out: &[Action]| -> Vec<Opcode> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Send(p) if p.header.dst.service == ServiceId::FAILOVERD => match &p.body {
+                    Body::Legacy(b) => match Frame::decode(b) {
+                        Ok(Frame { packet: LPacket::ReqControl(c), .. }) => Some(c.opcode),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+    let mut g = gateway(&[]).with_failover(true);
+    g.client_connected(1, 100);
+    let (n, w) = now();
+    g.client_packet(n, w, 1, &control(ME, Opcode::TCP_CLIENT, 0, ctrl_flags::NOREPLY, conn.clone(), 2));
+    let out = drain(&mut g);
+    assert_eq!(to_failoverd(&out), vec![Opcode::TCP_CLIENT]);
+    assert!(out.iter().all(|a| !matches!(a, Action::ToClient { .. })), "no reply to NOREPLY");
+    g.client_gone(1);
+    assert_eq!(to_failoverd(&drain(&mut g)), vec![Opcode::TCP_REMOVE]);
+
+    let mut g = gateway(&[]);
+    g.client_connected(1, 100);
+    g.client_packet(n, w, 1, &control(ME, Opcode::TCP_CLIENT, 0, 0, conn, 3));
+    assert_eq!(reply_of(&drain(&mut g)[0]).2.status, 0, "accepted without failoverd");
+}
