@@ -44,13 +44,17 @@
 //! means to make namespaces [`Bed::new`] fails with a message saying so.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use crate::wait_for;
 
@@ -437,6 +441,82 @@ impl Bed {
         Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
     }
 
+    /// From the client namespace, open a connection to `addr:port` and
+    /// read its banner (e.g. `node1`); the connection stays open, an
+    /// ESTABLISHED client connection for the caller to watch
+    /// ([`watch_connection`]). The socket lives in the client namespace
+    /// whichever thread uses it.
+    pub fn client_open(&self, addr: Ipv4Addr, port: u16, timeout: Duration) -> Result<(TcpStream, String)> {
+        in_netns(&self.client_ns(), || -> Result<(TcpStream, String)> {
+            let to = SocketAddr::V4(SocketAddrV4::new(addr, port));
+            let mut s = TcpStream::connect_timeout(&to, timeout).with_context(|| format!("connecting to {to}"))?;
+            let banner = read_banner(&mut s, Instant::now() + timeout).with_context(|| format!("banner of {to}"))?;
+            Ok((s, banner))
+        })?
+    }
+
+    /// Start a [`Prober`] in the client namespace: a **new** connection to
+    /// `addr:port` every `every`, each given `timeout` to connect and send
+    /// its banner, until stopped or `run_for` has passed.
+    pub fn start_prober(
+        &self,
+        addr: Ipv4Addr,
+        port: u16,
+        every: Duration,
+        timeout: Duration,
+        run_for: Duration,
+    ) -> Result<Prober> {
+        Prober::start(&self.client_ns(), SocketAddr::V4(SocketAddrV4::new(addr, port)), every, timeout, run_for)
+    }
+
+    /// The leader as node I sees it (`ctdb leader`), if it names one.
+    pub fn leader(&self, i: u32) -> Option<u32> {
+        let o = self.ctdb(i, &["leader"]).ok()?;
+        if !o.status.success() {
+            return None;
+        }
+        String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+    }
+
+    /// Whether `ctdb gettickles ADDR` on node I lists the connection
+    /// `client` → `addr:port`.
+    pub fn knows_tickle(&self, i: u32, client: SocketAddr, addr: Ipv4Addr, port: u16) -> bool {
+        let o = self.ctdb(i, &["gettickles", &addr.to_string(), &port.to_string()]);
+        o.is_ok_and(|o| {
+            let text = String::from_utf8_lossy(&o.stdout);
+            o.status.success() && text.split_whitespace().any(|w| w == client.to_string())
+        })
+    }
+
+    /// Wait (up to `timeout`) until the nodes of `running` are all OK in
+    /// every one's view (`ctdb nodestatus all`) and the allocation is
+    /// consistent ([`Bed::consistent_allocation`]); that allocation.
+    pub fn wait_ready(&self, running: &[u32], timeout: Duration) -> Result<BTreeMap<Ipv4Addr, u32>> {
+        let ok = |i: u32| self.ctdb(i, &["nodestatus", "all"]).is_ok_and(|o| o.status.success());
+        let mut alloc = None;
+        wait_for(timeout, "every node OK and the allocation consistent", || {
+            alloc = self.consistent_allocation(running);
+            alloc.is_some() && running.iter().all(|&i| ok(i))
+        })
+        .map_err(|e| anyhow!("{e}\n{}", self.describe()))?;
+        alloc.context("allocation vanished")
+    }
+
+    /// The last `lines` lines of each node's log, for failure messages.
+    pub fn log_tails(&self, lines: usize) -> String {
+        let mut s = String::new();
+        for i in 0..self.n() {
+            let log = self.log(i);
+            let all: Vec<&str> = log.lines().collect();
+            s.push_str(&format!("---- node {i} log (last {lines} lines) ----\n"));
+            for l in &all[all.len().saturating_sub(lines)..] {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
     // ---- setup ----
 
     fn add_ns(&mut self, name: String) -> Result<()> {
@@ -666,11 +746,225 @@ fn signal(pid: i32, sig: nix::sys::signal::Signal) -> Result<()> {
 
 /// Running, as opposed to gone or a zombie (whoever reaps orphans here may
 /// take its time, and a zombie holds nothing).
-fn alive(pid: i32) -> bool {
+pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => false,
         Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
+}
+
+/// Run `f` on a thread of its own that has joined network namespace `ns`
+/// (`/run/netns/NS`): sockets it makes live in `ns`, and stay there when
+/// handed to other threads; threads it starts are in `ns` too. Only that
+/// thread moves; a panic in `f` is passed on.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
+    let file =
+        std::fs::File::open(Path::new("/run/netns").join(ns)).with_context(|| format!("opening namespace {ns}"))?;
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<T> {
+            // SAFETY: setns(2) on an open namespace descriptor; it moves
+            // only the calling thread (this one, which ends with `f`).
+            if unsafe { nix::libc::setns(file.as_raw_fd(), nix::libc::CLONE_NEWNET) } != 0 {
+                bail!("entering network namespace {ns}: {}", std::io::Error::last_os_error());
+            }
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// Read a banner line (`nodeI\n`) by `deadline`.
+fn read_banner(s: &mut TcpStream, deadline: Instant) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    let mut b = [0u8; 64];
+    while !buf.contains(&b'\n') {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        s.set_read_timeout(Some(left))?;
+        match s.read(&mut b)? {
+            0 => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before the banner")),
+            n => buf.extend_from_slice(&b[..n]),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).trim().to_string())
+}
+
+/// One connection attempt of a [`Prober`].
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// When the attempt began (before `connect`).
+    pub start: Instant,
+    /// When it got its banner or gave up.
+    pub end: Instant,
+    /// The banner (`nodeI`), or what went wrong.
+    pub outcome: std::result::Result<String, String>,
+}
+
+impl Attempt {
+    /// Answered with `banner`.
+    pub fn answered_by(&self, banner: &str) -> bool {
+        self.outcome.as_deref() == Ok(banner)
+    }
+}
+
+/// A client that opens a **new** connection to one address at a steady
+/// pace from a namespace (each attempt on a thread of its own, so an
+/// attempt stuck on a dead owner does not hold up the next), as §5 of the
+/// recipe's prober. Bounded: it stops by itself after its run time, and
+/// [`Drop`] stops it and waits for the attempts in flight (each bounded
+/// by its timeout).
+pub struct Prober {
+    stop: Arc<AtomicBool>,
+    rx: mpsc::Receiver<Attempt>,
+    seen: Vec<Attempt>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Prober {
+    /// Probe `to` from namespace `ns`; see [`Bed::start_prober`].
+    pub fn start(ns: &str, to: SocketAddr, every: Duration, timeout: Duration, run_for: Duration) -> Result<Prober> {
+        let file =
+            std::fs::File::open(Path::new("/run/netns").join(ns)).with_context(|| format!("opening namespace {ns}"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: as in `in_netns`: moves only this thread.
+            if unsafe { nix::libc::setns(file.as_raw_fd(), nix::libc::CLONE_NEWNET) } != 0 {
+                let _ = ready_tx.send(Err(std::io::Error::last_os_error().to_string()));
+                return;
+            }
+            let _ = ready_tx.send(Ok(()));
+            let until = Instant::now() + run_for;
+            let mut next = Instant::now();
+            let mut inflight: Vec<JoinHandle<()>> = Vec::new();
+            while !stop2.load(Ordering::Relaxed) && Instant::now() < until {
+                let tx = tx.clone();
+                // Threads started here are in the namespace too.
+                inflight.push(std::thread::spawn(move || {
+                    let start = Instant::now();
+                    let outcome = TcpStream::connect_timeout(&to, timeout)
+                        .and_then(|mut s| read_banner(&mut s, start + timeout))
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Attempt { start, end: Instant::now(), outcome });
+                }));
+                inflight.retain(|h| !h.is_finished());
+                // Pacing, not synchronisation: the next attempt's start.
+                next += every;
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            for h in inflight {
+                let _ = h.join();
+            }
+        });
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(Prober { stop, rx, seen: Vec::new(), thread: Some(thread) }),
+            Ok(Err(e)) => bail!("prober could not enter {ns}: {e}"),
+            Err(_) => bail!("prober did not start"),
+        }
+    }
+
+    /// The first attempt (in order of ending) that satisfies `pred`,
+    /// waiting for new ones until `deadline`; `None` if none did by then.
+    pub fn first(&mut self, deadline: Instant, pred: impl Fn(&Attempt) -> bool) -> Option<Attempt> {
+        if let Some(a) = self.seen.iter().find(|a| pred(a)) {
+            return Some(a.clone());
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let a = self.rx.recv_timeout(left).ok()?;
+            self.seen.push(a.clone());
+            if pred(&a) {
+                return Some(a);
+            }
+        }
+    }
+
+    /// Every attempt received so far (those [`Prober::first`] has read).
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.seen
+    }
+
+    /// Stop and wait for the attempts in flight; every attempt, in order
+    /// of ending.
+    pub fn finish(mut self) -> Vec<Attempt> {
+        self.halt();
+        std::mem::take(&mut self.seen)
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.seen.extend(self.rx.try_iter());
+    }
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// How a watched client connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Reset by the peer (ECONNRESET).
+    Reset,
+    /// Closed by the peer (end of file).
+    Closed,
+    /// Still open when the watch ended.
+    Open,
+    /// Another error.
+    Failed(String),
+}
+
+/// Watch a client connection on a thread of its own: block reading it
+/// (the server sends nothing after its banner) until the peer resets or
+/// closes it, or `bound` has passed; when and how it ended.
+pub fn watch_connection(mut s: TcpStream, bound: Duration) -> JoinHandle<(Instant, Fate)> {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + bound;
+        let mut b = [0u8; 64];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return (Instant::now(), Fate::Open);
+            }
+            if let Err(e) = s.set_read_timeout(Some(left)) {
+                return (Instant::now(), Fate::Failed(e.to_string()));
+            }
+            let r = s.read(&mut b);
+            let now = Instant::now();
+            match r {
+                Ok(0) => return (now, Fate::Closed),
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (now, Fate::Reset),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+                Err(e) => return (now, Fate::Failed(e.to_string())),
+            }
+        }
+    })
+}
+
+/// Watch process `pid` on a thread of its own (every 2 ms): when it was
+/// first seen gone, or `None` if it still ran after `bound`.
+pub fn watch_exit(pid: i32, bound: Duration) -> JoinHandle<Option<Instant>> {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline {
+            if !alive(pid) {
+                return Some(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        None
+    })
 }
 
 /// `SECTION:KEY=VALUE` settings.
