@@ -58,6 +58,8 @@ pub struct FailoverdConfig {
 #[derive(Debug)]
 struct Run {
     id: u32,
+    /// The allocation, once made.
+    holders: Vec<(IpAddr, Option<u32>)>,
     /// Who waits for this run to end (gateway requests).
     waiters: Vec<(Endpoint, u64)>,
     phase: Phase,
@@ -69,7 +71,10 @@ struct Run {
 #[derive(Debug, PartialEq, Eq)]
 enum Phase {
     Collecting,
-    Assigning,
+    /// Every node releases what is no longer its own.
+    Releasing,
+    /// Every node takes its new addresses, then ipreallocated.
+    Taking,
 }
 
 /// An event this node runs for an assignment.
@@ -127,6 +132,9 @@ pub struct Failoverd {
     failed: BTreeSet<IpAddr>,
     /// ipreallocated is still to run for the current assignment.
     realloc_due: bool,
+    /// The last assignment lets this node take addresses (not only the
+    /// release step of a run).
+    take_allowed: bool,
     event_running: Option<u64>,
     /// The takeip or releaseip running now.
     event_target: Option<(IpAddr, String, bool)>,
@@ -169,6 +177,7 @@ impl Failoverd {
             hosted: BTreeMap::new(),
             failed: BTreeSet::new(),
             realloc_due: false,
+            take_allowed: false,
             event_running: None,
             event_target: None,
             event_announce: None,
@@ -336,6 +345,7 @@ impl Failoverd {
             waiters.extend(old.waiters);
         }
         self.run = Some(Run {
+            holders: Vec::new(),
             waiters,
             id,
             phase: Phase::Collecting,
@@ -366,7 +376,9 @@ impl Failoverd {
                     self.assign(now);
                 }
             }
-            FailoverMsg::Assign { run, holders } => self.apply_assignment(from, run, holders),
+            FailoverMsg::Assign { run, holders, release_only } => {
+                self.apply_assignment(from, run, holders, release_only)
+            }
             FailoverMsg::RunRequest => self.request_run(now),
             FailoverMsg::Conn { add, client, server } => self.track(add, client, server, false),
             FailoverMsg::RunDone { run } => {
@@ -376,11 +388,23 @@ impl Failoverd {
             }
             FailoverMsg::Assigned { run, ok } => {
                 let Some(r) = &mut self.run else { return };
-                if r.id != run || r.phase != Phase::Assigning || !r.waiting.remove(&from) {
+                if r.id != run || !matches!(r.phase, Phase::Releasing | Phase::Taking) || !r.waiting.remove(&from) {
                     return;
                 }
                 if !ok {
                     warn!("failoverd: node {from} failed its part of takeover run {run}");
+                }
+                if r.waiting.is_empty() && r.phase == Phase::Releasing {
+                    // Every node has let go: now they take.
+                    r.phase = Phase::Taking;
+                    let nodes = self.active_nodes();
+                    let Some(r) = &mut self.run else { return };
+                    r.waiting = nodes.iter().copied().collect();
+                    let holders = r.holders.clone();
+                    for n in nodes {
+                        self.send(n, FailoverMsg::Assign { run, holders: holders.clone(), release_only: false });
+                    }
+                    return;
                 }
                 if r.waiting.is_empty() {
                     info!("failoverd: takeover run {run} done");
@@ -422,19 +446,20 @@ impl Failoverd {
         let holders: Vec<(IpAddr, Option<u32>)> = allocation.assignments.iter().map(|a| (a.addr, a.holder)).collect();
         let nodes = self.active_nodes();
         let Some(r) = &mut self.run else { return };
-        r.phase = Phase::Assigning;
+        r.phase = Phase::Releasing;
         r.waiting = nodes.iter().copied().collect();
         r.deadline = now + RUN_TIMEOUT;
+        r.holders = holders.clone();
         let id = r.id;
         for n in nodes {
-            self.send(n, FailoverMsg::Assign { run: id, holders: holders.clone() });
+            self.send(n, FailoverMsg::Assign { run: id, holders: holders.clone(), release_only: true });
         }
     }
 
     /// A node: take the leader's assignment; release what goes, take what
     /// comes (worked out event by event against what this node hosts, see
     /// [`Failoverd::next_needed`]), then ipreallocated.
-    fn apply_assignment(&mut self, leader: u32, run: u32, holders: Vec<(IpAddr, Option<u32>)>) {
+    fn apply_assignment(&mut self, leader: u32, run: u32, holders: Vec<(IpAddr, Option<u32>)>, release_only: bool) {
         for (addr, new) in holders {
             if self.holders.contains_key(&addr) {
                 self.holders.insert(addr, new);
@@ -442,7 +467,8 @@ impl Failoverd {
         }
         // A newer assignment replaces what was still to do.
         self.failed.clear();
-        self.realloc_due = true;
+        self.take_allowed = !release_only;
+        self.realloc_due = !release_only;
         self.assign_report = Some((leader, run, true));
         self.assigned_in = Some(run);
         self.run_done = false;
@@ -468,11 +494,9 @@ impl Failoverd {
                 target: Some((*addr, iface.clone(), false)),
             });
         }
-        let take = self
-            .cfg
-            .addresses
-            .iter()
-            .find(|c| mine(&c.addr) && !self.hosted.contains_key(&c.addr) && !self.failed.contains(&c.addr));
+        let take = self.cfg.addresses.iter().find(|c| {
+            self.take_allowed && mine(&c.addr) && !self.hosted.contains_key(&c.addr) && !self.failed.contains(&c.addr)
+        });
         if let Some(cfg) = take {
             let iface = cfg.ifaces.iter().find(|i| self.links.get(*i).copied().unwrap_or(false)).or(cfg.ifaces.first());
             let iface = iface.cloned().unwrap_or_default();
@@ -727,21 +751,42 @@ mod tests {
         for (i, (_, m)) in answers.into_iter().enumerate() {
             l.dispatch(now, from(i as u32, 0, m));
         }
-        let assigns: Vec<Vec<(IpAddr, Option<u32>)>> = out(&mut l)
-            .into_iter()
-            .filter_map(|(_, _, _, m)| match m {
-                Msg::Failover(FailoverMsg::Assign { holders, .. }) => Some(holders),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(assigns.len(), 2, "one Assign per node");
+        let assigns = |o: Vec<(u32, ServiceId, u64, Msg)>, step: bool| -> Vec<Vec<(IpAddr, Option<u32>)>> {
+            o.into_iter()
+                .filter_map(|(_, _, _, m)| match m {
+                    Msg::Failover(FailoverMsg::Assign { holders, release_only, .. }) => {
+                        assert_eq!(release_only, step, "release step first, then the take step");
+                        Some(holders)
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let released = assigns(out(&mut l), true);
+        assert_eq!(released.len(), 2, "one Assign per node");
+        // Both nodes report the release step: the take step follows.
+        for n in [0, 1] {
+            l.dispatch(now, from(n, 0, Msg::Failover(FailoverMsg::Assigned { run, ok: true })));
+        }
+        let assigns = assigns(out(&mut l), false);
+        assert_eq!(assigns.len(), 2, "one take-step Assign per node");
+        assert_eq!(assigns[0], released[0]);
         let holders = assigns[0].clone();
         assert!(holders.iter().all(|(_, h)| h.is_some()), "every address held: {holders:?}");
         let mine: Vec<IpAddr> = holders.iter().filter(|(_, h)| *h == Some(1)).map(|(a, _)| *a).collect();
         assert!(!mine.is_empty() && mine.len() < 3, "LCP2 shares: {holders:?}");
-        // Node 1 applies it: takeip for each of its addresses, one at a
+        // The release step first: node 1 hosts nothing, so it reports at
+        // once and takes nothing yet.
+        let release = FailoverMsg::Assign { run, holders: holders.clone(), release_only: true };
+        n1.dispatch(now, from(0, 1, Msg::Failover(release)));
+        let o = out(&mut n1);
+        assert!(
+            matches!(&o[..], [(0, ServiceId::FAILOVERD, _, Msg::Failover(FailoverMsg::Assigned { ok: true, .. }))]),
+            "{o:?}"
+        );
+        // Then the take step: takeip for each of its addresses, one at a
         // time, then ipreallocated, then Assigned.
-        n1.dispatch(now, from(0, 1, Msg::Failover(FailoverMsg::Assign { run, holders })));
+        n1.dispatch(now, from(0, 1, Msg::Failover(FailoverMsg::Assign { run, holders, release_only: false })));
         let mut events = Vec::new();
         for _ in 0..10 {
             let o = out(&mut n1);
@@ -831,8 +876,9 @@ mod tests {
         n1.dispatch(now, st);
         out(&mut n1);
         let (a1, a2, a3) = (addr("10.0.0.1"), addr("10.0.0.2"), addr("10.0.0.3"));
-        let assign =
-            |run, holders: Vec<(IpAddr, Option<u32>)>| from(0, 1, Msg::Failover(FailoverMsg::Assign { run, holders }));
+        let assign = |run, holders: Vec<(IpAddr, Option<u32>)>| {
+            from(0, 1, Msg::Failover(FailoverMsg::Assign { run, holders, release_only: false }))
+        };
         n1.dispatch(now, assign(1, vec![(a1, Some(1)), (a2, Some(1)), (a3, Some(0))]));
         let (e, reqid) = step(&mut n1).unwrap();
         assert_eq!(e, "takeip eth1 10.0.0.1 24");

@@ -305,11 +305,17 @@ pub enum FailoverMsg {
         available: Vec<IpAddr>,
     },
     /// leader → every connected node: the new holder of every address.
+    /// Sent twice per run, as CTDB does: first `release_only` (every node
+    /// releases what is no longer its own), then, once all have, to take
+    /// the new addresses and run ipreallocated — so no address is ever up
+    /// on two nodes.
     Assign {
         /// The run.
         run: u32,
         /// Address → holder (`None`: nobody).
         holders: Vec<(IpAddr, Option<u32>)>,
+        /// Only release in this step.
+        release_only: bool,
     },
     /// node → leader: what this node can host changed (it started
     /// running, became healthy or enabled, a link came up): run again.
