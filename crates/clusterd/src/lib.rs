@@ -318,8 +318,9 @@ impl Clusterd {
 impl Clusterd {
     /// Start serving: the start-up runstates, then wait for a leader.
     pub fn activate(&mut self, now: Instant) {
-        // No event scripts exist yet, so init and setup complete at once;
-        // the node then waits in FIRST_RECOVERY for its first recovery.
+        // eventd runs init and setup on its own as it starts (their
+        // failures are logged, not fatal); the node waits in
+        // FIRST_RECOVERY for its first recovery.
         for rs in [Runstate::Setup, Runstate::FirstRecovery] {
             self.set_runstate(rs);
         }

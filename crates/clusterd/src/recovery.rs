@@ -291,7 +291,9 @@ impl Clusterd {
         self.state.last_recovery.3 = u;
         self.dirty = true;
         if self.state.runstate == Runstate::FirstRecovery as u32 {
-            // No startup event yet (eventd): straight on to running.
+            // Straight on to running: eventd runs the startup event when it
+            // sees RUNNING and starts monitoring once it passes (CTDB stays
+            // in STARTUP until then).
             self.set_runstate(Runstate::Startup);
             self.set_runstate(Runstate::Running);
         }
