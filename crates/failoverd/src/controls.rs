@@ -6,8 +6,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use ctdb_legacy_proto::{
-    pnn, Connection, Frame, Header, Iface, IfaceList, Opcode, Operation, Packet as LPacket, PublicIp, PublicIpInfo,
-    PublicIpList, ReplyControl, ReqControl, SockAddr, TickleList, Wire, CTDB_MAGIC, CTDB_PROTOCOL,
+    pnn, AddrInfo, Connection, Frame, Header, Iface, IfaceList, Opcode, Operation, Packet as LPacket, PublicIp,
+    PublicIpInfo, PublicIpList, ReplyControl, ReqControl, SockAddr, TickleList, Wire, CTDB_MAGIC, CTDB_PROTOCOL,
 };
 use ctdb_proto::{Body, Endpoint, Flags, Packet};
 use tracing::{info, warn};
@@ -140,6 +140,25 @@ impl Failoverd {
                     .map(|c| (c.src.0, std::net::SocketAddr::new(canonical(c.dst.ip()), c.dst.port())))
                     .collect();
                 self.conns.insert(ip, set);
+                ok(Vec::new())
+            }
+            Opcode::ADD_PUBLIC_IP => {
+                let Ok(a) = AddrInfo::from_bytes(&c.data) else { return fail("malformed address") };
+                let ifaces: Vec<String> = a.iface.split(',').filter(|i| !i.is_empty()).map(str::to_string).collect();
+                if ifaces.is_empty() {
+                    return fail("no interface given");
+                }
+                let addr = crate::core::Address { addr: canonical(a.addr.ip()), mask_bits: a.mask as u8, ifaces };
+                if !self.add_address(now, addr) {
+                    return fail("address already known");
+                }
+                ok(Vec::new())
+            }
+            Opcode::DEL_PUBLIC_IP => {
+                let Ok(a) = AddrInfo::from_bytes(&c.data) else { return fail("malformed address") };
+                if !self.delete_address(now, canonical(a.addr.ip())) {
+                    return fail("unknown public IP");
+                }
                 ok(Vec::new())
             }
             _ => fail("not a failover control"),

@@ -111,6 +111,8 @@ pub struct Failoverd {
     wanted: bool,
     /// What this node could host when it last looked.
     last_available: Vec<IpAddr>,
+    /// Addresses `ctdb delip` removes once this node no longer hosts them.
+    deleting: BTreeSet<IpAddr>,
     /// Takeover run requests not yet in a run.
     waiters: Vec<(Endpoint, u64)>,
     /// The daemon is stopping: host nothing, hand everything over.
@@ -169,6 +171,7 @@ impl Failoverd {
             last_key: None,
             wanted: false,
             last_available: Vec::new(),
+            deleting: BTreeSet::new(),
             waiters: Vec::new(),
             stopping: false,
             assigned_in: None,
@@ -236,9 +239,50 @@ impl Failoverd {
         self.cfg
             .addresses
             .iter()
+            .filter(|a| !self.deleting.contains(&a.addr))
             .filter(|a| a.ifaces.iter().any(|i| self.links.get(i).copied().unwrap_or(false)))
             .map(|a| a.addr)
             .collect()
+    }
+
+    /// ADD_PUBLIC_IP (`ctdb addip`): a new address this node may host;
+    /// the leader places it in the next run.
+    pub(crate) fn add_address(&mut self, now: Instant, a: Address) -> bool {
+        if self.cfg.addresses.iter().any(|x| x.addr == a.addr) {
+            return false;
+        }
+        info!("failoverd: added public address {}/{} on {}", a.addr, a.mask_bits, a.ifaces.join(","));
+        for i in &a.ifaces {
+            self.links.entry(i.clone()).or_insert(true);
+        }
+        self.holders.insert(a.addr, None);
+        self.cfg.addresses.push(a);
+        self.check_available(now);
+        true
+    }
+
+    /// DEL_PUBLIC_IP (`ctdb delip`): forget an address; one this node
+    /// hosts is released first (the next run moves it), then forgotten.
+    pub(crate) fn delete_address(&mut self, now: Instant, addr: IpAddr) -> bool {
+        if !self.cfg.addresses.iter().any(|x| x.addr == addr) {
+            return false;
+        }
+        self.deleting.insert(addr);
+        self.forget_deleted();
+        self.check_available(now);
+        true
+    }
+
+    /// Addresses being deleted that this node no longer hosts go.
+    pub(crate) fn forget_deleted(&mut self) {
+        let gone: Vec<IpAddr> = self.deleting.iter().copied().filter(|a| !self.hosted.contains_key(a)).collect();
+        for a in gone {
+            info!("failoverd: deleted public address {a}");
+            self.deleting.remove(&a);
+            self.cfg.addresses.retain(|x| x.addr != a);
+            self.holders.remove(&a);
+            self.conns.remove(&a);
+        }
     }
 
     // ---- inputs ----
@@ -554,6 +598,7 @@ impl Failoverd {
             }
             Some((addr, _, false)) if ok => {
                 self.hosted.remove(&addr);
+                self.forget_deleted();
             }
             Some((addr, _, _)) => {
                 self.failed.insert(addr);

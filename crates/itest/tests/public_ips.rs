@@ -8,7 +8,8 @@
 //! addresses away and up brings some back; `ctdb ipinfo` and `ctdb ifaces`
 //! show holder and links; `ctdb addtickle`/`gettickles`/`deltickle` see
 //! one connection list on every node; `ctdb ipreallocate` waits for a
-//! takeover run; `ctdb shutdown` hands a node's addresses over before its
+//! takeover run; `ctdb addip`/`delip` add and remove an address;
+//! `ctdb shutdown` hands a node's addresses over before its
 //! daemon exits.
 
 use std::collections::BTreeMap;
@@ -171,6 +172,24 @@ fn every_address_has_one_holder_and_disabled_nodes_hold_none() {
     .unwrap_or_else(|e| panic!("{e}: {}", listed(0)));
     let o = ctdb(&c, 0, &["gettickles", "192.0.2.99"]);
     assert_eq!(o.status.code(), Some(1), "unknown address: {o:?}");
+
+    // addip on node 0: only node 0 knows the address, so node 0 holds it;
+    // delip: node 0 releases and forgets it.
+    let extra = "192.0.2.107";
+    let o = ctdb(&c, 0, &["addip", &format!("{extra}/24"), "lo"]);
+    assert!(o.status.success(), "{o:?}");
+    wait_for(Duration::from_secs(10), "node 0 holding the added address", || {
+        ips(&c, 0).is_some_and(|m| m.get(extra) == Some(&0))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", ips(&c, 0)));
+    let o = ctdb(&c, 0, &["addip", &format!("{extra}/24"), "lo"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stderr).contains("already knows"), "{o:?}");
+    let o = ctdb(&c, 0, &["delip", extra]);
+    assert!(o.status.success(), "{o:?}");
+    wait_for(Duration::from_secs(10), "node 0 forgetting the deleted address", || {
+        ips(&c, 0).is_some_and(|m| !m.contains_key(extra))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", ips(&c, 0)));
 
     // `ctdb shutdown` of node 2: its addresses are held elsewhere before
     // its daemon exits (Debian's tool returns once the daemon is gone).

@@ -27,6 +27,8 @@ const FAILOVER_CONTROLS: &[Opcode] = &[
     Opcode::TCP_REMOVE,
     Opcode::GET_TCP_TICKLE_LIST,
     Opcode::SET_TCP_TICKLE_LIST,
+    Opcode::ADD_PUBLIC_IP,
+    Opcode::DEL_PUBLIC_IP,
 ];
 
 const DB_CONTROLS: &[Opcode] = &[
