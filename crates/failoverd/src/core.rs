@@ -1,21 +1,27 @@
 //! The failoverd core: this node's public addresses and interfaces, the
-//! controls that report them, and takeover runs.
+//! controls that report them, takeover runs, the connections to reset
+//! after a move, and the hand-over at shutdown.
 //!
 //! ```text
 //!  leader's failoverd, after every recovery or node flag change (recovery
-//!  mode NORMAL), or on `ctdb ipreallocate`:
+//!  mode NORMAL), when a node can host more (RunRequest), or on
+//!  `ctdb ipreallocate`:
 //!    IpsRequest{run} ──► every active node ── Ips{known, available} ──►
 //!    allocate() (LCP2 / deterministic / non-deterministic, tunables)
+//!    Assign{run, holders, release_only} ──► every active node:
+//!        releaseip for what it hosts and no longer holds   ◄── Assigned
 //!    Assign{run, holders} ──► every active node:
-//!        releaseip for what it loses, takeip for what it gains
-//!        (events through eventd, one at a time), then ipreallocated
-//!    ◄── Assigned{run, ok}
+//!        takeip for what it now holds, then ipreallocated  ◄── Assigned
+//!    RunDone{run} ──► every active node
+//!  after each takeip: gratuitous ARP and tickle ACKs, 3 rounds 1.1 s apart
 //! ```
 //!
-//! A node's *available* list is empty unless it runs (RUNNING), is neither
-//! inactive nor disabled nor unhealthy, and has a link up on one of the
-//! address's interfaces. A newer run supersedes an unfinished one. Sans-IO:
-//! `now` comes in, packets go out.
+//! Each node works out its events one at a time from what it actually
+//! hosts (`hosted`) against the last assignment, so a newer run simply
+//! replaces what was left to do. A node's *available* list is empty unless
+//! it runs (RUNNING), is neither inactive nor disabled nor unhealthy, is
+//! not stopping, and has a link up on one of the address's interfaces.
+//! Sans-IO: `now` comes in, packets and ARP/tickle requests go out.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
