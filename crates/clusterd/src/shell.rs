@@ -206,18 +206,9 @@ impl ClusterdShell {
         let reqid = self.new_reqid();
         self.send_processd(
             reqid,
-            Msg::ProcessRun(ProcessSpec {
-                name: "cluster lock helper".into(),
-                argv,
-                arg0: None,
-                env: Vec::new(),
-                // It lives as long as it holds the lock; the answer has a
-                // deadline of its own.
-                timeout_ms: None,
-                on_timeout: None,
-                output_limit: 0,
-                stream_output: true,
-            }),
+            // It lives as long as it holds the lock; the answer has a
+            // deadline of its own.
+            Msg::ProcessRun(ProcessSpec::streamed("cluster lock helper", argv)),
         );
         self.helper = Some(Helper { reqid, cmd, answered: false, answer_by: now + LOCK_TAKE_TIMEOUT, next_ping: None });
     }
@@ -350,16 +341,10 @@ impl ClusterdShell {
                 let reqid = self.new_reqid();
                 self.send_processd(
                     reqid,
+                    // stdout alone is the list; stderr is logged.
                     Msg::ProcessRun(ProcessSpec {
-                        name: "nodes list".into(),
-                        argv,
-                        arg0: None,
-                        env: Vec::new(),
                         timeout_ms: Some(NODES_COMMAND_TIMEOUT.as_millis() as u64),
-                        on_timeout: None,
-                        output_limit: 0,
-                        // stdout alone is the list; stderr is logged.
-                        stream_output: true,
+                        ..ProcessSpec::streamed("nodes list", argv)
                     }),
                 );
                 self.nodes_runs.insert(reqid, NodesRun { req, program, stdout: String::new(), too_long: false });

@@ -228,7 +228,8 @@ impl PublicAddresses {
     /// The entry for `addr`, comparing as ctdbd does (an IPv4-mapped IPv6
     /// address matches its IPv4 address).
     pub fn get(&self, addr: IpAddr) -> Option<&PublicAddress> {
-        let addr = canonical(addr);
+        // IPv4-mapped IPv6 as IPv4 (`ctdb_canonicalize_ip`).
+        let addr = addr.to_canonical();
         self.entries.iter().find(|e| e.addr == addr)
     }
 
@@ -519,14 +520,6 @@ fn parse_addr(s: &str) -> Option<IpAddr> {
 /// [`ctdb_addr_string`] by reference, for the error messages.
 fn addr_str(addr: &IpAddr) -> String {
     ctdb_addr_string(*addr)
-}
-
-/// An IPv4-mapped IPv6 address as its IPv4 address (`ctdb_canonicalize_ip`).
-fn canonical(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-        IpAddr::V4(_) => addr,
-    }
 }
 
 /// An address as ctdbd prints it (`ctdb_addr_to_str`, i.e. glibc's

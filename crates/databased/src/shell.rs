@@ -140,18 +140,9 @@ impl LockHelpers {
                 }
                 let argv =
                     vec![program.to_string_lossy().into_owned(), path_text(&path), format!("0x{flags:x}"), hex(&key)];
-                let spec = ProcessSpec {
-                    name: format!("lock helper {id} for {}", file_name(&path)),
-                    argv,
-                    arg0: None,
-                    env: Vec::new(),
-                    // It waits as long as smbd holds the record: the core
-                    // gives up on it, not a deadline.
-                    timeout_ms: None,
-                    on_timeout: None,
-                    output_limit: 0,
-                    stream_output: true,
-                };
+                // It waits as long as smbd holds the record: the core gives
+                // up on it, not a deadline.
+                let spec = ProcessSpec::streamed(format!("lock helper {id} for {}", file_name(&path)), argv);
                 self.helpers.insert(id, Helper::Waiting);
                 self.send(id, Msg::ProcessRun(spec));
                 None

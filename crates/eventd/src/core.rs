@@ -377,14 +377,9 @@ impl Eventd {
             let on_timeout =
                 self.cfg.debug_script.as_ref().map(|d| vec![d.clone(), "{pid}".to_string(), r.req.event.clone()]);
             let spec = ProcessSpec {
-                name: format!("{} {}", script.name, r.req.event),
-                argv,
                 arg0: Some(script.name.clone()),
-                env: self.cfg.env.clone(),
-                timeout_ms: Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)),
                 on_timeout,
-                output_limit: self.cfg.output_limit,
-                stream_output: false,
+                ..script_spec(&self.cfg, format!("{} {}", script.name, r.req.event), argv, left)
             };
             self.next_reqid += 1;
             let id = self.next_reqid;
@@ -589,16 +584,7 @@ impl Eventd {
         self.next_reqid += 1;
         let id = self.next_reqid;
         self.side_runs.insert(id, what.clone());
-        let spec = ProcessSpec {
-            name: what,
-            argv,
-            arg0: None,
-            env: self.cfg.env.clone(),
-            timeout_ms: Some(u64::try_from(self.script_timeout().as_millis()).unwrap_or(30_000)),
-            on_timeout: None,
-            output_limit: self.cfg.output_limit,
-            stream_output: false,
-        };
+        let spec = script_spec(&self.cfg, what, argv, self.script_timeout());
         self.send_processd(id, spec);
     }
 
@@ -610,5 +596,20 @@ impl Eventd {
     /// No event running or waiting.
     pub fn idle(&self) -> bool {
         self.running.is_none() && self.queue.is_empty()
+    }
+}
+
+/// A script run: the scripts' environment, output kept up to the limit,
+/// killed after `timeout`.
+fn script_spec(cfg: &EventdConfig, name: String, argv: Vec<String>, timeout: Duration) -> ProcessSpec {
+    ProcessSpec {
+        name,
+        argv,
+        arg0: None,
+        env: cfg.env.clone(),
+        timeout_ms: Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1)),
+        on_timeout: None,
+        output_limit: cfg.output_limit,
+        stream_output: false,
     }
 }

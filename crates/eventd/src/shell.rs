@@ -193,6 +193,18 @@ impl Service for EventdService {
         self.pump();
     }
 
+    /// The shutdown event, while processd still runs (eventd stops with
+    /// the first group), bounded by its deadline.
+    fn begin_stop(&mut self, now: Instant) -> Duration {
+        self.core.shutdown(now);
+        self.pump();
+        self.core.script_timeout() + Duration::from_secs(1)
+    }
+
+    fn stop_done(&self) -> bool {
+        self.core.idle()
+    }
+
     fn poll_output(&mut self) -> Option<Packet> {
         self.out.pop_front()
     }
@@ -222,7 +234,6 @@ async fn serve(mut svc: EventdService, mut io: ServiceIo) -> Result<(), ServiceE
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<SocketEvent>();
     let mut writers: HashMap<u64, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut next_conn = 0u64;
-    let mut stopping = false;
     let mut stop_by: Option<Instant> = None;
     svc.activate(Instant::now());
     loop {
@@ -271,19 +282,14 @@ async fn serve(mut svc: EventdService, mut io: ServiceIo) -> Result<(), ServiceE
                 }
                 None => {}
             },
-            r = io.shutdown.changed(), if !stopping => {
+            r = io.shutdown.changed(), if stop_by.is_none() => {
                 if r.is_err() || *io.shutdown.borrow() {
-                    // The shutdown event, while processd still runs (eventd
-                    // stops with the first group), bounded by its deadline.
-                    stopping = true;
                     let now = Instant::now();
-                    svc.core.shutdown(now);
-                    svc.pump();
-                    stop_by = Some(now + svc.core.script_timeout() + Duration::from_secs(1));
+                    stop_by = Some(now + svc.begin_stop(now));
                 }
             }
         }
-        if stopping && (svc.core.idle() || stop_by.is_some_and(|t| Instant::now() >= t)) {
+        if stop_by.is_some_and(|t| svc.stop_done() || Instant::now() >= t) {
             break;
         }
     }

@@ -12,7 +12,7 @@ use ctdb_legacy_proto::{
 use ctdb_proto::{Body, Endpoint, Flags, Packet};
 use tracing::{info, warn};
 
-use crate::core::{canonical, Failoverd};
+use crate::core::Failoverd;
 
 /// GET_PUBLIC_IPS: only the addresses this node can host.
 const ONLY_AVAILABLE: u32 = 0x0001_0000;
@@ -62,7 +62,7 @@ impl Failoverd {
             }
             Opcode::GET_PUBLIC_IP_INFO => {
                 let Ok(addr) = SockAddr::from_bytes(&c.data) else { return fail("malformed address") };
-                let ip = canonical(addr.ip());
+                let ip = addr.ip().to_canonical();
                 let Some(a) = self.cfg.addresses.iter().find(|a| a.addr == ip).cloned() else {
                     return fail("unknown public IP");
                 };
@@ -104,8 +104,8 @@ impl Failoverd {
             }
             Opcode::TCP_CLIENT | Opcode::TCP_ADD | Opcode::TCP_ADD_DELAYED_UPDATE | Opcode::TCP_REMOVE => {
                 let Ok(conn) = Connection::from_bytes(&c.data) else { return fail("malformed connection") };
-                let server = std::net::SocketAddr::new(canonical(conn.dst.ip()), conn.dst.port());
-                let client = std::net::SocketAddr::new(canonical(conn.src.ip()), conn.src.port());
+                let server = std::net::SocketAddr::new(conn.dst.ip().to_canonical(), conn.dst.port());
+                let client = std::net::SocketAddr::new(conn.src.ip().to_canonical(), conn.src.port());
                 if !self.cfg.addresses.iter().any(|a| a.addr == server.ip()) {
                     // Not to a public address: nothing to track (CTDB
                     // answers 0 as well).
@@ -117,7 +117,7 @@ impl Failoverd {
             }
             Opcode::GET_TCP_TICKLE_LIST => {
                 let Ok(a) = SockAddr::from_bytes(&c.data) else { return fail("malformed address") };
-                let ip = canonical(a.ip());
+                let ip = a.ip().to_canonical();
                 if !self.cfg.addresses.iter().any(|x| x.addr == ip) {
                     return ReplyControl { status: 1, data: Vec::new(), errmsg: None };
                 }
@@ -133,11 +133,11 @@ impl Failoverd {
             }
             Opcode::SET_TCP_TICKLE_LIST => {
                 let Ok(t) = TickleList::from_bytes(&c.data) else { return fail("malformed tickle list") };
-                let ip = canonical(t.addr.ip());
+                let ip = t.addr.ip().to_canonical();
                 let set = t
                     .conns
                     .iter()
-                    .map(|c| (c.src.0, std::net::SocketAddr::new(canonical(c.dst.ip()), c.dst.port())))
+                    .map(|c| (c.src.0, std::net::SocketAddr::new(c.dst.ip().to_canonical(), c.dst.port())))
                     .collect();
                 self.conns.insert(ip, set);
                 ok(Vec::new())
@@ -148,7 +148,7 @@ impl Failoverd {
                 if ifaces.is_empty() {
                     return fail("no interface given");
                 }
-                let addr = crate::core::Address { addr: canonical(a.addr.ip()), mask_bits: a.mask as u8, ifaces };
+                let addr = crate::core::Address { addr: a.addr.ip().to_canonical(), mask_bits: a.mask as u8, ifaces };
                 if !self.add_address(now, addr) {
                     return fail("address already known");
                 }
@@ -156,7 +156,7 @@ impl Failoverd {
             }
             Opcode::DEL_PUBLIC_IP => {
                 let Ok(a) = AddrInfo::from_bytes(&c.data) else { return fail("malformed address") };
-                if !self.delete_address(now, canonical(a.addr.ip())) {
+                if !self.delete_address(now, a.addr.ip().to_canonical()) {
                     return fail("unknown public IP");
                 }
                 ok(Vec::new())

@@ -636,7 +636,7 @@ impl Failoverd {
     /// Record (or forget) a connection; `tell` others when it came from a
     /// client of this node.
     pub(crate) fn track(&mut self, add: bool, client: std::net::SocketAddr, server: std::net::SocketAddr, tell: bool) {
-        let ip = canonical(server.ip());
+        let ip = server.ip().to_canonical();
         let changed = if add {
             self.conns.entry(ip).or_default().insert((client, server))
         } else {
@@ -705,14 +705,6 @@ impl Failoverd {
 
 /// errno ETIMEDOUT.
 const ETIMEDOUT: i32 = 110;
-
-/// IPv4-mapped IPv6 as IPv4, as CTDB compares addresses.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
 
 #[cfg(test)]
 mod tests {

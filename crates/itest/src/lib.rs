@@ -196,6 +196,21 @@ impl Cluster {
             .expect("running ctdb")
     }
 
+    /// Debian's `ctdb` against node `pnn`, killed after `limit` (a hung
+    /// tool fails its test instead of hanging it).
+    pub fn run_debian(&self, pnn: u32, limit: Duration, args: &[&str]) -> Output {
+        let tool = debian_ctdb().expect("Debian's /usr/bin/ctdb is missing: the README test command installs it");
+        Command::new("timeout")
+            .args(["-s", "KILL", &limit.as_secs().max(1).to_string()])
+            .arg(tool)
+            .args(args)
+            .env("CTDB_SOCKET", self.socket(pnn))
+            .env("CTDB_BASE", self.node_dir(pnn))
+            .env("CTDB_TEST_MODE", "yes")
+            .output()
+            .expect("running timeout and ctdb")
+    }
+
     /// Our `ctdb` against node `pnn`.
     pub fn ctdb(&self, pnn: u32, args: &[&str]) -> Output {
         self.run_ctdb(&bin("ctdb"), pnn, args)

@@ -9,30 +9,21 @@
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ctdb_itest::{debian_ctdb, wait_for, Cluster};
+use ctdb_itest::{wait_for, Cluster};
 
 const T: Duration = Duration::from_secs(20);
 const MAX_PER_CLIENT: u64 = 400;
-const TX_TIMEOUT: &str = "20";
+const TX_TIMEOUT: Duration = Duration::from_secs(20);
 const DB: &str = "pchaos.tdb";
 
-/// Debian's `ctdb` against node `pnn`, killed after TX_TIMEOUT seconds.
+/// Debian's `ctdb` against node `pnn`, killed after TX_TIMEOUT.
 fn ctdb(c: &Cluster, pnn: u32, args: &[&str]) -> Output {
-    let samba = debian_ctdb().expect("Debian's /usr/bin/ctdb is missing: the README test command installs it");
-    Command::new("timeout")
-        .args(["-s", "KILL", TX_TIMEOUT])
-        .arg(samba)
-        .args(args)
-        .env("CTDB_SOCKET", c.socket(pnn))
-        .env("CTDB_BASE", c.node_dir(pnn))
-        .env("CTDB_TEST_MODE", "yes")
-        .output()
-        .expect("running ctdb")
+    c.run_debian(pnn, TX_TIMEOUT, args)
 }
 
 fn ok(c: &Cluster, pnn: u32, args: &[&str]) -> String {

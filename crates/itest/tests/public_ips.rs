@@ -14,24 +14,15 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use ctdb_itest::{debian_ctdb, wait_for, Cluster, LEADER_TIMEOUT_OPTION};
+use ctdb_itest::{wait_for, Cluster, LEADER_TIMEOUT_OPTION};
 
 const ADDRESSES: [&str; 6] = ["192.0.2.101", "192.0.2.102", "192.0.2.103", "192.0.2.104", "192.0.2.105", "192.0.2.106"];
 
 fn ctdb(c: &Cluster, pnn: u32, args: &[&str]) -> Output {
-    let tool = debian_ctdb().expect("Debian's /usr/bin/ctdb is missing: the README test command installs it");
-    Command::new("timeout")
-        .args(["-s", "KILL", "30"])
-        .arg(tool)
-        .args(args)
-        .env("CTDB_SOCKET", c.socket(pnn))
-        .env("CTDB_BASE", c.node_dir(pnn))
-        .env("CTDB_TEST_MODE", "yes")
-        .output()
-        .unwrap()
+    c.run_debian(pnn, Duration::from_secs(30), args)
 }
 
 /// `ctdb ip` on node `pnn`: address → holder (-1 unassigned).

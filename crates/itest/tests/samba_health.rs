@@ -17,22 +17,13 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use ctdb_itest::samba::{smbd_installed, Mode, SambaNode, SambaNodes};
-use ctdb_itest::{debian_ctdb, wait_for, Cluster};
+use ctdb_itest::{wait_for, Cluster};
 
 const UNHEALTHY: u32 = 0x02;
 const MONITOR_INTERVAL: u64 = 2;
 
 fn ctdb(c: &Cluster, pnn: u32, args: &[&str]) -> Output {
-    let tool = debian_ctdb().expect("Debian's /usr/bin/ctdb is missing: the README test command installs it");
-    Command::new("timeout")
-        .args(["-s", "KILL", "60"])
-        .arg(tool)
-        .args(args)
-        .env("CTDB_SOCKET", c.socket(pnn))
-        .env("CTDB_BASE", c.node_dir(pnn))
-        .env("CTDB_TEST_MODE", "yes")
-        .output()
-        .unwrap()
+    c.run_debian(pnn, Duration::from_secs(60), args)
 }
 
 fn text(o: &Output) -> String {

@@ -374,6 +374,24 @@ pub struct ProcessSpec {
     pub stream_output: bool,
 }
 
+impl ProcessSpec {
+    /// A helper whose stdout is its answer to the daemon (lock helpers, the
+    /// nodes-list command): streamed, no deadline of its own unless set,
+    /// the daemon's environment.
+    pub fn streamed(name: impl Into<String>, argv: Vec<String>) -> ProcessSpec {
+        ProcessSpec {
+            name: name.into(),
+            argv,
+            arg0: None,
+            env: Vec::new(),
+            timeout_ms: None,
+            on_timeout: None,
+            output_limit: 0,
+            stream_output: true,
+        }
+    }
+}
+
 /// How a process of [`Msg::ProcessRun`] ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessResult {

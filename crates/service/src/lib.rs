@@ -18,7 +18,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ctdb_proto::{Packet, ServiceId};
 use thiserror::Error;
@@ -84,6 +84,19 @@ pub trait Service: Send + 'static {
     /// Start serving.
     fn activate(&mut self, _now: Instant) {}
 
+    /// The daemon is stopping: begin what must happen before this service
+    /// goes (failoverd hands its addresses over, eventd runs the shutdown
+    /// event). Returns how long that may take at most; the loop keeps
+    /// serving until [`Service::stop_done`] or that deadline.
+    fn begin_stop(&mut self, _now: Instant) -> Duration {
+        Duration::ZERO
+    }
+
+    /// Whether what [`Service::begin_stop`] began is over.
+    fn stop_done(&self) -> bool {
+        true
+    }
+
     /// Stop serving; pending requests are answered or dropped.
     fn deactivate(&mut self, _now: Instant) {}
 
@@ -119,8 +132,18 @@ pub fn drain(svc: &mut dyn Service, outbox: &mpsc::UnboundedSender<Packet>) -> R
 pub async fn run_loop(mut svc: Box<dyn Service>, mut io: ServiceIo) -> Result<(), ServiceError> {
     svc.activate(Instant::now());
     drain(svc.as_mut(), &io.outbox)?;
+    let mut stop_by: Option<Instant> = None;
     loop {
-        let deadline = svc.poll_timeout();
+        if let Some(t) = stop_by {
+            if svc.stop_done() {
+                break;
+            }
+            if Instant::now() >= t {
+                tracing::warn!("{}: did not finish stopping in time; stopping anyway", svc.id().name());
+                break;
+            }
+        }
+        let deadline = [svc.poll_timeout(), stop_by].into_iter().flatten().min();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -133,9 +156,10 @@ pub async fn run_loop(mut svc: Box<dyn Service>, mut io: ServiceIo) -> Result<()
                 None => break,
             },
             _ = sleep => svc.handle_timeout(Instant::now()),
-            r = io.shutdown.changed() => {
+            r = io.shutdown.changed(), if stop_by.is_none() => {
                 if r.is_err() || *io.shutdown.borrow() {
-                    break;
+                    let now = Instant::now();
+                    stop_by = Some(now + svc.begin_stop(now));
                 }
             }
         }

@@ -305,7 +305,8 @@ impl Transport {
     }
 
     fn accept(&self, core: &Links, stream: TcpStream, peer: SocketAddr, ev_tx: mpsc::UnboundedSender<Event>) {
-        let ip = canonical(peer.ip());
+        // An IPv4-mapped IPv6 peer address is the IPv4 node it came from.
+        let ip = peer.ip().to_canonical();
         let Some(pnn) = core.pnn_of(ip).filter(|&p| core.accepts(p, ip)) else {
             warn!("transport: refusing connection from {peer}: not a lower-numbered node of the nodes file");
             return;
@@ -419,14 +420,6 @@ impl Service for Transport {
 
     fn run(self: Box<Self>, _io: ServiceIo) -> BoxFuture<Result<(), ServiceError>> {
         Box::pin(self.run_inner())
-    }
-}
-
-/// An IPv4-mapped IPv6 peer address is the IPv4 node it came from.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
     }
 }
 
