@@ -96,25 +96,72 @@ pub fn na_packet(mac: [u8; 6], addr: Ipv6Addr) -> [u8; NA_LEN] {
     p
 }
 
-/// The interface's index and MAC address.
-fn link_of(iface: &str) -> io::Result<(i32, [u8; 6])> {
+/// What [`link_of`] found out about an interface.
+#[derive(Debug, PartialEq, Eq)]
+enum Link {
+    /// An Ethernet interface we can announce on: its index and MAC.
+    Ethernet(i32, [u8; 6]),
+    /// Up but not one whose neighbours keep link-layer caches (loopback,
+    /// NOARP, point-to-point), or down: there is no one to tell, as CTDB
+    /// also treats it.
+    Quiet,
+}
+
+/// Look `iface` up through getifaddrs(3): unlike `/sys/class/net`, which
+/// shows the network namespace sysfs was mounted in, it answers for the
+/// caller's namespace; and matching by index makes alternative names
+/// (`ip link property add altname`) work too.
+fn link_of(iface: &str) -> io::Result<Link> {
     let cname = std::ffi::CString::new(iface).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: cname is a valid NUL-terminated string for the call.
     let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
     if index == 0 {
         return Err(io::Error::last_os_error());
     }
-    let text = std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))?;
-    let mut mac = [0u8; 6];
-    let parts: Vec<&str> = text.trim().split(':').collect();
-    if parts.len() != 6 {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{iface} has no Ethernet address")));
-    }
-    for (m, p) in mac.iter_mut().zip(parts) {
-        *m = u8::from_str_radix(p, 16).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-    }
     let index = i32::try_from(index).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-    Ok((index, mac))
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list`, freed below on every path.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut found = Err(io::Error::new(io::ErrorKind::NotFound, format!("{iface} has no link-layer address")));
+    let mut cur = list;
+    while !cur.is_null() {
+        // SAFETY: cur is a node of the list getifaddrs returned.
+        let entry = unsafe { &*cur };
+        cur = entry.ifa_next;
+        if entry.ifa_addr.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_addr is non-null and points at a sockaddr.
+        if i32::from(unsafe { (*entry.ifa_addr).sa_family }) != libc::AF_PACKET {
+            continue;
+        }
+        // SAFETY: AF_PACKET entries carry a sockaddr_ll (packet(7)).
+        let sll = unsafe { &*entry.ifa_addr.cast::<libc::sockaddr_ll>() };
+        if sll.sll_ifindex != index {
+            continue;
+        }
+        let flags = entry.ifa_flags as i32;
+        let want = libc::IFF_UP | libc::IFF_BROADCAST;
+        let quiet = flags & (want | libc::IFF_NOARP | libc::IFF_LOOPBACK) != want;
+        found = if quiet {
+            Ok(Link::Quiet)
+        } else if sll.sll_halen != 6 {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{iface}: {}-byte link-layer addresses are not supported", sll.sll_halen),
+            ))
+        } else {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&sll.sll_addr[..6]);
+            Ok(Link::Ethernet(index, mac))
+        };
+        break;
+    }
+    // SAFETY: list came from getifaddrs and is not used after this.
+    unsafe { libc::freeifaddrs(list) };
+    found
 }
 
 /// A packet socket that sends `ethertype` frames to `dest` on the
@@ -168,7 +215,8 @@ impl LinkSender {
 
 /// Announce `addr` on `iface` once: for IPv4 a gratuitous ARP request and
 /// reply, for IPv6 one unsolicited neighbour advertisement. Interfaces
-/// without an Ethernet address (loopback) are skipped.
+/// that are down, loopback or NOARP are skipped without error, as CTDB
+/// does; an unknown interface is an error.
 pub fn announce(addr: IpAddr, iface: &str) -> io::Result<()> {
     match addr {
         IpAddr::V4(v4) => announce_v4(v4, iface),
@@ -178,10 +226,7 @@ pub fn announce(addr: IpAddr, iface: &str) -> io::Result<()> {
 
 /// Send the gratuitous ARP request and reply for `addr` on `iface`.
 pub fn announce_v4(addr: Ipv4Addr, iface: &str) -> io::Result<()> {
-    let (index, mac) = link_of(iface)?;
-    if mac == [0; 6] {
-        return Ok(());
-    }
+    let Link::Ethernet(index, mac) = link_of(iface)? else { return Ok(()) };
     let tx = LinkSender::open(ETH_P_ARP, index, [0xff; 6])?;
     // Try the reply even when the request failed: either one updates most
     // neighbours' caches.
@@ -192,10 +237,7 @@ pub fn announce_v4(addr: Ipv4Addr, iface: &str) -> io::Result<()> {
 
 /// Send one unsolicited neighbour advertisement for `addr` on `iface`.
 pub fn announce_v6(addr: Ipv6Addr, iface: &str) -> io::Result<()> {
-    let (index, mac) = link_of(iface)?;
-    if mac == [0; 6] {
-        return Ok(());
-    }
+    let Link::Ethernet(index, mac) = link_of(iface)? else { return Ok(()) };
     let tx = LinkSender::open(ETH_P_IPV6, index, ALL_NODES_MAC)?;
     tx.send(&na_packet(mac, addr))
 }
@@ -253,6 +295,11 @@ mod tests {
             assert_eq!(&p[48..64], &addr.octets(), "target is the address");
             assert_eq!(&p[66..72], &mac);
         }
+    }
+
+    #[test]
+    fn loopback_is_quiet() {
+        assert_eq!(link_of("lo").unwrap(), Link::Quiet);
     }
 
     #[test]
