@@ -60,6 +60,15 @@ pub struct ClusterConf {
     /// output is the nodes list (Kubernetes-style deployments). Unset:
     /// `$CTDB_BASE/nodes`.
     pub nodes_list: Option<String>,
+    /// `keepalive interval ms` (ctdb-rs): milliseconds between keepalives
+    /// on an idle node link, default 200. Used while the tunables
+    /// KeepaliveInterval and KeepaliveLimit are at Samba's defaults (5, 5);
+    /// an operator who sets either of those gets Samba's whole-second
+    /// behaviour instead.
+    pub keepalive_interval_ms: u32,
+    /// `keepalive limit` (ctdb-rs): silent intervals after which a node is
+    /// declared dead, default 5 (so 1 s with the default interval).
+    pub keepalive_limit: u32,
 }
 
 /// `[database]`.
@@ -128,6 +137,11 @@ pub struct LegacyConf {
 }
 
 /// The sections, in the order `ctdb-config dump` prints them.
+/// Default `[cluster] keepalive interval ms`.
+pub const DEFAULT_KEEPALIVE_INTERVAL_MS: u32 = 200;
+/// Default `[cluster] keepalive limit`.
+pub const DEFAULT_KEEPALIVE_LIMIT: u32 = 5;
+
 const SECTIONS: [&str; 6] = ["logging", "cluster", "database", "event", "failover", "legacy"];
 
 /// Why one option could not be applied.
@@ -155,6 +169,8 @@ impl CtdbConf {
                 leader_timeout: 5,
                 leader_capability: true,
                 nodes_list: None,
+                keepalive_interval_ms: DEFAULT_KEEPALIVE_INTERVAL_MS,
+                keepalive_limit: DEFAULT_KEEPALIVE_LIMIT,
             },
             database: DatabaseConf {
                 volatile_dir: paths.vardir.join("volatile"),
@@ -274,6 +290,20 @@ impl CtdbConf {
             }
             ("cluster", "leader capability") => self.cluster.leader_capability = boolean(value)?,
             ("cluster", "nodes list") => self.cluster.nodes_list = Some(value.into()),
+            ("cluster", "keepalive interval ms") => {
+                let n = integer(value)?;
+                if !(10..=60_000).contains(&n) {
+                    return Err(Rejection::Invalid(format!("invalid value \"{value}\": must be 10 to 60000")));
+                }
+                self.cluster.keepalive_interval_ms = n as u32;
+            }
+            ("cluster", "keepalive limit") => {
+                let n = integer(value)?;
+                if !(1..=1000).contains(&n) {
+                    return Err(Rejection::Invalid(format!("invalid value \"{value}\": must be 1 to 1000")));
+                }
+                self.cluster.keepalive_limit = n as u32;
+            }
             ("database", "volatile database directory") => self.database.volatile_dir = value.into(),
             ("database", "persistent database directory") => self.database.persistent_dir = value.into(),
             ("database", "state database directory") => self.database.state_dir = value.into(),
@@ -395,6 +425,8 @@ fn is_known(section: &str, key: &str) -> bool {
             "leader timeout",
             "leader capability",
             "nodes list",
+            "keepalive interval ms",
+            "keepalive limit",
         ],
         "database" => &[
             "volatile database directory",
@@ -485,6 +517,7 @@ mod tests {
         assert_eq!(c.cluster.recovery_lock, None);
         assert_eq!(c.cluster.leader_timeout, 5);
         assert!(c.cluster.leader_capability);
+        assert_eq!((c.cluster.keepalive_interval_ms, c.cluster.keepalive_limit), (200, 5), "ctdb-rs: dead after 1 s");
         assert_eq!(c.database.volatile_dir, PathBuf::from("/var/lib/ctdb/volatile"));
         assert_eq!(c.database.persistent_dir, PathBuf::from("/var/lib/ctdb/persistent"));
         assert_eq!(c.database.state_dir, PathBuf::from("/var/lib/ctdb/state"));
@@ -498,6 +531,17 @@ mod tests {
         assert!(!c.legacy.start_as_stopped);
         assert!(!c.legacy.start_as_disabled);
         assert_eq!(c.legacy.script_log_level, DebugLevel::ERROR);
+    }
+
+    #[test]
+    fn keepalive_settings_are_bounded() {
+        let c = parse("[cluster]\nkeepalive interval ms = 100\nkeepalive limit = 3\n").unwrap();
+        assert_eq!((c.cluster.keepalive_interval_ms, c.cluster.keepalive_limit), (100, 3));
+        for bad in
+            ["keepalive interval ms = 9", "keepalive interval ms = 60001", "keepalive limit = 0", "keepalive limit = x"]
+        {
+            assert!(parse(&format!("[cluster]\n{bad}\n")).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

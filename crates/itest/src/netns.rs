@@ -327,6 +327,26 @@ impl Bed {
         self.set_ports(i, "down")
     }
 
+    /// Fence node I from the cluster lock, as a cluster file system would
+    /// expel a node cut off from it (recipe §6): an empty read-only tmpfs
+    /// over the bed's shared directory inside the daemon's mount namespace,
+    /// so its lock helper finds the lock file gone at its next re-check
+    /// and lets go. The other nodes keep the real directory. A restarted
+    /// daemon gets a fresh mount namespace, so the fence ends with it.
+    pub fn fence_node(&self, i: u32) -> Result<()> {
+        let pid = self.pid(i).with_context(|| format!("node {i} is not running"))?;
+        let shared = self.dir().join("shared");
+        let out = Command::new("nsenter")
+            .args(["-t", &pid.to_string(), "-m", "mount", "-t", "tmpfs", "-o", "ro,size=1m", "ctrs-fence"])
+            .arg(&shared)
+            .output()
+            .context("running nsenter")?;
+        if !out.status.success() {
+            bail!("fencing node {i} (pid {pid}): {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
+    }
+
     /// Undo [`Bed::cut_node`].
     pub fn uncut_node(&self, i: u32) -> Result<()> {
         self.set_ports(i, "up")

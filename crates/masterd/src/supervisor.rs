@@ -9,7 +9,7 @@ use ctdb_gateway::{GatewayConfig, GatewayShell};
 use ctdb_legacy_proto::caps;
 use ctdb_proto::{Body, Msg, Packet, ServiceId};
 use ctdb_service::{run_loop, BoxFuture, Service, ServiceError, ServiceIo};
-use ctdb_transport::{Transport, TransportConfig};
+use ctdb_transport::{Keepalive, Transport, TransportConfig};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -97,8 +97,11 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         pnn: l.pnn,
         nodes: l.nodes.clone(),
         port: CTDB_PORT,
-        keepalive_interval: l.tunables.keepalive_interval(),
-        keepalive_limit: l.tunables.keepalive_limit(),
+        keepalive: Keepalive {
+            fine_interval: std::time::Duration::from_millis(u64::from(l.conf.cluster.keepalive_interval_ms)),
+            fine_limit: l.conf.cluster.keepalive_limit,
+            tunables: (l.tunables.keepalive_interval(), l.tunables.keepalive_limit()),
+        },
     };
     let mut transport = Transport::new(tcfg, stop_rx.clone());
     match transport.bind().await {
@@ -218,7 +221,13 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
         tasks[phase as usize].push(task);
     }
     let tio = transport.register(ServiceId::TRANSPORT);
-    let transport_task = tokio::spawn(Box::new(transport).run(tio));
+    let transport_done = match transport.spawn_thread(tio) {
+        Ok(done) => done,
+        Err(e) => {
+            error!("cannot start the transport's thread: {e}");
+            return Err(1);
+        }
+    };
 
     if let Some(r) = ready {
         r.done();
@@ -253,7 +262,9 @@ async fn serve(l: Loaded, log: ctdb_log::LogHandle, ready: Option<Ready>) -> Res
     for t in last {
         let _ = t.await;
     }
-    let _ = transport_task.await;
+    if let Ok(Err(e)) = transport_done.await {
+        error!("transport stopped: {e}");
+    }
     info!("Shutdown sequence complete, exiting.");
     Ok(())
 }

@@ -23,6 +23,42 @@ use std::time::{Duration, Instant};
 /// How long to wait between attempts to dial a peer that is down.
 pub const DIAL_RETRY: Duration = Duration::from_millis(500);
 
+/// Samba's default KeepaliveInterval and KeepaliveLimit (seconds, count).
+pub const SAMBA_KEEPALIVE_DEFAULTS: (u32, u32) = (5, 5);
+
+/// Where the keepalive interval and limit come from.
+///
+/// Samba's tunables KeepaliveInterval and KeepaliveLimit count whole
+/// seconds, so the fastest detection they allow is one to two seconds and
+/// their defaults take 25 s. ctdb-rs has its own finer setting (`[cluster]
+/// keepalive interval ms` and `keepalive limit`, 200 ms × 5 by default),
+/// used while the tunables are at Samba's defaults; an operator who sets
+/// either tunable (in `ctdb.tunables` or with `ctdb setvar`) gets exactly
+/// what Samba would do with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// ctdb-rs's interval.
+    pub fine_interval: Duration,
+    /// ctdb-rs's limit.
+    pub fine_limit: u32,
+    /// The tunables KeepaliveInterval (seconds) and KeepaliveLimit.
+    pub tunables: (u32, u32),
+}
+
+impl Keepalive {
+    /// The interval and limit in force.
+    pub fn effective(&self) -> (Duration, u32) {
+        let (interval, limit) = if self.tunables == SAMBA_KEEPALIVE_DEFAULTS {
+            (self.fine_interval, self.fine_limit)
+        } else {
+            // Zero would mean "send keepalives continuously" and "dead at
+            // once": the smallest sane values instead.
+            (Duration::from_secs(u64::from(self.tunables.0.max(1))), self.tunables.1)
+        };
+        (interval.max(Duration::from_millis(10)), limit.max(1))
+    }
+}
+
 /// Something that happened, fed to [`Links::handle`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -128,6 +164,8 @@ struct Peer {
 pub struct Links {
     pnn: u32,
     peers: BTreeMap<u32, Peer>,
+    keepalive: Keepalive,
+    /// What `keepalive` comes to: the interval and limit in force.
     interval: Duration,
     limit: u32,
     actions: VecDeque<Action>,
@@ -135,8 +173,8 @@ pub struct Links {
 
 impl Links {
     /// Links of node `pnn` to every other non-deleted node of `nodes`
-    /// (index = pnn, `None` = deleted).
-    pub fn new(now: Instant, pnn: u32, nodes: &[Option<IpAddr>], interval: u32, limit: u32) -> Links {
+    /// (index = pnn, `None` = deleted), with keepalive settings `keepalive`.
+    pub fn new(now: Instant, pnn: u32, nodes: &[Option<IpAddr>], keepalive: Keepalive) -> Links {
         let peers = nodes
             .iter()
             .enumerate()
@@ -147,16 +185,13 @@ impl Links {
                 (p, peer)
             })
             .collect();
-        let mut links = Links { pnn, peers, interval: Duration::ZERO, limit: 1, actions: VecDeque::new() };
-        links.set_keepalive(interval, limit);
-        links
+        let (interval, limit) = keepalive.effective();
+        Links { pnn, peers, keepalive, interval, limit, actions: VecDeque::new() }
     }
 
-    fn set_keepalive(&mut self, interval: u32, limit: u32) {
-        // Zero would mean "send keepalives continuously" and "dead at once":
-        // clamp to the smallest sane values instead.
-        self.interval = Duration::from_secs(u64::from(interval.max(1)));
-        self.limit = limit.max(1);
+    /// The keepalive interval and limit in force.
+    pub fn keepalive(&self) -> (Duration, u32) {
+        (self.interval, self.limit)
     }
 
     /// Whether `pnn` is a peer we accept connections from (lower pnn, in the
@@ -184,7 +219,10 @@ impl Links {
     pub fn handle(&mut self, now: Instant, input: Input) {
         match input {
             Input::Tick => {}
-            Input::Keepalive { interval, limit } => self.set_keepalive(interval, limit),
+            Input::Keepalive { interval, limit } => {
+                self.keepalive.tunables = (interval, limit);
+                (self.interval, self.limit) = self.keepalive.effective();
+            }
             Input::Nodes(nodes) => self.set_nodes(now, &nodes),
             Input::LinkUp { pnn, link } => {
                 let Some(peer) = self.peers.get_mut(&pnn) else {
@@ -303,6 +341,11 @@ mod tests {
         Some(IpAddr::from([127, 0, 0, n]))
     }
 
+    /// ctdb-rs's defaults (200 ms × 5) with the tunables at `(i, l)`.
+    fn tunables(i: u32, l: u32) -> Keepalive {
+        Keepalive { fine_interval: Duration::from_millis(200), fine_limit: 5, tunables: (i, l) }
+    }
+
     fn drain(l: &mut Links) -> Vec<Action> {
         std::iter::from_fn(|| l.poll_action()).collect()
     }
@@ -310,7 +353,7 @@ mod tests {
     #[test]
     fn lower_pnn_dials_higher_and_skips_deleted_slots() {
         let t0 = Instant::now();
-        let mut l = Links::new(t0, 1, &[ip(1), ip(2), None, ip(4)], 5, 5);
+        let mut l = Links::new(t0, 1, &[ip(1), ip(2), None, ip(4)], tunables(5, 5));
         l.handle(t0, Input::Tick);
         assert_eq!(drain(&mut l), vec![Action::Dial { pnn: 3, addr: IpAddr::from([127, 0, 0, 4]) }]);
         assert!(l.accepts(0, IpAddr::from([127, 0, 0, 1])));
@@ -321,7 +364,7 @@ mod tests {
     #[test]
     fn silent_peer_is_declared_dead_after_interval_times_limit() {
         let t0 = Instant::now();
-        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], 1, 3);
+        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], tunables(1, 3));
         l.handle(t0, Input::Tick);
         drain(&mut l);
         l.handle(t0, Input::LinkUp { pnn: 1, link: 7 });
@@ -344,7 +387,7 @@ mod tests {
     #[test]
     fn traffic_keeps_a_link_alive() {
         let t0 = Instant::now();
-        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], 1, 2);
+        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], tunables(1, 2));
         l.handle(t0, Input::LinkUp { pnn: 1, link: 1 });
         drain(&mut l);
         for s in 1..10 {
@@ -359,7 +402,7 @@ mod tests {
     #[test]
     fn stale_link_down_is_ignored_and_reconnect_replaces_old_link() {
         let t0 = Instant::now();
-        let mut l = Links::new(t0, 1, &[ip(1), ip(2)], 5, 5);
+        let mut l = Links::new(t0, 1, &[ip(1), ip(2)], tunables(5, 5));
         l.handle(t0, Input::LinkUp { pnn: 0, link: 1 });
         drain(&mut l);
         l.handle(t0, Input::LinkUp { pnn: 0, link: 2 });
@@ -379,7 +422,7 @@ mod tests {
     #[test]
     fn reloaded_nodes_are_dialled_and_deleted_ones_dropped() {
         let t0 = Instant::now();
-        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], 5, 5);
+        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], tunables(5, 5));
         l.handle(t0, Input::LinkUp { pnn: 1, link: 4 });
         drain(&mut l);
         l.handle(t0, Input::Nodes(vec![ip(1), None, ip(3)]));
@@ -396,7 +439,7 @@ mod tests {
     #[test]
     fn failed_dial_is_retried_after_a_pause() {
         let t0 = Instant::now();
-        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], 5, 5);
+        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], tunables(5, 5));
         l.handle(t0, Input::Tick);
         drain(&mut l);
         l.handle(t0, Input::DialFailed { pnn: 1 });
@@ -404,5 +447,38 @@ mod tests {
         assert_eq!(l.poll_timeout(), Some(t0 + DIAL_RETRY));
         l.handle(t0 + DIAL_RETRY, Input::Tick);
         assert!(matches!(drain(&mut l).as_slice(), [Action::Dial { pnn: 1, .. }]));
+    }
+
+    #[test]
+    fn with_samba_default_tunables_the_fine_setting_declares_a_silent_peer_dead_in_one_second() {
+        let t0 = Instant::now();
+        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], tunables(5, 5));
+        assert_eq!(l.keepalive(), (Duration::from_millis(200), 5));
+        l.handle(t0, Input::LinkUp { pnn: 1, link: 3 });
+        drain(&mut l);
+        l.handle(t0 + Duration::from_millis(200), Input::Tick);
+        assert_eq!(drain(&mut l), vec![Action::SendKeepalive { pnn: 1 }]);
+        assert_eq!(l.poll_timeout(), Some(t0 + Duration::from_millis(400)));
+        l.handle(t0 + Duration::from_millis(999), Input::Tick);
+        assert!(!drain(&mut l).contains(&Action::PeerDown { pnn: 1 }));
+        l.handle(t0 + Duration::from_millis(1000), Input::Tick);
+        assert_eq!(
+            drain(&mut l),
+            vec![Action::Close { pnn: 1, link: 3, reason: "keepalive timeout" }, Action::PeerDown { pnn: 1 }]
+        );
+    }
+
+    #[test]
+    fn setting_a_tunable_switches_to_samba_seconds_and_back() {
+        let t0 = Instant::now();
+        let mut l = Links::new(t0, 0, &[ip(1), ip(2)], tunables(5, 5));
+        l.handle(t0, Input::Keepalive { interval: 1, limit: 5 });
+        assert_eq!(l.keepalive(), (Duration::from_secs(1), 5));
+        l.handle(t0, Input::Keepalive { interval: 5, limit: 2 });
+        assert_eq!(l.keepalive(), (Duration::from_secs(5), 2));
+        l.handle(t0, Input::Keepalive { interval: 0, limit: 0 });
+        assert_eq!(l.keepalive(), (Duration::from_secs(1), 1), "zeros are clamped, not continuous or instant");
+        l.handle(t0, Input::Keepalive { interval: 5, limit: 5 });
+        assert_eq!(l.keepalive(), (Duration::from_millis(200), 5));
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::links::{Action, Input, Links};
+use crate::links::{Action, Input, Keepalive, Links};
 use crate::wire::read_packet;
 
 /// How long a new connection may take to say hello.
@@ -32,10 +32,9 @@ pub struct TransportConfig {
     pub nodes: Vec<Option<IpAddr>>,
     /// The node port (4379).
     pub port: u16,
-    /// KeepaliveInterval at start.
-    pub keepalive_interval: u32,
-    /// KeepaliveLimit at start.
-    pub keepalive_limit: u32,
+    /// The keepalive settings at start (the tunables follow clusterd's
+    /// state afterwards).
+    pub keepalive: Keepalive,
 }
 
 enum Event {
@@ -63,6 +62,7 @@ pub struct Transport {
     links: HashMap<u32, LinkHandle>,
     next_link: u64,
     stats: TransportStats,
+    /// The keepalive tunables last seen (seconds, count).
     keepalive: (u32, u32),
     pending_out: Vec<Packet>,
     /// Inputs for the link core that arrived as messages.
@@ -73,7 +73,7 @@ impl Transport {
     /// A transport for `cfg`; stops when `shutdown` becomes true.
     pub fn new(cfg: TransportConfig, shutdown: watch::Receiver<bool>) -> Transport {
         let (out_tx, out_rx) = mpsc::unbounded_channel();
-        let keepalive = (cfg.keepalive_interval, cfg.keepalive_limit);
+        let keepalive = cfg.keepalive.tunables;
         Transport {
             cfg,
             mailboxes: HashMap::new(),
@@ -130,18 +130,46 @@ impl Transport {
         })
     }
 
+    /// Run the transport on a thread of its own with its own runtime, so
+    /// that keepalives go out and are noticed on time whatever the other
+    /// services' loop is busy with (a long database operation must not
+    /// make the other nodes think this one is dead). The receiver reports
+    /// the end of the run.
+    pub fn spawn_thread(
+        self,
+        io: ServiceIo,
+    ) -> std::io::Result<tokio::sync::oneshot::Receiver<Result<(), ServiceError>>> {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new().name("transport".into()).spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(Box::new(self).run(io)),
+                Err(source) => {
+                    Err(ServiceError::Io { service: "transport", context: "starting its runtime".into(), source })
+                }
+            };
+            let _ = done_tx.send(result);
+        })?;
+        Ok(done_rx)
+    }
+
     async fn run_inner(mut self) -> Result<(), ServiceError> {
-        let listener = match self.listener.take() {
-            Some(l) => l,
-            None => {
-                self.bind().await?;
-                self.listener.take().ok_or(ServiceError::TransportClosed)?
-            }
-        };
+        if self.listener.is_none() {
+            self.bind().await?;
+        }
+        let listener = self.listener.take().ok_or(ServiceError::TransportClosed)?;
+        // Bound before the daemon reported itself started, maybe on another
+        // runtime: move the socket to this one's reactor.
+        let io_err = |context: &str, source| ServiceError::Io { service: "transport", context: context.into(), source };
+        let listener = listener
+            .into_std()
+            .and_then(TcpListener::from_std)
+            .map_err(|e| io_err("moving the listener to the transport's thread", e))?;
         let own_ip = self.own_addr()?;
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
         let now = Instant::now();
-        let mut core = Links::new(now, self.cfg.pnn, &self.cfg.nodes, self.keepalive.0, self.keepalive.1);
+        let mut core = Links::new(now, self.cfg.pnn, &self.cfg.nodes, self.cfg.keepalive);
+        let (interval, limit) = core.keepalive();
+        info!("transport: keepalive every {interval:?}, a node is dead after {limit} silent intervals");
         core.handle(now, Input::Tick);
         let mut shutdown = self.shutdown.clone();
         loop {
