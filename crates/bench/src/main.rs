@@ -20,9 +20,19 @@
 //! Workloads live in [`workload`]; each figure is the median of the runs,
 //! min and max kept in the JSON file. A workload that sees a wrong result
 //! (lost, duplicated, reordered or corrupted message) fails the whole run.
+//!
+//! The [`failover`] workload is different: it runs only when named
+//! (`--only failover`, needs root), after the loopback clusters have
+//! stopped, on beds of three nodes in network namespaces, one fresh bed
+//! per measurement; it prints a table of its own with median, min and max:
+//!
+//! ```text
+//! cargo run --release -p ctdb-bench -- --only failover   # kill -9, links cut, ctdb shutdown; 3 runs, ~15 min
+//! ```
 
 mod awake;
 mod cluster;
+mod failover;
 mod floor;
 mod procfs;
 mod report;
@@ -63,7 +73,8 @@ struct Opts {
     /// (still checking every result).
     #[arg(long)]
     smoke: bool,
-    /// Runs of every workload per daemon (default 5; 1 with --smoke).
+    /// Runs of every workload per daemon (default 5, and 3 of each
+    /// failover case; 1 with --smoke).
     #[arg(long)]
     runs: Option<usize>,
     /// Where to write the JSON results (default bench-results.json; with
@@ -76,9 +87,15 @@ struct Opts {
     /// Which daemons to run.
     #[arg(long, value_enum, default_value_t = Daemons::Both)]
     daemons: Daemons,
-    /// Only these workloads (comma-separated names, see --list).
+    /// Only these workloads (comma-separated names, see --list). The
+    /// failover workload runs only when named here.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Cases of the failover workload (comma-separated: kill, cut,
+    /// shutdown, cut-keepalive-1-2; default all of them, only kill with
+    /// --smoke).
+    #[arg(long, value_delimiter = ',')]
+    failover_cases: Vec<String>,
     /// List the workloads and exit.
     #[arg(long)]
     list: bool,
@@ -190,6 +207,11 @@ fn main() -> ExitCode {
     // A floor measurement may still run on a blocking thread; it is
     // bounded, but there is no point waiting for it.
     rt.shutdown_timeout(Duration::from_secs(1));
+    if result.is_err() {
+        // An interrupted failover measurement runs on a thread of its own:
+        // let it tear its bed (namespaces, daemons) down before exiting.
+        failover::interrupt(Duration::from_secs(60));
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -233,6 +255,8 @@ struct Plan {
     nodes: usize,
     daemons: Vec<Kind>,
     workloads: Vec<Box<dyn Workload>>,
+    /// The failover workload, when named in `--only`.
+    failover: Option<failover::Plan>,
     floor: FloorSizes,
     /// Our binaries' directory and cargo profile, if ctdb-rs runs.
     ours: Option<(PathBuf, String)>,
@@ -259,6 +283,11 @@ async fn run(opts: &Opts) -> Result<()> {
         for w in &all {
             println!("{:<20} {}", w.name(), w.params());
         }
+        println!(
+            "{:<20} {{\"cases\":[{}],\"runs\":3}}   (only with --only {0}; root, network namespaces)",
+            failover::NAME,
+            failover::Case::ALL.map(|c| format!("\"{}\"", c.key())).join(",")
+        );
         return Ok(());
     }
     if !(2..=250).contains(&opts.nodes) {
@@ -268,12 +297,16 @@ async fn run(opts: &Opts) -> Result<()> {
         bail!("--payload must be at least {} bytes (the sequence stamp)", workload::STAMP_LEN);
     }
     for name in &opts.only {
-        if !all.iter().any(|w| w.name() == name) {
+        if name != failover::NAME && !all.iter().any(|w| w.name() == name) {
             bail!("no workload {name:?} (see --list)");
         }
     }
     let workloads: Vec<Box<dyn Workload>> =
         all.into_iter().filter(|w| opts.only.is_empty() || opts.only.iter().any(|o| o == w.name())).collect();
+    let with_failover = opts.only.iter().any(|o| o == failover::NAME);
+    if !opts.failover_cases.is_empty() && !with_failover {
+        bail!("--failover-cases needs --only {}", failover::NAME);
+    }
     let daemons = opts.daemons.kinds();
     let ours = if daemons.contains(&Kind::CtdbRs) { Some(our_binaries(opts)?) } else { None };
     let output = match (&opts.output, opts.smoke) {
@@ -282,6 +315,26 @@ async fn run(opts: &Opts) -> Result<()> {
         (None, true) => target_dir().unwrap_or_default().join("bench-results-smoke.json"),
     };
     let runs = opts.runs.unwrap_or(if opts.smoke { 1 } else { 5 }).max(1);
+    let failover = if with_failover {
+        let cases = if !opts.failover_cases.is_empty() {
+            opts.failover_cases.iter().map(|c| failover::Case::parse(c)).collect::<Result<Vec<_>>>()?
+        } else if opts.smoke {
+            vec![failover::Case::Kill]
+        } else {
+            failover::Case::ALL.to_vec()
+        };
+        let daemons = daemons
+            .iter()
+            .map(|&k| match (k, &ours) {
+                (Kind::Samba, _) => Ok((k, PathBuf::from(cluster::SAMBA_CTDBD))),
+                (Kind::CtdbRs, Some((dir, _))) => Ok((k, dir.join("ctdbd"))),
+                (Kind::CtdbRs, None) => Err(anyhow!("ctdb-rs binaries not resolved")),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Some(failover::Plan { runs: opts.runs.unwrap_or(if opts.smoke { 1 } else { 3 }).max(1), cases, daemons })
+    } else {
+        None
+    };
     let plan = Plan {
         smoke: opts.smoke,
         runs,
@@ -290,6 +343,7 @@ async fn run(opts: &Opts) -> Result<()> {
         daemons,
         floor: floor_sizes(&sizes, opts.nodes)?,
         workloads,
+        failover,
         ours,
         output,
         spin: opts.spin,
@@ -304,7 +358,7 @@ async fn run(opts: &Opts) -> Result<()> {
     let started = Instant::now();
     // The clusters live inside bench() and are stopped when it returns,
     // whatever it returns; `work` outlives them.
-    match bench(&plan, work.path()).await {
+    match measure_all(&plan, work.path()).await {
         Ok(mut results) => {
             results.meta["duration_s"] = json!(started.elapsed().as_secs_f64());
             let text = serde_json::to_string_pretty(&results.json()).context("encoding the results")?;
@@ -329,24 +383,105 @@ struct Results {
     title: String,
     rows: Vec<Row>,
     floor_rows: Vec<Row>,
+    /// The failover workload's table title and results, if it ran.
+    failover: Option<(String, failover::Report)>,
 }
 
 impl Results {
     fn table(&self) -> String {
-        report::table(&self.title, &self.rows, &self.floor_rows)
+        let mut out = String::new();
+        if !self.rows.is_empty() {
+            out.push_str(&report::table(&self.title, &self.rows, &self.floor_rows));
+        }
+        if let Some((title, f)) = &self.failover {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&report::failover_table(title, &f.rows));
+        }
+        out
     }
 
     fn json(&self) -> serde_json::Value {
         let mut v = self.meta.clone();
-        v["figures"] = json!(self.rows);
-        v["floor"]["figures"] = json!(self.floor_rows);
+        let mut figures = self.rows.clone();
+        if let Some((_, f)) = &self.failover {
+            figures.extend(f.rows.iter().cloned());
+            v["failover"] = f.json.clone();
+        }
+        v["figures"] = json!(figures);
+        if !self.floor_rows.is_empty() {
+            v["floor"]["figures"] = json!(self.floor_rows);
+        }
         v
     }
 }
 
-async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
+/// The loopback workloads (if any were selected), then the failover
+/// workload (if named), one after the other so neither disturbs the other.
+async fn measure_all(plan: &Plan, dir: &Path) -> Result<Results> {
+    let mut results = if plan.workloads.is_empty() {
+        Results {
+            meta: base_meta(plan),
+            title: String::new(),
+            rows: Vec::new(),
+            floor_rows: Vec::new(),
+            failover: None,
+        }
+    } else {
+        bench(plan, dir).await?
+    };
+    if let Some(fp) = &plan.failover {
+        let load_before = loadavg();
+        let fp2 = fp.clone();
+        // Blocking work (namespaces, processes, probe threads); an
+        // interrupt reaches it through failover::interrupt.
+        let mut report =
+            tokio::task::spawn_blocking(move || failover::run(&fp2)).await.context("failover thread")??;
+        let load_after = loadavg();
+        report.json["loadavg_at_start"] = json!(load_before);
+        report.json["loadavg_at_end"] = json!(load_after);
+        let daemons: serde_json::Map<String, serde_json::Value> =
+            fp.daemons.iter().map(|(k, _)| (k.key().to_string(), daemon_identity(*k, plan))).collect();
+        report.json["daemon_versions"] = json!(daemons);
+        let title = format!(
+            "ctdb-bench failover{}: 3 nodes in network namespaces, 6 public addresses, each daemon with its own defaults \
+             unless the case says otherwise; seconds from the fault, median [min-max] of {} run{} \
+             (every run in the JSON file); load average {load_before} at start, {load_after} at end",
+            if plan.smoke { " --smoke (1 run: figures mean little)" } else { "" },
+            fp.runs,
+            if fp.runs == 1 { "" } else { "s" },
+        );
+        results.failover = Some((title, report));
+    }
+    Ok(results)
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn loadavg() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// What every results file says about the run and the machine.
+fn base_meta(plan: &Plan) -> serde_json::Value {
     let started_unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    json!({
+        "tool": "ctdb-bench",
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": if plan.smoke { "smoke" } else { "full" },
+        "started_unix_s": started_unix,
+        "machine": {
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+            "loadavg_at_start": loadavg.trim(),
+        },
+    })
+}
+
+async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
+    let mut meta = base_meta(plan);
 
     // Start both, then wait: Samba's first recovery takes most of the time.
     let start = Instant::now();
@@ -528,16 +663,7 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
         plan.runs,
         if plan.runs == 1 { "" } else { "s" }
     );
-    let meta = json!({
-        "tool": "ctdb-bench",
-        "version": env!("CARGO_PKG_VERSION"),
-        "mode": if plan.smoke { "smoke" } else { "full" },
-        "started_unix_s": started_unix,
-        "machine": {
-            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-            "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
-            "loadavg_at_start": loadavg.trim(),
-        },
+    let more = json!({
         "nodes": plan.nodes,
         "runs": plan.runs,
         "time_limit_s": plan.limit.as_secs(),
@@ -549,7 +675,10 @@ async fn bench(plan: &Plan, dir: &Path) -> Result<Results> {
         })).collect::<Vec<_>>(),
         "floor": { "sizes": plan.floor },
     });
-    Ok(Results { meta, title, rows, floor_rows })
+    if let (Some(m), serde_json::Value::Object(more)) = (meta.as_object_mut(), more) {
+        m.extend(more);
+    }
+    Ok(Results { meta, title, rows, floor_rows, failover: None })
 }
 
 /// CPU time of the machine, of this process (clients, spinners, floor,
@@ -643,7 +772,17 @@ fn daemon_meta(c: &Cluster, plan: &Plan, idle: &[procfs::Memory], after: &[procf
         "memory_idle": kib(idle),
         "memory_after": kib(after),
     });
-    match c.kind() {
+    if let (Some(v), serde_json::Value::Object(id)) = (v.as_object_mut(), daemon_identity(c.kind(), plan)) {
+        v.extend(id);
+    }
+    v
+}
+
+/// Which daemon was measured: its binary, and its package version or git
+/// commit (and whether the tree had uncommitted changes).
+fn daemon_identity(kind: Kind, plan: &Plan) -> serde_json::Value {
+    let mut v = json!({});
+    match kind {
         Kind::Samba => {
             v["ctdbd"] = json!(cluster::SAMBA_CTDBD);
             v["package_version"] = json!(command_output("dpkg-query", &["-W", "-f=${Version}", "ctdb"]));

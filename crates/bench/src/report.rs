@@ -47,6 +47,7 @@ impl Row {
 /// Format a value for the table.
 pub fn value(v: f64, unit: Unit) -> String {
     match unit {
+        Unit::Seconds => format!("{v:.2}"),
         Unit::PerSecond | Unit::CpuMs | Unit::Count if v >= 100.0 => format!("{v:.0}"),
         _ if v >= 1000.0 => format!("{v:.0}"),
         _ => format!("{v:.1}"),
@@ -108,6 +109,49 @@ pub fn table(title: &str, rows: &[Row], floor_rows: &[Row]) -> String {
     out
 }
 
+/// The failover table: per figure, each daemon's median with its min and
+/// max, and the ratio of the medians.
+pub fn failover_table(title: &str, rows: &[Row]) -> String {
+    const W: usize = 58;
+    const C: usize = 22;
+    let mut out = String::new();
+    let _ = writeln!(out, "{title}");
+    let _ = writeln!(
+        out,
+        "{:<W$} {:>5} {:>C$} {:>C$} {:>9}",
+        "failover (median [min-max])", "unit", "ctdb-rs", "Samba", "rs/Samba"
+    );
+    let _ = writeln!(out, "{}", "-".repeat(W + 5 + 2 * C + 9 + 4));
+    for r in rows {
+        let m = &r.metric;
+        let cell = |k: Kind| {
+            r.results.get(k.key()).map_or_else(
+                || "-".to_string(),
+                |s| {
+                    if s.runs.len() == 1 {
+                        value(s.median, m.unit)
+                    } else {
+                        format!("{} [{}-{}]", value(s.median, m.unit), value(s.min, m.unit), value(s.max, m.unit))
+                    }
+                },
+            )
+        };
+        // Small ratios keep two significant digits.
+        let ratio =
+            r.ratio.map_or_else(|| "-".to_string(), |x| if x < 0.1 { format!("{x:.3}x") } else { format!("{x:.2}x") });
+        let _ = writeln!(
+            out,
+            "{:<W$} {:>5} {:>C$} {:>C$} {:>9}",
+            m.label,
+            m.unit.label(),
+            cell(Kind::CtdbRs),
+            cell(Kind::Samba),
+            ratio
+        );
+    }
+    out
+}
+
 fn direction(b: Better) -> &'static str {
     match b {
         Better::Higher => "above 1",
@@ -143,6 +187,15 @@ mod tests {
         let r = Row::new(metric, &BTreeMap::from([(Kind::Samba, vec![5.0])]), &BTreeMap::new());
         assert_eq!((r.ratio, r.goal_met), (None, None));
         assert!(table("t", &[r], &[]).contains(" - "));
+    }
+
+    #[test]
+    fn failover_table_shows_median_min_max_and_ratio() {
+        let metric = Metric::new("failover.kill.new_connection".into(), "kill".into(), Unit::Seconds, Better::Lower);
+        let runs = BTreeMap::from([(Kind::CtdbRs, vec![0.5, 0.3, 0.4]), (Kind::Samba, vec![0.8])]);
+        let text = failover_table("t", &[Row::new(metric, &runs, &BTreeMap::new())]);
+        assert!(text.contains("0.40 [0.30-0.50]"), "{text}");
+        assert!(text.contains("0.80") && text.contains("0.50x"), "{text}");
     }
 
     #[test]

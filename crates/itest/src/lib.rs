@@ -10,6 +10,7 @@
 //! /24-ish range (`base`), so test files can run in parallel; dropping a
 //! [`Cluster`] stops every daemon it started, also when a test fails.
 
+pub mod failover_measure;
 pub mod netns;
 pub mod samba;
 

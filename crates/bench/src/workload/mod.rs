@@ -126,6 +126,9 @@ pub enum Unit {
     /// Milliseconds (durations of whole operations, e.g. a recovery).
     #[serde(rename = "ms")]
     Millis,
+    /// Seconds (failover times).
+    #[serde(rename = "s")]
+    Seconds,
     /// Events per second.
     #[serde(rename = "per_s")]
     PerSecond,
@@ -149,6 +152,7 @@ impl Unit {
         match self {
             Unit::Micros => "us",
             Unit::Millis => "ms",
+            Unit::Seconds => "s",
             Unit::PerSecond => "/s",
             Unit::MiB => "MiB",
             Unit::CpuMs => "ms CPU",
