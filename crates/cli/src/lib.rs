@@ -21,6 +21,7 @@
 //! | backup file format | [`backup`] |
 //! | text / machine / JSON rendering | [`render`] |
 //! | node flag texts and columns | [`flags`] |
+//! | addresses as Samba reads, prints and sorts them | [`inet`] |
 //! | `ctime()` and elapsed times | [`timefmt`] |
 //! | usage and help texts | [`usage`] |
 //! | failures, stderr and exit codes | [`error`] |
@@ -31,6 +32,7 @@ pub mod cmd;
 pub mod db;
 pub mod error;
 pub mod flags;
+pub mod inet;
 pub mod link;
 pub mod numparse;
 pub mod render;

@@ -14,9 +14,12 @@ fn main() {
     let outcome = runtime.block_on(ctdb_cli::run::run(&argv));
     // Write errors (a closed pipe) cannot be reported anywhere useful; the
     // exit code still tells the caller what happened.
+    // Standard error first: Samba's tool writes its messages as they happen
+    // but its standard output, when piped, only at exit, so `ctdb … 2>&1 |`
+    // shows them in this order (`ipinfo` of an unknown address).
+    let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
     let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());
     let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
     // Drop the runtime (and the connection) before exiting.
     drop(runtime);
     std::process::exit(outcome.exit);

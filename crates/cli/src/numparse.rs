@@ -89,6 +89,46 @@ pub fn strtoull(s: &str) -> Result<u64, NumError> {
     value.ok_or(NumError::Range)
 }
 
+/// The base given to `strtoul`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Radix {
+    /// Base 0: `0x` hex, leading `0` octal, else decimal.
+    Auto,
+    /// Base 10 (ports, `moveip`'s pnn, `gettickles`' port).
+    Decimal,
+}
+
+/// Samba's `smb_strtoul(s, NULL, base, &err, flags)`: leading blanks and a
+/// `+` allowed, a `-` rejected, no digits rejected; with `full`
+/// (`SMB_STR_FULL_STR_CONV`) trailing text is rejected too, else ignored.
+pub fn smb_strtoul(s: &str, radix: Radix, full: bool) -> Result<u64, NumError> {
+    let body = skip_space(s).as_bytes();
+    let (negative, digits) = match body.first() {
+        Some(b'+') => (false, &body[1..]),
+        Some(b'-') => (true, &body[1..]),
+        _ => (false, body),
+    };
+    let (value, used) = match radix {
+        Radix::Auto => magnitude(digits),
+        Radix::Decimal => {
+            let used = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+            let value = digits[..used]
+                .iter()
+                .try_fold(0u64, |v, c| v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))));
+            (value, used)
+        }
+    };
+    if used == 0 {
+        return Err(NumError::Invalid);
+    }
+    // strtoul reports ERANGE before the tool's own checks.
+    let value = value.ok_or(NumError::Range)?;
+    if negative || (full && used != digits.len()) {
+        return Err(NumError::Invalid);
+    }
+    Ok(value)
+}
+
 /// [`strtoull`] stored into a 32-bit field, truncating as the C assignment
 /// does (`setvar MonitorInterval 99999999999` stores 1215752191).
 pub fn strtoul_u32(s: &str) -> Result<u32, NumError> {
@@ -157,6 +197,19 @@ mod tests {
         assert_eq!(strtoull(" -5"), Err(NumError::Invalid));
         assert_eq!(strtoull("18446744073709551615"), Ok(u64::MAX));
         assert_eq!(strtoull("99999999999999999999999"), Err(NumError::Range));
+    }
+
+    #[test]
+    fn smb_strtoul_decimal_and_full_string() {
+        assert_eq!(smb_strtoul("445", Radix::Decimal, true), Ok(445));
+        assert_eq!(smb_strtoul(" +7", Radix::Decimal, true), Ok(7));
+        assert_eq!(smb_strtoul("0x10", Radix::Decimal, false), Ok(0));
+        assert_eq!(smb_strtoul("0x10", Radix::Decimal, true), Err(NumError::Invalid));
+        assert_eq!(smb_strtoul("12x", Radix::Decimal, false), Ok(12));
+        assert_eq!(smb_strtoul("-1", Radix::Decimal, false), Err(NumError::Invalid));
+        assert_eq!(smb_strtoul("", Radix::Decimal, false), Err(NumError::Invalid));
+        assert_eq!(smb_strtoul("99999999999999999999", Radix::Decimal, false), Err(NumError::Range));
+        assert_eq!(smb_strtoul("0x10", Radix::Auto, true), Ok(16));
     }
 
     #[test]

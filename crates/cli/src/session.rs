@@ -21,8 +21,8 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ctdb_legacy_proto::{
-    ctrl_flags, flags, pnn, srvid, IfaceList, NodeMap, Opcode, PidSrvid, ReplyCall, ReplyControl, ReqCall, Statistics,
-    StringN, TunableSet, Uptime, VarList, VnnMap, Wire,
+    ctrl_flags, flags, pnn, srvid, IfaceList, NodeMap, Opcode, PidSrvid, PublicIpInfo, PublicIpList, ReplyCall,
+    ReplyControl, ReqCall, SockAddr, Statistics, StringN, TunableSet, Uptime, VarList, VnnMap, Wire,
 };
 
 use crate::error::{exit_code, CliError};
@@ -422,6 +422,19 @@ impl<L: Link> Session<L> {
     pub async fn ifaces_of(&mut self, dest: u32) -> Result<IfaceList, CliError> {
         let data = self.control_ok_to(dest, Opcode::GET_IFACES, Vec::new()).await?;
         Self::decode::<IfaceList>(Opcode::GET_IFACES, dest, &data)
+    }
+
+    /// GET_PUBLIC_IPS of `dest`: every address it knows (the tool never
+    /// asks for the available ones only).
+    pub async fn public_ips_of(&mut self, dest: u32) -> Result<PublicIpList, CliError> {
+        let data = self.control_ok_to(dest, Opcode::GET_PUBLIC_IPS, Vec::new()).await?;
+        Self::decode::<PublicIpList>(Opcode::GET_PUBLIC_IPS, dest, &data)
+    }
+
+    /// GET_PUBLIC_IP_INFO of `addr` on `dest`.
+    pub async fn public_ip_info_of(&mut self, dest: u32, addr: SockAddr) -> Result<PublicIpInfo, CliError> {
+        let data = self.control_ok_to(dest, Opcode::GET_PUBLIC_IP_INFO, addr.to_bytes()).await?;
+        Self::decode::<PublicIpInfo>(Opcode::GET_PUBLIC_IP_INFO, dest, &data)
     }
 
     /// GETVNNMAP of the target.

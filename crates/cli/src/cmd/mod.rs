@@ -26,8 +26,19 @@
 //! | getreclock | [`getreclock`] | GET_RECLOCK_FILE |
 //! | disable / enable / stop / continue / ban / unban | [`node_state`] | GET_NODEMAP, DISABLE_NODE, ENABLE_NODE, STOP_NODE, CONTINUE_NODE, SET_BAN_STATE, then a takeover run |
 //! | ipreallocate / sync | [`ipreallocate`] | REGISTER_SRVID, TAKEOVER_RUN message, DEREGISTER_SRVID |
+//! | ip [all] | [`ip`] | GET_PUBLIC_IPS (the node, or every active node for `all`), GET_PUBLIC_IP_INFO per address |
+//! | ipinfo | [`ipinfo`] | GET_PUBLIC_IP_INFO |
+//! | ifaces | [`ifaces`] | GET_IFACES |
+//! | setifacelink | [`setifacelink`] | GET_IFACES, SET_IFACE_LINK_STATE |
+//! | moveip | [`moveip`] | DISABLE_IP_CHECK message, GET_PUBLIC_IPS, GET_NODEMAP, RELEASE_IP to the other active nodes, TAKEOVER_IP |
+//! | addip | [`addip`] | GET_PUBLIC_IPS, ADD_PUBLIC_IP, REBALANCE_NODE message |
+//! | delip | [`delip`] | GET_PUBLIC_IPS, DEL_PUBLIC_IP |
+//! | reloadips | [`reloadips`] | GET_NODEMAP, DISABLE_TAKEOVER_RUNS messages ([`hold_off`]), RELOAD_PUBLIC_IPS, then a takeover run |
+//! | gratarp | [`gratarp`] | SEND_GRATUITOUS_ARP |
+//! | gettickles | [`gettickles`] | GET_TCP_TICKLE_LIST |
+//! | addtickle / deltickle | [`addtickle`] | TCP_ADD_DELAYED_UPDATE / TCP_REMOVE (one per connection) |
 //! | recover | [`recover`] | LEADER message, GET_RECMODE, GETVNNMAP, SET_RECMODE |
-//! | reloadnodes | [`reloadnodes`] | GET_NODEMAP, GET_NODES_FILE, DISABLE_RECOVERIES message, RELOAD_NODES_FILE |
+//! | reloadnodes | [`reloadnodes`] | GET_NODEMAP, GET_NODES_FILE, DISABLE_RECOVERIES messages ([`hold_off`]), RELOAD_NODES_FILE |
 //! | setleaderrole / setlmasterrole | [`roles`] | SET_RECMASTERROLE, SET_LMASTERROLE |
 //! | getdbmap | [`getdbmap`] | GET_DBMAP, per DB GET_DBNAME, GETDBPATH, DB_GET_HEALTH |
 //! | getdbstatus | [`getdbstatus`] | DB lookup (GET_DBMAP, GET_DBNAME to the local node), GETDBPATH, DB_GET_HEALTH |
@@ -48,6 +59,8 @@
 //! | tfetch / tstore | [`tfetch`], [`tstore`] | none after the preamble (the TDB file is opened directly) |
 //! | wipedb | [`wipedb`] | DB lookup, attach, GET_NODEMAP, leader GET_RECMODE/GETVNNMAP, DB_FREEZE, DB_TRANSACTION_START, WIPE_DATABASE, DB_SET_HEALTHY, DB_TRANSACTION_COMMIT, DB_THAW |
 
+pub mod addip;
+pub mod addtickle;
 pub mod attach;
 pub mod backupdb;
 pub mod catdb;
@@ -55,6 +68,7 @@ pub mod cattdb;
 pub mod checktcpport;
 pub mod dbstatistics;
 pub mod deletekey;
+pub mod delip;
 pub mod detach;
 pub mod dumpdbbackup;
 pub mod event;
@@ -65,11 +79,18 @@ pub mod getdbstatus;
 pub mod getdebug;
 pub mod getpid;
 pub mod getreclock;
+pub mod gettickles;
 pub mod getvar;
+pub mod gratarp;
+pub mod hold_off;
+pub mod ifaces;
+pub mod ip;
+pub mod ipinfo;
 pub mod ipreallocate;
 pub mod leader;
 pub mod listnodes;
 pub mod listvars;
+pub mod moveip;
 pub mod node_state;
 pub mod nodestatus;
 pub mod pfetch;
@@ -80,6 +101,7 @@ pub mod pstore;
 pub mod ptrans;
 pub mod readkey;
 pub mod recover;
+pub mod reloadips;
 pub mod reloadnodes;
 pub mod restoredb;
 pub mod roles;
@@ -87,6 +109,7 @@ pub mod runstate;
 pub mod scriptstatus;
 pub mod setdbflag;
 pub mod setdebug;
+pub mod setifacelink;
 pub mod setvar;
 pub mod shutdown;
 pub mod statistics;
@@ -195,6 +218,18 @@ pub const IMPLEMENTED: &[(&str, Kind)] = &[
     ("ptrans", Kind::Daemon),
     ("tfetch", Kind::Daemon),
     ("tstore", Kind::Daemon),
+    ("ip", Kind::Daemon),
+    ("ipinfo", Kind::Daemon),
+    ("ifaces", Kind::Daemon),
+    ("setifacelink", Kind::Daemon),
+    ("moveip", Kind::Daemon),
+    ("addip", Kind::Daemon),
+    ("delip", Kind::Daemon),
+    ("reloadips", Kind::Daemon),
+    ("gratarp", Kind::Daemon),
+    ("gettickles", Kind::Daemon),
+    ("addtickle", Kind::Daemon),
+    ("deltickle", Kind::Daemon),
 ];
 
 /// Commands that refuse `-n` naming another node than the local one (the
@@ -217,6 +252,8 @@ const LOCAL_ONLY: &[&str] = &[
     "writekey",
     "deletekey",
     "getdbseqnum",
+    "moveip",
+    "reloadips",
 ];
 
 /// Whether `name` refuses `-n` naming another node (checked by the
@@ -302,6 +339,18 @@ pub async fn run_daemon<L: Link>(
         "ptrans" => ptrans::run(session, cx, args).await,
         "tfetch" => tfetch::run(cx, args),
         "tstore" => tstore::run(cx, args),
+        "ip" => ip::run(session, cx, args).await,
+        "ipinfo" => ipinfo::run(session, cx, args).await,
+        "ifaces" => ifaces::run(session, cx, args).await,
+        "setifacelink" => setifacelink::run(session, cx, args).await,
+        "moveip" => moveip::run(session, cx, args).await,
+        "addip" => addip::run(session, cx, args).await,
+        "delip" => delip::run(session, cx, args).await,
+        "reloadips" => reloadips::run(session, cx, args).await,
+        "gratarp" => gratarp::run(session, cx, args).await,
+        "gettickles" => gettickles::run(session, cx, args).await,
+        "addtickle" => addtickle::run(addtickle::Op::Add, session, cx, args).await,
+        "deltickle" => addtickle::run(addtickle::Op::Del, session, cx, args).await,
         _ => Err(CliError::line(format!("Unknown command '{name}'"))),
     }
 }

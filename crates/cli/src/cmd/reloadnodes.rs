@@ -25,9 +25,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use serde::Serialize;
 
 use ctdb_config::{NodesFile, Paths};
-use ctdb_legacy_proto::{flags, srvid, DisableMessage, NodeAndFlags, NodeMap, Opcode, SockAddr, Wire};
+use ctdb_legacy_proto::{flags, srvid, NodeAndFlags, NodeMap, Opcode, SockAddr};
 
-use super::ipreallocate::reply_i32;
+use super::hold_off::hold_off;
 use super::listnodes;
 use super::Ctx;
 use crate::error::CliError;
@@ -205,7 +205,7 @@ pub async fn run<L: Link>(session: &mut Session<L>, cx: &Ctx, paths: &Paths) -> 
     }
     // Samba's tool doubles -t in C int arithmetic and sends it as u32.
     let hold = (cx.options.timelimit.wrapping_mul(2)) as u32;
-    if let Err(code) = disable_recoveries(session, hold, &connected).await {
+    if let Err(code) = hold_off(session, srvid::DISABLE_RECOVERIES, hold, &connected).await {
         let text = format!("{stderr}Failed to disable recoveries\n");
         return Err(CliError::Message { stdout: change_lines(&result.changes), stderr: text, exit: code });
     }
@@ -220,54 +220,12 @@ pub async fn run<L: Link>(session: &mut Session<L>, cx: &Ctx, paths: &Paths) -> 
         stderr.push_str("You MUST fix failed nodes manually!\n");
     }
     result.reloaded = true;
-    if let Err(code) = disable_recoveries(session, 0, &connected).await {
+    if let Err(code) = hold_off(session, srvid::DISABLE_RECOVERIES, 0, &connected).await {
         let text = format!("{stderr}Failed to enable recoveries\n");
         return Err(CliError::Message { stdout: change_lines(&result.changes), stderr: text, exit: code });
     }
     let reply = cx.reply(&result);
     Ok(if stderr.is_empty() { reply } else { reply.with_stderr(stderr) })
-}
-
-/// Asks every node of `pnns` to hold recoveries for `seconds` (0 lets
-/// them run again) and waits `-t` for each to answer with its pnn. `Err`
-/// carries the exit code: a node answered a negative value, or the reply
-/// port could not be registered. Running out of time is not an error,
-/// as in Debian's `ctdb` 4.17.
-async fn disable_recoveries<L: Link>(session: &mut Session<L>, seconds: u32, pnns: &[u32]) -> Result<(), i32> {
-    let port = session.next_reply_srvid();
-    session.register_srvid(port).await.map_err(|e| e.exit())?;
-    let request = DisableMessage { pnn: session.local_pnn(), srvid: port, timeout: seconds }.to_bytes();
-    let mut outcome = Ok(());
-    for &p in pnns {
-        if session.send_message(p, srvid::DISABLE_RECOVERIES, request.clone()).await.is_err() {
-            outcome = Err(1);
-            break;
-        }
-    }
-    if outcome.is_ok() {
-        let deadline = session.deadline();
-        let mut answered = vec![false; pnns.len()];
-        while !answered.iter().all(|a| *a) {
-            match reply_i32(session, port, deadline).await {
-                Ok(Some(v)) if v < 0 => {
-                    outcome = Err(1);
-                    break;
-                }
-                Ok(Some(v)) => {
-                    if let Some(i) = pnns.iter().position(|p| i64::from(*p) == i64::from(v)) {
-                        answered[i] = true;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    outcome = Err(e.exit());
-                    break;
-                }
-            }
-        }
-    }
-    session.deregister_srvid(port).await;
-    outcome
 }
 
 #[cfg(test)]
