@@ -210,6 +210,45 @@ cases! {
     g_reloadnodes_deleted: "G_reloadnodes_deleted", "reloadnodes";
     g_reloadnodes_differs: "G_reloadnodes_differs", "reloadnodes";
     g_reloadnodes_undeleted: "G_reloadnodes_undeleted", "reloadnodes";
+    p_ip: "P_ip", "ip";
+    p_ip_all: "P_ip_all", "ip all";
+    p_ip_v: "P_ip_v", "-v ip";
+    p_ip_all_v: "P_ip_all_v", "-v ip all";
+    p_ip_x: "P_ip_X", "-X ip";
+    p_ip_all_xv: "P_ip_all_Xv", "-X -v ip all";
+    p_ip_ysemi_v: "P_ip_Ysemi_v", "-x ; -Y -v ip";
+    p_ip_n2: "P_ip_n2", "-n 2 ip";
+    p_ip_bogus: "P_ip_bogus", "ip bogus";
+    p_ipinfo: "P_ipinfo", "ipinfo 127.0.61.101";
+    p_ipinfo_unknown: "P_ipinfo_unknown", "ipinfo 127.0.61.199";
+    p_ipinfo_n2: "P_ipinfo_n2", "-n 2 ipinfo 127.0.61.105";
+    p_ipinfo_invalid: "P_ipinfo_invalid", "ipinfo 127.0.61";
+    p_ifaces: "P_ifaces", "ifaces";
+    p_ifaces_x: "P_ifaces_X", "-X ifaces";
+    p_setifacelink_unknown: "P_setifacelink_unknown", "setifacelink eth9 down";
+    p_setifacelink_bad_state: "P_setifacelink_bad_state", "setifacelink lo sideways";
+    p_setifacelink_down_n1: "P_setifacelink_down_n1", "-n 1 setifacelink lo down";
+    p_ifaces_n1_down: "P_ifaces_n1_down", "-n 1 ifaces";
+    p_ip_v_n1_down: "P_ip_v_n1_down", "-n 1 -v ip";
+    p_setifacelink_up_n1: "P_setifacelink_up_n1", "-n 1 setifacelink lo up";
+    p_addtickle: "P_addtickle", "addtickle 127.0.61.200:5000 127.0.61.101:445";
+    p_gettickles: "P_gettickles", "gettickles 127.0.61.101";
+    p_gettickles_x: "P_gettickles_X", "-X gettickles 127.0.61.101";
+    p_gettickles_port: "P_gettickles_port", "gettickles 127.0.61.101 445";
+    p_gettickles_badport: "P_gettickles_badport", "gettickles 127.0.61.101 x";
+    p_deltickle: "P_deltickle", "deltickle 127.0.61.200:5000 127.0.61.101:445";
+    p_gettickles_unknown: "P_gettickles_unknown", "gettickles 127.0.61.199";
+    p_addtickle_invalid: "P_addtickle_invalid", "addtickle 127.0.61.200 127.0.61.101:445";
+    p_addip: "P_addip", "addip 127.0.61.106/32 lo";
+    p_addip_known: "P_addip_known", "addip 127.0.61.106/32 lo";
+    p_addip_invalid: "P_addip_invalid", "addip 127.0.61.106 lo";
+    p_delip: "P_delip", "delip 127.0.61.106";
+    p_delip_unknown: "P_delip_unknown", "delip 127.0.61.106";
+    p_moveip: "P_moveip", "moveip 127.0.61.103 0";
+    p_moveip_invalid_pnn: "P_moveip_invalid_pnn", "moveip 127.0.61.103 x";
+    p_moveip_n1: "P_moveip_n1", "-n 1 moveip 127.0.61.103 0";
+    p_reloadips: "P_reloadips", "-t 2 reloadips";
+    p_reloadips_missing: "P_reloadips_missing", "reloadips 7";
 }
 
 /// `ping` measures its own time, so only the shape is compared.
@@ -682,4 +721,183 @@ fn a_banned_nodes_own_map_is_replaced_by_the_next_nodes() {
     let mut replay = Replay::from_records(records);
     let out = run_replay("-n 1 ping", &mut replay);
     assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "Warning: All nodes are banned.\n", 1));
+}
+
+/// `gratarp`: Samba's tool leaves the request's mask uninitialised (the
+/// recording holds stack garbage); everything else must match.
+#[test]
+fn gratarp_sends_the_address_and_interface() {
+    let name = "P_gratarp";
+    let mut replay = Replay::new(name);
+    let out = run_replay("gratarp 127.0.61.101 lo", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "", 0));
+    let recorded = replies(name).into_iter().find(|r| r.opcode == Opcode::SEND_GRATUITOUS_ARP.0);
+    let sent = replay.sent.iter().find(|s| s.opcode == Opcode::SEND_GRATUITOUS_ARP.0);
+    let (Some(recorded), Some(sent)) = (recorded, sent) else { panic!("no SEND_GRATUITOUS_ARP") };
+    assert_eq!(
+        (sent.data.len(), &sent.data[..28], &sent.data[32..]),
+        (recorded.request.len(), &recorded.request[..28], &recorded.request[32..])
+    );
+    assert_eq!(&sent.data[28..32], &[0, 0, 0, 0]);
+    let mut replay = Replay::new(name).fail(Opcode::SEND_GRATUITOUS_ARP, -1);
+    let out = run_replay("gratarp 127.0.61.101 lo", &mut replay);
+    assert_eq!(
+        (out.stderr.as_str(), out.exit),
+        ("Control SEND_GRATUITOUS_ARP failed, ret=-1\nUnable to send gratuitous arp from node 0\n", 1)
+    );
+}
+
+/// Failures of the address commands, as Samba's tool reports them (its
+/// client library's control line, then the command's own).
+#[test]
+fn address_command_failures_print_like_samba() {
+    let cases: &[(&str, &str, Opcode, i32, &str, &str, i32)] = &[
+        ("P_ip", "ip", Opcode::GET_PUBLIC_IPS, -1, "", "Control GET_PUBLIC_IPS failed, ret=-1\n", 1),
+        ("P_ip", "ip", Opcode::GET_PUBLIC_IP_INFO, -5, "", "Control GET_PUBLIC_IP_INFO failed, ret=-5\n", 251),
+        // `ip all` exits 1 whatever failed.
+        ("P_ip_all", "ip all", Opcode::GET_PUBLIC_IPS, -5, "", "Control GET_PUBLIC_IPS failed, ret=-5\n", 1),
+        // Only -1 means an unknown address.
+        (
+            "P_ipinfo",
+            "ipinfo 127.0.61.101",
+            Opcode::GET_PUBLIC_IP_INFO,
+            -5,
+            "",
+            "Control GET_PUBLIC_IP_INFO failed, ret=-5\n",
+            251,
+        ),
+        ("P_ifaces", "ifaces", Opcode::GET_IFACES, -1, "", "Control GET_IFACES failed, ret=-1\n", 1),
+        (
+            "P_setifacelink_down_n1",
+            "-n 1 setifacelink lo down",
+            Opcode::GET_IFACES,
+            -1,
+            "",
+            "Control GET_IFACES failed, ret=-1\nFailed to get interface information from node 1\n",
+            1,
+        ),
+        (
+            "P_setifacelink_down_n1",
+            "-n 1 setifacelink lo down",
+            Opcode::SET_IFACE_LINK_STATE,
+            -5,
+            "",
+            "Control SET_IFACE_LINK_STATE failed, ret=-5\n",
+            251,
+        ),
+        (
+            "P_addtickle",
+            "addtickle 127.0.61.200:5000 127.0.61.101:445",
+            Opcode::TCP_ADD_DELAYED_UPDATE,
+            -1,
+            "",
+            "Control TCP_ADD_DELAYED_UPDATE failed, ret=-1\nFailed to register connection\n",
+            1,
+        ),
+        (
+            "P_deltickle",
+            "deltickle 127.0.61.200:5000 127.0.61.101:445",
+            Opcode::TCP_REMOVE,
+            -1,
+            "",
+            "Control TCP_REMOVE failed, ret=-1\nFailed to unregister connection\n",
+            1,
+        ),
+        (
+            "P_addip",
+            "addip 127.0.61.106/32 lo",
+            Opcode::GET_PUBLIC_IPS,
+            -5,
+            "",
+            "Control GET_PUBLIC_IPS failed, ret=-5\nFailed to get Public IPs from node 0\n",
+            1,
+        ),
+        (
+            "P_delip",
+            "delip 127.0.61.106",
+            Opcode::DEL_PUBLIC_IP,
+            -1,
+            "",
+            "Control DEL_PUBLIC_IP failed, ret=-1\nFailed to delete public IP from node 0\n",
+            1,
+        ),
+    ];
+    for (name, argv, opcode, status, stdout, stderr, exit) in cases {
+        let mut replay = Replay::new(name).fail(*opcode, *status);
+        let out = run_replay(argv, &mut replay);
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str(), out.exit),
+            (*stdout, *stderr, *exit),
+            "{argv} with {opcode}"
+        );
+    }
+}
+
+#[test]
+fn moveip_tries_five_times_three_seconds_apart() {
+    // The first try fails at TAKEOVER_IP; the recording has nothing more,
+    // so the next four time out at GET_PUBLIC_IPS.
+    let mut replay = Replay::new("P_moveip").fail(Opcode::TAKEOVER_IP, -1);
+    let out = run_replay("moveip 127.0.61.103 0", &mut replay);
+    let timed_out = "Control GET_PUBLIC_IPS failed to node 0, ret=110\nFailed to get Public IPs from node 0\n";
+    let want = format!(
+        "Control TAKEOVER_IP failed, ret=-1\nFailed to takeover IP on node 0\n{}Failed to move IP 127.0.61.103 to node 0\n",
+        timed_out.repeat(4)
+    );
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", want.as_str(), 110));
+    assert_eq!(replay.slept, std::time::Duration::from_secs(15));
+    let checks =
+        replay.sent_messages().iter().filter(|m| m.srvid == ctdb_legacy_proto::srvid::DISABLE_IP_CHECK).count();
+    assert_eq!(checks, 5);
+    // A node that cannot host the address, and a target that is the only
+    // active node.
+    let mut replay = Replay::new("P_moveip");
+    let out = run_replay("moveip 127.0.61.105 0", &mut replay);
+    assert!(out.stderr.starts_with("Node 0 CANNOT host IP address 127.0.61.105\n"), "{}", out.stderr);
+    assert!(out.stderr.ends_with("Failed to move IP 127.0.61.105 to node 0\n"), "{}", out.stderr);
+    let mut replay = Replay::new("P_moveip").fail(Opcode::RELEASE_IP, -5);
+    let out = run_replay("moveip 127.0.61.103 0", &mut replay);
+    assert!(out.stderr.starts_with("Failed to release IP on nodes\n"), "{}", out.stderr);
+    assert!(!replay.sent.iter().any(|s| s.opcode == Opcode::TAKEOVER_IP.0));
+}
+
+#[test]
+fn addip_tries_five_times_then_gives_up() {
+    let mut replay = Replay::new("P_addip").fail(Opcode::ADD_PUBLIC_IP, -1);
+    let out = run_replay("addip 127.0.61.106/32 lo", &mut replay);
+    let want = format!(
+        "Control ADD_PUBLIC_IP failed, ret=-1\n{}Failed to add public IP to node 0. Giving up\n",
+        "Control ADD_PUBLIC_IP failed to node 0, ret=110\n".repeat(4)
+    );
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", want.as_str(), 110));
+    assert_eq!(replay.slept, std::time::Duration::from_secs(15));
+    // No rebalancing without the address.
+    assert!(replay.sent_messages().is_empty(), "{:?}", replay.sent_messages());
+}
+
+#[test]
+fn reloadips_stops_when_takeover_runs_cannot_be_held() {
+    let replay = Replay::new("P_reloadips").drop_tool_replies();
+    let port = tool_port(&replay, 1);
+    let mut replay = replay.push_message(port, (-1i32).to_le_bytes().to_vec());
+    let out = run_replay("-t 2 reloadips", &mut replay);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str(), out.exit), ("", "Failed to disable takeover runs\n", 1));
+    assert!(!replay.sent.iter().any(|s| s.opcode == Opcode::RELOAD_PUBLIC_IPS.0));
+    // The leader's takeover run failing ends it silently with its answer,
+    // after the reload.
+    let replay = Replay::new("P_reloadips").drop_tool_replies();
+    let (p1, p2, p3) = (tool_port(&replay, 1), tool_port(&replay, 2), tool_port(&replay, 3));
+    // Every node answers both holds (a wait drops answers to other ports).
+    let mut replay = replay;
+    for port in [p1, p2] {
+        for node in 0..3i32 {
+            replay = replay.push_message(port, node.to_le_bytes().to_vec());
+        }
+    }
+    let mut replay = replay.push_message(p3, (-5i32).to_le_bytes().to_vec());
+    let out = run_replay("-t 2 reloadips", &mut replay);
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str(), out.exit),
+        ("", "Failed to reload IPs on some nodes.\n", 251)
+    );
 }
