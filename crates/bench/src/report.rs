@@ -112,7 +112,7 @@ pub fn table(title: &str, rows: &[Row], floor_rows: &[Row]) -> String {
 /// The failover table: per figure, each daemon's median with its min and
 /// max, and the ratio of the medians.
 pub fn failover_table(title: &str, rows: &[Row]) -> String {
-    const W: usize = 58;
+    const W: usize = 66;
     const C: usize = 22;
     let mut out = String::new();
     let _ = writeln!(out, "{title}");
