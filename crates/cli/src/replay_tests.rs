@@ -901,3 +901,23 @@ fn reloadips_stops_when_takeover_runs_cannot_be_held() {
         ("", "Failed to reload IPs on some nodes.\n", 251)
     );
 }
+
+#[test]
+fn address_commands_in_json() {
+    let mut replay = Replay::new("P_ip_all_v");
+    let out = run_replay("--json -v ip all", &mut replay);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["all"], true);
+    let ips = v["ips"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ips.len(), 5, "{v}");
+    assert!(
+        ips.iter().all(|ip| ip["holder"].is_u64() && ip["interfaces"]["configured"] == serde_json::json!(["lo"])),
+        "{v}"
+    );
+    let mut replay = Replay::new("P_gettickles");
+    let out = run_replay("--json gettickles 127.0.61.101", &mut replay);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(v["address"], "127.0.61.101");
+    assert_eq!(v["connections"][0]["source"], "127.0.61.200:5000");
+    assert_eq!(v["connections"][0]["destination"], "127.0.61.101:445");
+}
