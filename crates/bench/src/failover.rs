@@ -23,7 +23,10 @@
 //! * `cut` — the victim's two switch ports down (a pulled cable);
 //! * `shutdown` — `ctdb shutdown` of the victim;
 //! * `cut-keepalive-1-2` — `cut` with KeepaliveInterval=1 and
-//!   KeepaliveLimit=2 in every node's `ctdb.tunables`, for both daemons.
+//!   KeepaliveLimit=2 in every node's `ctdb.tunables`, for both daemons;
+//! * `cut-leader` (only when named in `--failover-cases`) — the leader's
+//!   links cut, and the leader fenced from the cluster lock right after
+//!   (recipe §6), defaults.
 //!
 //! Figures (seconds from the fault, median and min–max of the runs):
 //! the first new connection answered by another node, and the idle
@@ -44,7 +47,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use ctdb_itest::failover_measure::{self, Fault, Measurement};
+use ctdb_itest::failover_measure::{self, Fault, Measurement, Victim};
 use ctdb_itest::netns::{BedConfig, PUBLIC_ADDRESSES};
 use serde_json::json;
 
@@ -123,11 +126,16 @@ pub enum Case {
     Shutdown,
     /// Links cut with KeepaliveInterval=1, KeepaliveLimit=2.
     CutTuned,
+    /// The leader's links cut and the leader fenced, defaults.
+    CutLeader,
 }
 
 impl Case {
     /// Every case, in table order.
-    pub const ALL: [Case; 4] = [Case::Kill, Case::Cut, Case::Shutdown, Case::CutTuned];
+    pub const ALL: [Case; 5] = [Case::Kill, Case::Cut, Case::Shutdown, Case::CutTuned, Case::CutLeader];
+
+    /// The cases run when `--failover-cases` is not given.
+    pub const DEFAULT: [Case; 4] = [Case::Kill, Case::Cut, Case::Shutdown, Case::CutTuned];
 
     /// The `--failover-cases` name and JSON key.
     pub fn key(self) -> &'static str {
@@ -136,6 +144,7 @@ impl Case {
             Case::Cut => "cut",
             Case::Shutdown => "shutdown",
             Case::CutTuned => "cut-keepalive-1-2",
+            Case::CutLeader => "cut-leader",
         }
     }
 
@@ -150,8 +159,15 @@ impl Case {
     fn fault(self) -> Fault {
         match self {
             Case::Kill => Fault::Kill,
-            Case::Cut | Case::CutTuned => Fault::CutLinks,
+            Case::Cut | Case::CutTuned | Case::CutLeader => Fault::CutLinks,
             Case::Shutdown => Fault::Shutdown,
+        }
+    }
+
+    fn victim(self) -> Victim {
+        match self {
+            Case::CutLeader => Victim::Leader,
+            _ => Victim::Follower,
         }
     }
 
@@ -170,6 +186,7 @@ impl Case {
             Case::Cut => "links cut (defaults)",
             Case::Shutdown => "ctdb shutdown",
             Case::CutTuned => "links cut (keepalive 1 s x 2)",
+            Case::CutLeader => "leader's links cut (fenced)",
         }
     }
 }
@@ -310,14 +327,16 @@ pub fn run(plan: &Plan) -> Result<Report> {
         "bed": {
             "nodes": NODES,
             "public_addresses": PUBLIC_ADDRESSES.map(|a| a.to_string()),
-            "victim": "a node hosting an address, not the leader",
+            "victim": "a node hosting an address, not the leader (cut-leader: the leader)",
             "probe_every_ms": failover_measure::PROBE_EVERY.as_millis() as u64,
             "probe_timeout_ms": failover_measure::PROBE_TIMEOUT.as_millis() as u64,
             "idle_grace_s": failover_measure::IDLE_GRACE.as_secs(),
             "fault_bound_s": FAULT_BOUND.as_secs(),
         },
         "daemons": plan.daemons.iter().map(|(k, p)| (k.key().to_string(), json!(p))).collect::<serde_json::Map<_, _>>(),
-        "cases": plan.cases.iter().map(|c| json!({"name": c.key(), "fault": c.fault().describe(), "tunables": c.tunables()})).collect::<Vec<_>>(),
+        "cases": plan.cases.iter().map(|c| json!({
+            "name": c.key(), "fault": c.fault().describe(), "victim": format!("{:?}", c.victim()), "tunables": c.tunables(),
+        })).collect::<Vec<_>>(),
         "runs": plan.runs,
         "measurements": runs_json,
     });
@@ -370,7 +389,7 @@ fn measure_one(case: Case, daemon: &std::path::Path) -> Result<One> {
     // torn down.
     let _live = Live::new();
     let cfg = BedConfig { nodes: NODES, daemon: daemon.to_path_buf(), tunables: case.tunables(), options: Vec::new() };
-    let ready = failover_measure::ready_bed(cfg, READY_TIMEOUT, &stopped)?;
+    let ready = failover_measure::ready_bed(cfg, case.victim(), READY_TIMEOUT, &stopped)?;
     let (idle, tickle_after) = failover_measure::tickled_connection(&ready, TICKLE_TIMEOUT, &stopped)?;
     let measurement = failover_measure::measure(&ready, case.fault(), idle, FAULT_BOUND, &stopped)?;
     Ok(One {

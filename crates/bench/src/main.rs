@@ -92,8 +92,8 @@ struct Opts {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Cases of the failover workload (comma-separated: kill, cut,
-    /// shutdown, cut-keepalive-1-2; default all of them, only kill with
-    /// --smoke).
+    /// shutdown, cut-keepalive-1-2, cut-leader; default all but
+    /// cut-leader, only kill with --smoke).
     #[arg(long, value_delimiter = ',')]
     failover_cases: Vec<String>,
     /// List the workloads and exit.
@@ -284,9 +284,15 @@ async fn run(opts: &Opts) -> Result<()> {
             println!("{:<20} {}", w.name(), w.params());
         }
         println!(
-            "{:<20} {{\"cases\":[{}],\"runs\":3}}   (only with --only {0}; root, network namespaces)",
+            "{:<20} {{\"cases\":[{}],\"runs\":3}}   (only with --only {0}; root, network namespaces; also: {})",
             failover::NAME,
-            failover::Case::ALL.map(|c| format!("\"{}\"", c.key())).join(",")
+            failover::Case::DEFAULT.map(|c| format!("\"{}\"", c.key())).join(","),
+            failover::Case::ALL
+                .into_iter()
+                .filter(|c| !failover::Case::DEFAULT.contains(c))
+                .map(|c| c.key())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         return Ok(());
     }
@@ -321,7 +327,7 @@ async fn run(opts: &Opts) -> Result<()> {
         } else if opts.smoke {
             vec![failover::Case::Kill]
         } else {
-            failover::Case::ALL.to_vec()
+            failover::Case::DEFAULT.to_vec()
         };
         let daemons = daemons
             .iter()

@@ -8,7 +8,8 @@
 //! 1. [`ready_bed`]: a bed with the test servers and every daemon started,
 //!    every node OK, the allocation consistent, every node naming the same
 //!    leader; the victim is the node holding the lowest address that is not
-//!    the leader (the recipe's `NSFO_VICTIM=follower`), `vip` that address.
+//!    the leader (the recipe's `NSFO_VICTIM=follower`) or the leader itself
+//!    ([`Victim`]), `vip` the lowest address it holds.
 //! 2. [`tickled_connection`]: an idle client connection to `vip`, answered
 //!    by the victim and registered there with `ctdb addtickle` (as smbd
 //!    registers its clients with its own node); ready once every node lists
@@ -49,14 +50,24 @@ const EXIT_BOUND: Duration = Duration::from_secs(30);
 /// How often the waits here look at the caller's `stop`.
 const POLL: Duration = Duration::from_millis(200);
 
-/// A fault made to the victim (a node hosting `vip`, not the leader).
+/// Which node a fault hits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Victim {
+    /// The node holding the lowest address that is not held by the leader.
+    Follower,
+    /// The leader (it hosts addresses too).
+    Leader,
+}
+
+/// A fault made to the victim (a node hosting `vip`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Fault {
     /// `kill -9` of the victim's daemon (its kernel stays up, and with it
     /// its addresses on `eth1` and its test server).
     Kill,
-    /// Both of the victim's switch ports down (a pulled cable); it is not
-    /// the leader, so no cluster-lock fence is needed (recipe §6).
+    /// Both of the victim's switch ports down (a pulled cable); a cut
+    /// leader is also fenced from the cluster lock right after
+    /// ([`Bed::fence_node`], recipe §6), as a cluster file system would.
     CutLinks,
     /// `ctdb shutdown` of the victim (the daemon's graceful stop, as
     /// SIGTERM).
@@ -124,8 +135,8 @@ fn wait_until(timeout: Duration, what: &str, stop: &dyn Fn() -> bool, mut cond: 
 /// Make a bed from `cfg`, start the test servers and every daemon, and wait
 /// (up to `timeout`) until it is ready: every node OK in every node's view,
 /// the allocation consistent ([`Bed::consistent_allocation`]), every node
-/// naming the same leader, and a non-leader hosting an address.
-pub fn ready_bed(cfg: BedConfig, timeout: Duration, stop: &dyn Fn() -> bool) -> Result<Ready> {
+/// naming the same leader, and a `who` hosting an address.
+pub fn ready_bed(cfg: BedConfig, who: Victim, timeout: Duration, stop: &dyn Fn() -> bool) -> Result<Ready> {
     let mut bed = Bed::new(cfg)?;
     bed.start_servers()?;
     let started = Instant::now();
@@ -151,8 +162,9 @@ pub fn ready_bed(cfg: BedConfig, timeout: Duration, stop: &dyn Fn() -> bool) -> 
     }
     let ready_after = started.elapsed();
     let (allocation, leader) = found.context("allocation vanished")?;
-    let Some((vip, victim)) = allocation.iter().find(|(_, h)| **h != leader).map(|(a, h)| (*a, *h)) else {
-        bail!("the leader (node {leader}) hosts every address: {allocation:?}");
+    let wanted = |h: u32| (h == leader) == (who == Victim::Leader);
+    let Some((vip, victim)) = allocation.iter().find(|(_, h)| wanted(**h)).map(|(a, h)| (*a, *h)) else {
+        bail!("no {who:?} (leader: node {leader}) hosts an address: {allocation:?}");
     };
     Ok(Ready { bed, leader, victim, vip, allocation, ready_after })
 }
@@ -297,7 +309,12 @@ pub fn measure(
     let mut tool_returned = None;
     match fault {
         Fault::Kill => r.bed.kill_node(r.victim)?,
-        Fault::CutLinks => r.bed.cut_node(r.victim)?,
+        Fault::CutLinks => {
+            r.bed.cut_node(r.victim)?;
+            if r.victim == r.leader {
+                r.bed.fence_node(r.victim)?;
+            }
+        }
         Fault::Shutdown => {
             let o = r.bed.ctdb(r.victim, &["shutdown"])?;
             tool_returned = Some(t0.elapsed());
