@@ -12,6 +12,7 @@
 
 pub mod failover_measure;
 pub mod netns;
+pub mod netns_samba;
 pub mod samba;
 
 use std::net::Ipv4Addr;

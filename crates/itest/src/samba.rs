@@ -196,49 +196,8 @@ impl SambaNodes {
     }
 
     fn smb_conf(&self, n: usize) -> String {
-        let d = self.node_dir(n);
-        let d = d.display();
         let node = &self.nodes[n];
-        let local_dbs: String = match self.mode {
-            Mode::VolatileOnly => {
-                "    # volatile-only mode: persistent databases stay node-local\n".to_string()
-                    + &PERSISTENT_DBS.iter().map(|db| format!("    ctdb:{db} = no\n")).collect::<String>()
-            }
-            Mode::Clustered => String::new(),
-        };
-        format!(
-            "[global]\n\
-             \x20   netbios name = CSMB\n\
-             \x20   workgroup = CSMBGRP\n\
-             \x20   server role = standalone server\n\
-             \x20   passdb backend = tdbsam\n\
-             \x20   clustering = yes\n\
-             \x20   ctdbd socket = {socket}\n\
-             \x20   interfaces = {addr}/8\n\
-             \x20   bind interfaces only = yes\n\
-             \x20   smb ports = 445\n\
-             \x20   disable netbios = yes\n\
-             \x20   lock directory = {d}/lock\n\
-             \x20   state directory = {d}/state\n\
-             \x20   cache directory = {d}/cache\n\
-             \x20   private dir = {d}/private\n\
-             \x20   pid directory = {d}/pid\n\
-             \x20   ncalrpc dir = {d}/ncalrpc\n\
-             \x20   log file = {d}/log/smbd.log\n\
-             \x20   registry shares = yes\n\
-             \x20   load printers = no\n\
-             \x20   printing = bsd\n\
-             \x20   printcap name = /dev/null\n\
-             \x20   disable spoolss = yes\n\
-             {local_dbs}\
-             [{SHARE}]\n\
-             \x20   path = {share}\n\
-             \x20   read only = no\n\
-             \x20   posix locking = no\n",
-            socket = node.socket.display(),
-            addr = node.addr,
-            share = self.share_dir().display(),
-        )
+        smb_conf(&self.node_dir(n), &node.socket, Listen::Only(node.addr), &self.share_dir(), self.mode)
     }
 
     fn write_files(&self) -> Result<()> {
@@ -666,6 +625,68 @@ impl Drop for SambaNodes {
     }
 }
 
+/// Which addresses an smbd listens on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// Only this address (`interfaces = ADDR/8`, `bind interfaces only =
+    /// yes`): several smbds share one network namespace, one address each.
+    Only(Ipv4Addr),
+    /// Every address of the smbd's network namespace, also addresses added
+    /// after it started (`bind interfaces only = no`: smbd binds the
+    /// wildcard address), as public addresses that CTDB moves between
+    /// nodes need.
+    Any,
+}
+
+/// The recipe's smb.conf (section 3) of one clustered smbd: node-local
+/// directories under `dir` (`lock`, `state`, `cache`, `private`, `pid`,
+/// `ncalrpc`, `log`), its ctdbd at `socket`, the `[share]` on `share`.
+pub fn smb_conf(dir: &Path, socket: &Path, listen: Listen, share: &Path, mode: Mode) -> String {
+    let d = dir.display();
+    let local_dbs: String = match mode {
+        Mode::VolatileOnly => {
+            "    # volatile-only mode: persistent databases stay node-local\n".to_string()
+                + &PERSISTENT_DBS.iter().map(|db| format!("    ctdb:{db} = no\n")).collect::<String>()
+        }
+        Mode::Clustered => String::new(),
+    };
+    let listen = match listen {
+        Listen::Only(addr) => format!("    interfaces = {addr}/8\n    bind interfaces only = yes\n"),
+        Listen::Any => "    bind interfaces only = no\n".to_string(),
+    };
+    format!(
+        "[global]\n\
+         \x20   netbios name = CSMB\n\
+         \x20   workgroup = CSMBGRP\n\
+         \x20   server role = standalone server\n\
+         \x20   passdb backend = tdbsam\n\
+         \x20   clustering = yes\n\
+         \x20   ctdbd socket = {socket}\n\
+         {listen}\
+         \x20   smb ports = 445\n\
+         \x20   disable netbios = yes\n\
+         \x20   lock directory = {d}/lock\n\
+         \x20   state directory = {d}/state\n\
+         \x20   cache directory = {d}/cache\n\
+         \x20   private dir = {d}/private\n\
+         \x20   pid directory = {d}/pid\n\
+         \x20   ncalrpc dir = {d}/ncalrpc\n\
+         \x20   log file = {d}/log/smbd.log\n\
+         \x20   registry shares = yes\n\
+         \x20   load printers = no\n\
+         \x20   printing = bsd\n\
+         \x20   printcap name = /dev/null\n\
+         \x20   disable spoolss = yes\n\
+         {local_dbs}\
+         [{SHARE}]\n\
+         \x20   path = {share}\n\
+         \x20   read only = no\n\
+         \x20   posix locking = no\n",
+        socket = socket.display(),
+        share = share.display(),
+    )
+}
+
 /// Check b's client: prints one result line per step; the Rust side
 /// compares them.
 const SHAREMODE_PY: &str = r#"import sys
@@ -909,13 +930,15 @@ pub fn show(out: &Output) -> String {
     )
 }
 
-fn tail(path: &Path, lines: usize) -> String {
+/// The last `lines` lines of a text file (empty if unreadable).
+pub fn tail(path: &Path, lines: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-fn read_pid(path: &Path) -> Option<i32> {
+/// The pid in a pid file, if it names one above 1.
+pub fn read_pid(path: &Path) -> Option<i32> {
     fs::read_to_string(path).ok()?.trim().parse().ok().filter(|&p: &i32| p > 1)
 }
 
@@ -931,7 +954,7 @@ pub fn alive(pid: i32) -> bool {
 }
 
 /// SIGTERM `pid`, wait up to `grace` for it to go, then SIGKILL it.
-fn terminate(pid: i32, grace: Duration) {
+pub fn terminate(pid: i32, grace: Duration) {
     if !alive(pid) {
         return;
     }
