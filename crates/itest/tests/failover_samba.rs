@@ -41,8 +41,9 @@ use ctdb_itest::{samba, wait_for};
 
 /// How soon after the fault the client's connection must be reset: issue
 /// 9 wants the address elsewhere within 2 s of a kill -9 and "clients told
-/// at once"; a client that is not tickled would only learn of it from
-/// smbclient's own echo (every 5 s) or never.
+/// at once"; a client that is not tickled learns of it only when it next
+/// sends, and the sessions here send nothing while idle (see
+/// `SmbSession`).
 const RESET_BOUND: Duration = Duration::from_secs(3);
 
 /// How soon the open smbclient session must report the failure of a
