@@ -17,7 +17,10 @@
 //! tests: the victim is a node that hosts an address and is not the
 //! leader; an idle client connection to that address is registered with
 //! `ctdb addtickle` on the victim and waited for until every node lists it;
-//! a prober opens a new connection every 50 ms; then the fault. Cases:
+//! a prober opens a new connection every 50 ms; then, after a random delay
+//! of up to 5 s (so the fault does not always fall at the same phase of the
+//! daemons' keepalive and recovery timers, which run in step with the
+//! bed's start), the fault. Cases:
 //!
 //! * `kill` — `kill -9` of the victim's daemon;
 //! * `cut` — the victim's two switch ports down (a pulled cable);
@@ -65,6 +68,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the tickle may take to reach every node (Samba sends tickle
 /// lists every TickleUpdateInterval, 20 s by default).
 const TICKLE_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// The fault comes a random delay up to this long after the prober is
+/// running: one period of Samba's default keepalive (5 s), longer than its
+/// recovery daemon's 1 s loop and ctdb-rs's keepalives, so the fault falls
+/// at every phase of their timers rather than always at the same one.
+const FAULT_JITTER: Duration = Duration::from_secs(5);
 
 /// How long after the fault another node must answer for the address
 /// (Samba's defaults detect a cut node after 25–30 s).
@@ -332,6 +341,7 @@ pub fn run(plan: &Plan) -> Result<Report> {
             "probe_timeout_ms": failover_measure::PROBE_TIMEOUT.as_millis() as u64,
             "idle_grace_s": failover_measure::IDLE_GRACE.as_secs(),
             "fault_bound_s": FAULT_BOUND.as_secs(),
+            "fault_jitter_s": FAULT_JITTER.as_secs(),
         },
         "daemons": plan.daemons.iter().map(|(k, p)| (k.key().to_string(), json!(p))).collect::<serde_json::Map<_, _>>(),
         "cases": plan.cases.iter().map(|c| json!({
@@ -351,6 +361,8 @@ struct One {
     vip: std::net::Ipv4Addr,
     ready_after: Duration,
     tickle_after: Duration,
+    /// The random delay before the fault.
+    delay: Duration,
 }
 
 impl One {
@@ -366,6 +378,7 @@ impl One {
             "address": self.vip.to_string(),
             "ready_s": self.ready_after.as_secs_f64(),
             "tickle_replicated_s": self.tickle_after.as_secs_f64(),
+            "delay_before_fault_s": self.delay.as_secs_f64(),
             "new_connection_s": m.new_connection.as_secs_f64(),
             "answered_by": m.answered_by,
             "idle_fate": format!("{:?}", m.idle_fate),
@@ -391,7 +404,8 @@ fn measure_one(case: Case, daemon: &std::path::Path) -> Result<One> {
     let cfg = BedConfig { nodes: NODES, daemon: daemon.to_path_buf(), tunables: case.tunables(), options: Vec::new() };
     let ready = failover_measure::ready_bed(cfg, case.victim(), READY_TIMEOUT, &stopped)?;
     let (idle, tickle_after) = failover_measure::tickled_connection(&ready, TICKLE_TIMEOUT, &stopped)?;
-    let measurement = failover_measure::measure(&ready, case.fault(), idle, FAULT_BOUND, &stopped)?;
+    let delay = failover_measure::random_delay(FAULT_JITTER);
+    let measurement = failover_measure::measure(&ready, case.fault(), idle, delay, FAULT_BOUND, &stopped)?;
     Ok(One {
         measurement,
         victim: ready.victim,
@@ -399,5 +413,6 @@ fn measure_one(case: Case, daemon: &std::path::Path) -> Result<One> {
         vip: ready.vip,
         ready_after: ready.ready_after,
         tickle_after,
+        delay,
     })
 }

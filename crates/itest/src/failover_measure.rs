@@ -16,7 +16,9 @@
 //!    it in `ctdb gettickles` (Samba replicates tickle lists every
 //!    TickleUpdateInterval, 20 s by default).
 //! 3. [`measure`]: a [`Prober`] opening a **new** connection to `vip` every
-//!    50 ms (each given 1 s), the fault, then the time from the fault to the
+//!    50 ms (each given 1 s), a delay of the caller's choosing (a random one
+//!    from [`random_delay`] keeps the fault from always landing at the same
+//!    point of the daemons' periodic timers), the fault, then the time from the fault to the
 //!    first new connection answered by another node, and the time until the
 //!    idle connection is reset (the new owner's tickle ACK) — or that it
 //!    was not, within the bounds.
@@ -262,6 +264,21 @@ pub fn start_prober(r: &Ready, run_for: Duration, stop: &dyn Fn() -> bool) -> Re
     Ok(p)
 }
 
+/// A delay drawn uniformly from `[0, max)`. Waiting it before a fault
+/// decorrelates the fault from the daemons' timers: every step before it
+/// (start, first recovery, Samba's 20 s tickle update) is in step with
+/// them, so a fixed-time fault would land at the same phase of, say, a 5 s
+/// keepalive tick in every run and measure one corner of the range.
+pub fn random_delay(max: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS; its hash of the time is as good
+    // a uniform draw as a delay needs.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    let unit = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    max.mul_f64(unit)
+}
+
 /// [`Prober::first`], looking at `stop` every [`POLL`].
 fn first_until(
     p: &mut Prober,
@@ -284,18 +301,20 @@ fn first_until(
 }
 
 /// Make `fault` to `r`'s victim, with a tickled idle connection and a
-/// prober running, and measure (see the module documentation). Fails when
-/// no other node answers for the address within `bound` of the fault.
+/// prober running, `delay` after the prober is running, and measure (see
+/// the module documentation). Fails when no other node answers for the
+/// address within `bound` of the fault.
 pub fn measure(
     r: &Ready,
     fault: Fault,
     idle: TcpStream,
+    delay: Duration,
     bound: Duration,
     stop: &dyn Fn() -> bool,
 ) -> Result<Measurement> {
     // A second handle on the idle connection, to end its watcher early.
     let idle_handle = idle.try_clone().context("cloning the idle connection")?;
-    let watch = watch_connection(idle, bound + IDLE_GRACE);
+    let watch = watch_connection(idle, delay + bound + IDLE_GRACE);
     let exit = match fault {
         Fault::Shutdown => {
             let pid = r.bed.pid(r.victim).context("the victim's daemon is not running")?;
@@ -303,7 +322,14 @@ pub fn measure(
         }
         _ => None,
     };
-    let mut p = start_prober(r, bound + IDLE_GRACE, stop)?;
+    let mut p = start_prober(r, delay + bound + IDLE_GRACE, stop)?;
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        if stop() {
+            bail!("interrupted");
+        }
+        std::thread::sleep(until.saturating_duration_since(Instant::now()).min(POLL));
+    }
 
     let t0 = Instant::now();
     let mut tool_returned = None;
