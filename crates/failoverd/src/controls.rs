@@ -1,7 +1,10 @@
 //! The public-address controls, forwarded by the gateway as legacy frames
 //! and answered with legacy REPLY_CONTROL frames: GET_PUBLIC_IPS (all, or
 //! only those this node can host: flag 0x10000), GET_PUBLIC_IP_INFO,
-//! GET_IFACES, SET_IFACE_LINK_STATE.
+//! GET_IFACES, SET_IFACE_LINK_STATE, the connection lists, ADD_PUBLIC_IP /
+//! DEL_PUBLIC_IP, SEND_GRATUITOUS_ARP; RELEASE_IP / TAKEOVER_IP
+//! (`crate::moveip`) and RELOAD_PUBLIC_IPS (`crate::reload`) answer once
+//! their work is done.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -40,8 +43,15 @@ impl Failoverd {
                 return;
             }
         };
-        let r = self.answer(now, &c);
-        self.reply(gw, reqid, r);
+        let r = match c.opcode {
+            Opcode::RELEASE_IP => self.release_ip(gw, reqid, &c.data),
+            Opcode::TAKEOVER_IP => self.takeover_ip(gw, reqid, &c.data),
+            Opcode::RELOAD_PUBLIC_IPS => self.reload_public_ips(gw, reqid),
+            _ => Some(self.answer(now, &c)),
+        };
+        if let Some(r) = r {
+            self.reply(gw, reqid, r);
+        }
     }
 
     fn answer(&mut self, now: std::time::Instant, c: &ReqControl) -> ReplyControl {
@@ -112,7 +122,15 @@ impl Failoverd {
                     return ok(Vec::new());
                 }
                 let add = c.opcode != Opcode::TCP_REMOVE;
-                self.track(add, client, server, true);
+                // An smbd that went away (the gateway's NOREPLY removal)
+                // after this node released the address — it ends its
+                // connections on RELEASE_IP — is forgotten here only: the
+                // new holder still has the connection and resets it, as
+                // with CTDB, whose lists reach other nodes only with the
+                // periodic tickle update.
+                let departed = c.flags & ctdb_legacy_proto::ctrl_flags::NOREPLY != 0;
+                let tell = add || !departed || self.hosted.contains_key(&server.ip());
+                self.track(add, client, server, tell);
                 ok(Vec::new())
             }
             Opcode::GET_TCP_TICKLE_LIST => {
@@ -161,6 +179,7 @@ impl Failoverd {
                 }
                 ok(Vec::new())
             }
+            Opcode::SEND_GRATUITOUS_ARP => self.send_gratuitous_arp(now, &c.data),
             _ => fail("not a failover control"),
         }
     }
@@ -181,7 +200,8 @@ impl Failoverd {
         Iface { name: name.to_string(), link_state: u16::from(up), references }
     }
 
-    fn reply(&mut self, gw: Endpoint, reqid: u64, r: ReplyControl) {
+    /// Answer the gateway's request `reqid`.
+    pub(crate) fn reply(&mut self, gw: Endpoint, reqid: u64, r: ReplyControl) {
         let h = Header {
             length: 0,
             magic: CTDB_MAGIC,

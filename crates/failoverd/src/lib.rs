@@ -19,16 +19,32 @@
 //! ```
 //!
 //! Around it, [`core`]: the service's sans-IO core (this node's addresses
-//! and interfaces, the public-address controls in [`controls`], takeover
+//! and interfaces, the public-address controls in `controls`, takeover
 //! runs led by the leader with takeip/releaseip/ipreallocated through
-//! eventd), and [`shell`]. Still to come: gratuitous ARP, tickles,
-//! connection tracking, address checks, fast failure detection.
+//! eventd, gratuitous ARP and tickle ACKs after a takeip, connection
+//! tracking), with the features around the runs each in a module of its
+//! own: `moveip` (RELEASE_IP / TAKEOVER_IP, and the RELEASE_IP / TAKE_IP
+//! messages to local clients), `pause` (DISABLE_TAKEOVER_RUNS,
+//! DISABLE_IP_CHECK, REBALANCE_NODE), `reload` (RELOAD_PUBLIC_IPS),
+//! `gratarp` (SEND_GRATUITOUS_ARP), `release_all` (a stopped or banned
+//! node, or one too long in recovery, lets everything go) and `ipcheck`
+//! (what is hosted against what is on the interfaces). [`shell`] does the
+//! I/O: [`garp`], [`tickle`], [`host_addrs`], reading `public_addresses`.
 
 pub mod alloc;
 mod controls;
 pub mod core;
 pub mod garp;
+mod gratarp;
+pub mod host_addrs;
+mod ipcheck;
+mod moveip;
+mod pause;
+mod release_all;
+mod reload;
 pub mod shell;
+#[cfg(test)]
+mod tests;
 pub mod tickle;
 
 pub use crate::core::{Address, Failoverd, FailoverdConfig};

@@ -1,10 +1,13 @@
 //! failoverd as a service of the daemon: the core behind the standard
-//! service loop. Its own I/O is small: the gratuitous ARPs and tickle ACKs
-//! the core asks for, sent right after each input (interfaces are changed
-//! by the event scripts eventd runs). When the daemon stops, failoverd
-//! stops first and waits (bounded by `[failover] shutdown timeout`) until
-//! its addresses have been taken over by other nodes.
+//! service loop. Its own I/O is small and done right after each input: the
+//! gratuitous ARPs and tickle ACKs the core asks for, reading the host's
+//! addresses for the address check, and reading `public_addresses` for
+//! `ctdb reloadips` (interfaces are changed by the event scripts eventd
+//! runs). When the daemon stops, failoverd stops first and waits (bounded
+//! by `[failover] shutdown timeout`) until its addresses have been taken
+//! over by other nodes.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ctdb_proto::{Packet, ServiceId};
@@ -17,13 +20,60 @@ use crate::core::Failoverd;
 pub struct FailoverdService {
     core: Failoverd,
     shutdown_timeout: Duration,
+    /// `$CTDB_BASE/public_addresses`, read again by `ctdb reloadips`.
+    public_addresses: Option<PathBuf>,
 }
 
 impl FailoverdService {
     /// A service around `core`; at shutdown it waits up to
-    /// `shutdown_timeout` for its addresses to move.
-    pub fn new(core: Failoverd, shutdown_timeout: Duration) -> FailoverdService {
-        FailoverdService { core, shutdown_timeout }
+    /// `shutdown_timeout` for its addresses to move. The daemon's paths
+    /// come from the environment, as masterd's do: `public_addresses`
+    /// for reloads, and test mode, in which the address check leaves alone
+    /// addresses it does not hold (every node of a local cluster shares
+    /// the host's interfaces).
+    pub fn new(mut core: Failoverd, shutdown_timeout: Duration) -> FailoverdService {
+        let paths = ctdb_config::Paths::from_env();
+        if let Err(e) = &paths {
+            warn!("failoverd: {e}; `ctdb reloadips` will fail");
+        }
+        let paths = paths.ok();
+        core.set_check_foreign_addresses(paths.as_ref().is_some_and(|p| !p.test_mode));
+        let public_addresses = paths.map(|p| p.public_addresses_file());
+        FailoverdService { core, shutdown_timeout, public_addresses }
+    }
+
+    /// Everything the core asks of the outside after an input.
+    fn io(&mut self, now: Instant) {
+        self.announce();
+        if self.core.ip_check_due() {
+            match crate::host_addrs::host_addresses() {
+                Ok(on_host) => self.core.ip_check(now, &on_host),
+                Err(e) => warn!("failoverd: cannot read the host's addresses: {e}"),
+            }
+        }
+        if self.core.reload_wanted() {
+            let file = self.read_public_addresses();
+            self.core.reloaded(now, file);
+            // The reload may have released or added addresses.
+            self.announce();
+        }
+    }
+
+    /// `public_addresses` with the daemon's parser and checks (a missing
+    /// file means no addresses, as at start).
+    fn read_public_addresses(&self) -> Result<Vec<crate::Address>, String> {
+        let Some(path) = &self.public_addresses else { return Err("no CTDB_BASE".into()) };
+        let loaded = ctdb_config::PublicAddresses::load(path, ctdb_config::public_addresses::interface_exists)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        for w in &loaded.warnings {
+            warn!("{}: {w}", path.display());
+        }
+        Ok(loaded
+            .addresses
+            .entries
+            .iter()
+            .map(|a| crate::Address { addr: a.addr, mask_bits: a.mask_bits, ifaces: a.ifaces.clone() })
+            .collect())
     }
 
     /// Send the announcements the core has due.
@@ -48,14 +98,14 @@ impl Service for FailoverdService {
     }
     fn dispatch(&mut self, now: Instant, packet: Packet) {
         self.core.dispatch(now, packet);
-        self.announce();
+        self.io(now);
     }
     fn poll_timeout(&self) -> Option<Instant> {
         self.core.poll_timeout()
     }
     fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
-        self.announce();
+        self.io(now);
     }
     fn begin_stop(&mut self, now: Instant) -> Duration {
         self.core.shutdown(now);

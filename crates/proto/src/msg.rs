@@ -284,6 +284,29 @@ pub enum Msg {
     /// (`ctdb ipreallocate`, TAKEOVER_RUN message); answered with `Status`
     /// once a run that started after the request is over.
     TakeoverRunRequest,
+    /// gateway → local failoverd: the DISABLE_TAKEOVER_RUNS message
+    /// (`ctdb reloadips`): no takeover runs (on the leader) and no
+    /// address checks (on every node) for `secs` seconds; 0 allows them
+    /// again. Answered with `Status` 0, or −EAGAIN when this node's
+    /// takeover run is going on (CTDB refuses then).
+    DisableTakeoverRuns {
+        /// How long; 0 = enable.
+        secs: u32,
+    },
+    /// gateway → local failoverd: the DISABLE_IP_CHECK message (`ctdb
+    /// moveip` of CTDB 4.17): like [`Msg::DisableTakeoverRuns`] but not
+    /// answered, and over once the move is done.
+    DisableIpCheck {
+        /// How long at most.
+        secs: u32,
+    },
+    /// gateway → local failoverd: the REBALANCE_NODE message (`ctdb
+    /// addip`): the leader lets `pnn` take addresses from other nodes at
+    /// its next takeover run.
+    RebalanceNode {
+        /// The node.
+        pnn: u32,
+    },
 }
 
 /// failoverd-to-failoverd messages of a takeover run, led by the leader's
@@ -343,6 +366,20 @@ pub enum FailoverMsg {
         run: u32,
         /// Whether every takeip/releaseip event passed.
         ok: bool,
+    },
+    /// node → every other connected node: it took `addr` on request
+    /// (TAKEOVER_IP, `ctdb moveip`), so every holder view names it and
+    /// the pause of takeover runs the move asked for (DISABLE_IP_CHECK)
+    /// is over.
+    Moved {
+        /// The address.
+        addr: IpAddr,
+    },
+    /// node → leader: `pnn` has new addresses (`ctdb reloadips`); let it
+    /// take some at the next run (CTDB's REBALANCE_NODE).
+    Rebalance {
+        /// The node.
+        pnn: u32,
     },
 }
 

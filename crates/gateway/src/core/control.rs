@@ -29,6 +29,10 @@ const FAILOVER_CONTROLS: &[Opcode] = &[
     Opcode::SET_TCP_TICKLE_LIST,
     Opcode::ADD_PUBLIC_IP,
     Opcode::DEL_PUBLIC_IP,
+    Opcode::RELEASE_IP,
+    Opcode::TAKEOVER_IP,
+    Opcode::RELOAD_PUBLIC_IPS,
+    Opcode::SEND_GRATUITOUS_ARP,
 ];
 
 const DB_CONTROLS: &[Opcode] = &[
@@ -226,6 +230,10 @@ impl Gateway {
                     Opcode::GET_PUBLIC_IPS => ok(ctdb_legacy_proto::PublicIpList { ips: Vec::new() }.to_bytes()),
                     // smbd's per-connection registration: nothing to track.
                     Opcode::TCP_CLIENT => status(0),
+                    // No public address is known here: CTDB answers 0 for
+                    // an address it does not know, and a reload finds
+                    // nothing to do.
+                    Opcode::RELEASE_IP | Opcode::TAKEOVER_IP | Opcode::RELOAD_PUBLIC_IPS => status(0),
                     _ => fail("public IP failover is disabled on this node"),
                 };
             }

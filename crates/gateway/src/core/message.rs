@@ -4,7 +4,7 @@ use ctdb_legacy_proto::{
     pnn, srvid, DisableMessage, Frame, Operation, Packet as LPacket, ReqMessage, SrvidMessage, Wire,
 };
 use ctdb_proto::{Body, Endpoint, Msg, Packet, ServiceId};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{Action, Gateway};
 
@@ -47,10 +47,13 @@ impl Gateway {
             self.actions.push_back(Action::Send(Packet::new(db, self.endpoint(), 0, Body::Legacy(bytes))));
             return;
         }
-        if id == srvid::TAKEOVER_RUN {
-            self.takeover_run(data);
-        } else if id == srvid::DISABLE_RECOVERIES {
-            self.disable_recoveries(data);
+        match id {
+            srvid::TAKEOVER_RUN => self.takeover_run(data),
+            srvid::DISABLE_RECOVERIES => self.disable_recoveries(data),
+            srvid::DISABLE_TAKEOVER_RUNS | srvid::DISABLE_IP_CHECK | srvid::REBALANCE_NODE => {
+                self.failover_message(id, data)
+            }
+            _ => {}
         }
         let mut targets: Vec<u64> = Vec::new();
         for (cid, cl) in &self.clients {
@@ -138,13 +141,63 @@ impl Gateway {
         self.message(m.pnn, m.srvid, (self.pnn as i32).to_le_bytes().to_vec());
     }
 
-    /// failoverd's answer to a takeover run request: the requester hears
-    /// our pnn (success) or −1.
+    /// failoverd's answer to a request made by srvid message (a takeover
+    /// run, disabling takeover runs): the requester hears our pnn
+    /// (success), failoverd's negative errno, or −1.
     pub(super) fn takeover_run_done(&mut self, reqid: u64, status: i32) -> bool {
         let Some(m) = self.takeover_waiters.remove(&reqid) else { return false };
-        let answer = if status == 0 { self.pnn as i32 } else { -1 };
+        let answer = match status {
+            0 => self.pnn as i32,
+            s if s < 0 => s,
+            _ => -1,
+        };
         self.message(m.pnn, m.srvid, answer.to_le_bytes().to_vec());
         true
+    }
+
+    /// The failover messages every node's failoverd acts on:
+    /// DISABLE_TAKEOVER_RUNS (`ctdb reloadips`; answered to the sender's
+    /// srvid with our pnn, or −EAGAIN while our takeover run goes on),
+    /// DISABLE_IP_CHECK (`ctdb moveip`, u32 seconds, no answer) and
+    /// REBALANCE_NODE (`ctdb addip`, u32 pnn; the leader's business).
+    /// Without failoverd there is nothing to hold off: the disable is
+    /// answered at once, as CTDB's recovery daemon does.
+    fn failover_message(&mut self, id: u64, data: &[u8]) {
+        let msg = if id == srvid::DISABLE_TAKEOVER_RUNS {
+            let m = match DisableMessage::from_bytes(data) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!("gateway: malformed disable-takeover-runs message: {e}");
+                    return;
+                }
+            };
+            if !self.failover {
+                if m.srvid != 0 {
+                    self.message(m.pnn, m.srvid, (self.pnn as i32).to_le_bytes().to_vec());
+                }
+                return;
+            }
+            let reqid = self.new_reqid();
+            if m.srvid != 0 {
+                self.takeover_waiters.insert(reqid, SrvidMessage { pnn: m.pnn, srvid: m.srvid });
+            }
+            (reqid, Msg::DisableTakeoverRuns { secs: m.timeout })
+        } else {
+            let Some(value) = data.try_into().ok().map(u32::from_ne_bytes) else {
+                warn!("gateway: srvid 0x{id:016x} message of {} bytes, expected 4; ignored", data.len());
+                return;
+            };
+            if !self.failover {
+                return;
+            }
+            if id == srvid::DISABLE_IP_CHECK {
+                (0, Msg::DisableIpCheck { secs: value })
+            } else {
+                (0, Msg::RebalanceNode { pnn: value })
+            }
+        };
+        let p = Packet::new(Endpoint::new(self.pnn, ServiceId::FAILOVERD), self.endpoint(), msg.0, Body::Msg(msg.1));
+        self.actions.push_back(Action::Send(p));
     }
 
     /// The cluster state changed: a node that now leads answers the

@@ -100,7 +100,8 @@ pub struct Gateway {
     pending_takeover: Vec<ctdb_legacy_proto::SrvidMessage>,
     /// Whether failoverd runs on this node.
     failover: bool,
-    /// Takeover run requests failoverd is running, by our request id.
+    /// Requests by srvid message that failoverd answers (takeover runs,
+    /// disabling takeover runs), by our request id: who hears the answer.
     takeover_waiters: HashMap<u64, ctdb_legacy_proto::SrvidMessage>,
     /// srvids databased takes records on (DB_PUSH_START), by database.
     push_srvids: HashMap<u32, u64>,

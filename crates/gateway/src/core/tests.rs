@@ -403,3 +403,101 @@ fn tcp_client_registrations_are_removed_when_the_client_goes() {
     g.client_packet(n, w, 1, &control(ME, Opcode::TCP_CLIENT, 0, 0, conn, 3));
     assert_eq!(reply_of(&drain(&mut g)[0]).2.status, 0, "accepted without failoverd");
 }
+
+/// A client's srvid message to this node.
+fn srvid_message(id: u64, data: Vec<u8>) -> Vec<u8> {
+    Frame::new(LPacket::ReqMessage(ReqMessage { srvid: id, data }), ME, ME, 0).encode(true)
+}
+
+/// The typed messages the gateway sent to failoverd: (reqid, message).
+fn to_failoverd_msgs(out: &[Action]) -> Vec<(u64, Msg)> {
+    out.iter()
+        .filter_map(|a| match a {
+            Action::Send(p) if p.header.dst == Endpoint::new(ME, ServiceId::FAILOVERD) => match &p.body {
+                Body::Msg(m) => Some((p.header.reqid, m.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// DISABLE_TAKEOVER_RUNS (`ctdb reloadips`) goes to failoverd; its answer
+/// reaches the requester's srvid as our pnn, or as failoverd's negative
+/// errno (−EAGAIN: a run is going on). DISABLE_IP_CHECK and
+/// REBALANCE_NODE (u32 payloads) go to failoverd unanswered; a payload of
+/// the wrong size is dropped.
+#[test]
+fn failover_srvid_messages_go_to_failoverd_and_disable_is_answered() {
+    let mut g = gateway(&[]).with_failover(true);
+    g.client_connected(1, 100);
+    let (n, w) = now();
+    let reply_srvid = 0xCE01_0000_0001_0002;
+    let disable = ctdb_legacy_proto::DisableMessage { pnn: ME, srvid: reply_srvid, timeout: 20 }.to_bytes();
+    g.client_packet(n, w, 1, &srvid_message(srvid::DISABLE_TAKEOVER_RUNS, disable));
+    let msgs = to_failoverd_msgs(&drain(&mut g));
+    assert_eq!(msgs.len(), 1);
+    let (reqid, m) = msgs[0].clone();
+    assert_eq!(m, Msg::DisableTakeoverRuns { secs: 20 });
+    // The requester registered its reply srvid.
+    g.client_packet(n, w, 1, &control(ME, Opcode::REGISTER_SRVID, reply_srvid, 0, vec![], 5));
+    drain(&mut g);
+    for (status, answer) in [(0, ME as i32), (-11, -11)] {
+        let reqid = if status == 0 {
+            reqid
+        } else {
+            let disable = ctdb_legacy_proto::DisableMessage { pnn: ME, srvid: reply_srvid, timeout: 20 }.to_bytes();
+            g.client_packet(n, w, 1, &srvid_message(srvid::DISABLE_TAKEOVER_RUNS, disable));
+            to_failoverd_msgs(&drain(&mut g))[0].0
+        };
+        let mut p = Packet::new(
+            Endpoint::new(ME, ServiceId::GATEWAY),
+            Endpoint::new(ME, ServiceId::FAILOVERD),
+            reqid,
+            Body::Msg(Msg::Status { status }),
+        );
+        p.header.flags = Flags::REPLY;
+        g.internal(n, w, p);
+        let out = drain(&mut g);
+        assert_eq!(message_of(&out[0]), (1, reply_srvid, answer.to_le_bytes().to_vec()));
+    }
+
+    g.client_packet(n, w, 1, &srvid_message(srvid::DISABLE_IP_CHECK, 20u32.to_ne_bytes().to_vec()));
+    g.client_packet(n, w, 1, &srvid_message(srvid::REBALANCE_NODE, 2u32.to_ne_bytes().to_vec()));
+    g.client_packet(n, w, 1, &srvid_message(srvid::REBALANCE_NODE, vec![1, 2]));
+    let msgs: Vec<Msg> = to_failoverd_msgs(&drain(&mut g)).into_iter().map(|(_, m)| m).collect();
+    assert_eq!(msgs, vec![Msg::DisableIpCheck { secs: 20 }, Msg::RebalanceNode { pnn: 2 }]);
+
+    // Without failoverd, nothing to hold off: answered at once.
+    let mut g = gateway(&[]);
+    g.client_connected(1, 100);
+    g.client_packet(n, w, 1, &control(ME, Opcode::REGISTER_SRVID, reply_srvid, 0, vec![], 5));
+    drain(&mut g);
+    let disable = ctdb_legacy_proto::DisableMessage { pnn: ME, srvid: reply_srvid, timeout: 20 }.to_bytes();
+    g.client_packet(n, w, 1, &srvid_message(srvid::DISABLE_TAKEOVER_RUNS, disable));
+    let out = drain(&mut g);
+    assert_eq!(message_of(&out[0]), (1, reply_srvid, (ME as i32).to_le_bytes().to_vec()));
+}
+
+/// RELEASE_IP, TAKEOVER_IP, RELOAD_PUBLIC_IPS and SEND_GRATUITOUS_ARP are
+/// failoverd's; without it the first three succeed (no public address is
+/// known, as CTDB answers for an unknown one).
+#[test]
+fn moveip_and_reload_controls_go_to_failoverd() {
+    let (n, w) = now();
+    for op in [Opcode::RELEASE_IP, Opcode::TAKEOVER_IP, Opcode::RELOAD_PUBLIC_IPS, Opcode::SEND_GRATUITOUS_ARP] {
+        let mut g = gateway(&[]).with_failover(true);
+        g.client_connected(1, 100);
+        g.client_packet(n, w, 1, &control(ME, op, 0, 0, vec![0; 24], 2));
+        let out = drain(&mut g);
+        assert!(
+            matches!(&out[..], [Action::Send(p)] if p.header.dst == Endpoint::new(ME, ServiceId::FAILOVERD)),
+            "{op:?}: {out:?}"
+        );
+        let mut g = gateway(&[]);
+        g.client_connected(1, 100);
+        g.client_packet(n, w, 1, &control(ME, op, 0, 0, vec![0; 24], 2));
+        let want = if op == Opcode::SEND_GRATUITOUS_ARP { -1 } else { 0 };
+        assert_eq!(reply_of(&drain(&mut g)[0]).2.status, want, "{op:?} without failoverd");
+    }
+}
