@@ -123,13 +123,14 @@ impl Failoverd {
                 }
                 let add = c.opcode != Opcode::TCP_REMOVE;
                 // An smbd that went away (the gateway's NOREPLY removal)
-                // after this node released the address — it ends its
-                // connections on RELEASE_IP — is forgotten here only: the
-                // new holder still has the connection and resets it, as
-                // with CTDB, whose lists reach other nodes only with the
-                // periodic tickle update.
+                // while or after this node released the address — the
+                // releaseip event kills its connections, RELEASE_IP ends
+                // its session — is forgotten here only: the new holder
+                // still has the connection and resets the client, as with
+                // CTDB, whose lists reach other nodes only with the
+                // holder's periodic tickle update.
                 let departed = c.flags & ctdb_legacy_proto::ctrl_flags::NOREPLY != 0;
-                let tell = add || !departed || self.hosted.contains_key(&server.ip());
+                let tell = add || !departed || self.hosting_steadily(server.ip());
                 self.track(add, client, server, tell);
                 ok(Vec::new())
             }

@@ -403,6 +403,12 @@ impl Failoverd {
         self.check_available(now);
     }
 
+    /// Whether this node hosts `addr` and is not releasing it now.
+    pub(crate) fn hosting_steadily(&self, addr: IpAddr) -> bool {
+        let releasing = matches!(&self.event_target, Some((a, _, false)) if *a == addr);
+        self.hosted.contains_key(&addr) && !releasing
+    }
+
     /// Whether this node (as leader) has a takeover run going on.
     pub(crate) fn run_in_progress(&self) -> bool {
         self.run.is_some()

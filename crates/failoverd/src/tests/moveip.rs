@@ -202,16 +202,20 @@ fn a_departed_smbd_after_a_release_is_forgotten_only_here() {
         );
         c.dispatch(now, p);
     };
-    for port in [1000, 1001, 1002] {
+    for port in [1000, 1001, 1002, 1003] {
         control(&mut c, now, 1, Opcode::TCP_CLIENT, conn(port));
     }
     out(&mut c);
     noreply_remove(&mut c, 1000);
     assert_eq!(told(&mut c), 2, "smbd left while the address is hosted here: nodes 0 and 2 told");
     control(&mut c, now, 2, Opcode::RELEASE_IP, public_ip(2, A1));
-    run_events(&mut c, now);
+    let (_, reqid) = out(&mut c).events[0].clone();
     noreply_remove(&mut c, 1001);
-    assert_eq!(told(&mut c), 0, "left after the release: the new holder keeps it");
-    control(&mut c, now, 3, Opcode::TCP_REMOVE, conn(1002));
+    assert_eq!(told(&mut c), 0, "left during the releaseip: the new holder keeps it");
+    event_done(&mut c, now, reqid, 0);
+    out(&mut c);
+    noreply_remove(&mut c, 1002);
+    assert_eq!(told(&mut c), 0, "left after the release (RELEASE_IP)");
+    control(&mut c, now, 3, Opcode::TCP_REMOVE, conn(1003));
     assert_eq!(told(&mut c), 2, "ctdb deltickle");
 }
