@@ -21,9 +21,9 @@
 //!   `10.interface releaseip` resets smbd's end of the connection only
 //!   (`ctdb_killtcp` is one-way for ports 139 and 445: the client's end is
 //!   left to the new holder's tickle ACK), another node takes it and must
-//!   tickle the client. Ignored for now: the daemon forgets the connection
-//!   on every node when the victim's smbd child exits during the release
-//!   (see the test's `ignore` reason), so the client is never told.
+//!   tickle the client. The victim's smbd child exits during the release;
+//!   its connection must then be forgotten on the victim only, or the new
+//!   holder would have nobody to tickle.
 //!
 //! After each move a **new** smbclient session to the same address must log
 //! on, be served by the address's new holder (its TCP connection is in
@@ -344,19 +344,13 @@ fn smbclient_reset_by_kill_9_reconnects_through_the_new_node() {
 /// smbd's end of the connection), another node takes it and tickles the
 /// client.
 ///
-/// Fails against the daemon as it is: the victim's smbd child exits when
-/// `10.interface releaseip` resets its socket; the gateway turns the
-/// departed client into TCP_REMOVE of its connection and failoverd
-/// broadcasts that removal, so every node (the next holder too) forgets the
-/// connection about 0.15 s before the next holder's `takeip`; the next
-/// holder then has nothing to tickle and the client's connection stays
-/// ESTABLISHED until the client sends (here after 10 s, when the test's
-/// `ls` meets the new holder's RST). CTDB instead drops a departed
-/// client's connections only on the node that hosts the address, and only
-/// locally (`ctdb_takeover_client_destructor_hook`). Run with
-/// `cargo test -p ctdb-itest --test failover_samba disable -- --ignored --nocapture`.
+/// The victim's smbd child exits when `10.interface releaseip` resets its
+/// socket. Its connection must be forgotten on the victim only, as CTDB
+/// does: when the removal was broadcast, every node (the next holder too)
+/// forgot the connection about 0.15 s before the next holder's `takeip`,
+/// and the client's connection stayed ESTABLISHED until the client sent
+/// something (10 s here).
 #[test]
-#[ignore = "daemon bug: a departed smbd's TCP_REMOVE is broadcast during the release, so the new holder tickles nobody"]
 fn smbclient_reset_by_disable_reconnects_through_the_new_node() {
     scenario(Fault::Disable);
 }
