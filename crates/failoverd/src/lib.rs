@@ -6,8 +6,7 @@
 //! holds what is the *allocation*; applying it (releasing and taking
 //! addresses, gratuitous ARP, tickle ACKs) is the *takeover run*.
 //!
-//! This crate so far holds only the allocation core, [`alloc`]: pure
-//! functions with no I/O, no clock and no randomness, which give for the same
+//! At its heart is the allocation core, [`alloc`]: pure functions with no I/O, no clock and no randomness, which give for the same
 //! input the same answer as Samba CTDB 4.17's `ipalloc()` (the three
 //! algorithms behind the `IPAllocAlgorithm` tunable, with `NoIPTakeover`,
 //! `NoIPFailback` and the takeover helper's force-rebalance list).
@@ -29,7 +28,9 @@
 //! `gratarp` (SEND_GRATUITOUS_ARP), `release_all` (a stopped or banned
 //! node, or one too long in recovery, lets everything go) and `ipcheck`
 //! (what is hosted against what is on the interfaces). [`shell`] does the
-//! I/O: [`garp`], [`tickle`], [`host_addrs`], reading `public_addresses`.
+//! I/O: [`garp`] (gratuitous ARP, IPv6 unsolicited neighbour
+//! advertisements), [`tickle`] (IPv4 and IPv6 tickle ACKs), [`host_addrs`],
+//! reading `public_addresses`.
 
 pub mod alloc;
 mod controls;
