@@ -11,23 +11,14 @@
 //!
 //! Skipped, with a message, when Debian's ctdbd is not installed.
 
+mod common;
+
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const CTDBD: &str = "/usr/sbin/ctdbd";
-const DEBIAN_CTDB: &str = "/usr/bin/ctdb";
-const HELPERS: &str = "/usr/libexec/ctdb";
-const OURS: &str = env!("CARGO_BIN_EXE_ctdb");
-
-/// What one run printed.
-#[derive(Debug, PartialEq, Eq)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
+use common::{Daemon, Run, CTDBD, DEBIAN_CTDB, OURS};
 
 impl Run {
     /// The run with `from` replaced by `to` in both outputs.
@@ -36,133 +27,21 @@ impl Run {
     }
 }
 
-/// A Debian ctdbd in a temporary directory; shut down (and, failing that,
-/// killed by the pids it wrote) on drop.
-struct Daemon {
-    dir: tempfile::TempDir,
+/// A Debian ctdbd on an address of our own in 127.0.50.0/24, once it runs
+/// in normal recovery mode with a leader, so that database controls are
+/// served.
+fn start() -> Daemon {
+    let ip = format!("127.0.50.{}", 2 + std::process::id() % 250);
+    Daemon::start("ctdb-cli-db", ip, Duration::from_millis(250), |d| {
+        let runstate = d.run(DEBIAN_CTDB, &["runstate"]);
+        let status = d.run(DEBIAN_CTDB, &["-t", "2", "status"]);
+        let ready = runstate.stdout == "RUNNING\n" && status.stdout.contains("Recovery mode:NORMAL");
+        (ready, format!("{runstate:?} {status:?}"))
+    })
 }
 
-impl Daemon {
-    fn base(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.base().join("run/ctdbd.socket")
-    }
-
-    fn start() -> Daemon {
-        let dir = tempfile::Builder::new().prefix("ctdb-cli-db").tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let b = dir.path();
-        for d in ["run", "var/volatile", "var/persistent", "var/state", "events/legacy"] {
-            std::fs::create_dir_all(b.join(d)).unwrap_or_else(|e| panic!("mkdir {d}: {e}"));
-        }
-        // An address of our own in 127.0.50.0/24, so that other clusters on
-        // this machine do not collide with this one.
-        let ip = format!("127.0.50.{}", 2 + std::process::id() % 250);
-        std::fs::write(b.join("nodes"), format!("{ip}\n")).unwrap_or_else(|e| panic!("nodes: {e}"));
-        let conf = format!(
-            "[logging]\n\tlocation = file:{b}/log.ctdb\n\
-             [cluster]\n\tnode address = {ip}\n\tcluster lock = {b}/cluster.lock\n\
-             [database]\n\tvolatile database directory = {b}/var/volatile\n\
-             \tpersistent database directory = {b}/var/persistent\n\
-             \tstate database directory = {b}/var/state\n\
-             [failover]\n\tdisabled = true\n",
-            b = b.display()
-        );
-        std::fs::write(b.join("ctdb.conf"), conf).unwrap_or_else(|e| panic!("ctdb.conf: {e}"));
-        let status = Command::new(CTDBD)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("CTDB_TEST_MODE", "yes")
-            .env("CTDB_BASE", b)
-            .env("CTDB_EVENTD", format!("{HELPERS}/ctdb-eventd"))
-            .env("CTDB_EVENT_HELPER", format!("{HELPERS}/ctdb-event"))
-            .env("CTDB_LOCK_HELPER", format!("{HELPERS}/ctdb_lock_helper"))
-            .env("CTDB_RECOVERY_HELPER", format!("{HELPERS}/ctdb_recovery_helper"))
-            .env("CTDB_TAKEOVER_HELPER", format!("{HELPERS}/ctdb_takeover_helper"))
-            .env("CTDB_CLUSTER_MUTEX_HELPER", format!("{HELPERS}/ctdb_mutex_fcntl_helper"))
-            .stdin(Stdio::null())
-            .status()
-            .unwrap_or_else(|e| panic!("start ctdbd: {e}"));
-        let daemon = Daemon { dir };
-        assert!(status.success(), "ctdbd failed to start: {status}");
-        daemon.wait_until_ready();
-        daemon
-    }
-
-    /// Waits (at most 90 s) until the node runs in normal recovery mode
-    /// with a leader, so that database controls are served.
-    fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let runstate = self.run(DEBIAN_CTDB, &["runstate"]);
-            let status = self.run(DEBIAN_CTDB, &["-t", "2", "status"]);
-            if runstate.stdout == "RUNNING\n" && status.stdout.contains("Recovery mode:NORMAL") {
-                return;
-            }
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(self.base().join("log.ctdb")).unwrap_or_default();
-                panic!("ctdbd not ready in time: {runstate:?} {status:?}\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// Runs a tool against this daemon. Debian's tool sends SIGTERM to its
-    /// whole process group when -T expires, so each run gets its own group.
-    fn run(&self, bin: &str, args: &[&str]) -> Run {
-        let out = Command::new(bin)
-            .args(args)
-            .env_remove("CTDB_TEST_MODE")
-            .env_remove("CTDB_TIMEOUT")
-            .env("CTDB_SOCKET", self.socket())
-            .env("CTDB_BASE", self.base())
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .process_group(0)
-            .output()
-            .unwrap_or_else(|e| panic!("run {bin}: {e}"));
-        Run {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code().unwrap_or(-1),
-        }
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.base().join(name).display().to_string()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let read_pid = |name: &str| {
-            std::fs::read_to_string(self.base().join("run").join(name))
-                .ok()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
-        let pid = read_pid("ctdbd.pid");
-        let eventd = read_pid("eventd.pid");
-        if pid.is_some() {
-            let _ = Command::new(DEBIAN_CTDB)
-                .args(["-T", "20", "shutdown"])
-                .env("CTDB_SOCKET", self.socket())
-                .process_group(0)
-                .output();
-        }
-        // Whatever is still there after the shutdown: the daemon and its
-        // event daemon, by the pids they wrote (nothing else is touched).
-        for p in [pid, eventd].into_iter().flatten() {
-            if Path::new(&format!("/proc/{p}")).exists() {
-                let _ = Command::new("kill").args(["-9", &p]).status();
-            }
-        }
-    }
-}
-
-/// Both tools, same arguments, same state: everything must match.
+/// Both tools, same arguments, same state: everything must match. Debian's
+/// runs first (some of the commands compared change the state).
 #[track_caller]
 fn same(d: &Daemon, args: &[&str]) -> Run {
     let theirs = d.run(DEBIAN_CTDB, args);
@@ -229,7 +108,7 @@ fn database_commands_match_debian() {
             return;
         }
     }
-    let d = Daemon::start();
+    let d = start();
     // No vacuuming while the twins are compared: it would remove deleted
     // records of one twin and not yet of the other.
     same(&d, &["setvar", "VacuumInterval", "3600"]);

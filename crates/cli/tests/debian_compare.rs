@@ -6,158 +6,34 @@
 //! have the same shape. Skipped, with a message, when Debian's ctdbd is not
 //! installed.
 
+mod common;
+
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const CTDBD: &str = "/usr/sbin/ctdbd";
-const DEBIAN_CTDB: &str = "/usr/bin/ctdb";
-const HELPERS: &str = "/usr/libexec/ctdb";
-const OURS: &str = env!("CARGO_BIN_EXE_ctdb");
+use common::{Daemon, CTDBD, DEBIAN_CTDB, OURS};
 
-/// What one run printed.
-#[derive(Debug, PartialEq, Eq)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-/// A Debian ctdbd in a temporary directory; killed on drop.
-struct Daemon {
-    dir: tempfile::TempDir,
-    ip: String,
-}
-
-impl Daemon {
-    fn base(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.base().join("run/ctdbd.socket")
-    }
-
-    fn start() -> Daemon {
-        let dir =
-            tempfile::Builder::new().prefix("ctdb-cli-compare").tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let b = dir.path();
-        for d in ["run", "var/volatile", "var/persistent", "var/state", "events/legacy"] {
-            std::fs::create_dir_all(b.join(d)).unwrap_or_else(|e| panic!("mkdir {d}: {e}"));
-        }
-        // A loopback address of our own (127.0.0.0/8 is all local), so
-        // other clusters on this machine do not collide with ours.
-        let pid = std::process::id();
-        let ip = format!("127.{}.{}.1", 100 + pid % 100, (pid / 100) % 250);
-        std::fs::write(b.join("nodes"), format!("{ip}\n")).unwrap_or_else(|e| panic!("nodes: {e}"));
-        let conf = format!(
-            "[logging]\n\tlocation = file:{b}/log.ctdb\n\
-             [cluster]\n\tnode address = {ip}\n\tcluster lock = {b}/cluster.lock\n\
-             [database]\n\tvolatile database directory = {b}/var/volatile\n\
-             \tpersistent database directory = {b}/var/persistent\n\
-             \tstate database directory = {b}/var/state\n\
-             [failover]\n\tdisabled = true\n",
-            b = b.display()
-        );
-        std::fs::write(b.join("ctdb.conf"), conf).unwrap_or_else(|e| panic!("ctdb.conf: {e}"));
-        let status = Command::new(CTDBD)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("CTDB_TEST_MODE", "yes")
-            .env("CTDB_BASE", b)
-            .env("CTDB_EVENTD", format!("{HELPERS}/ctdb-eventd"))
-            .env("CTDB_EVENT_HELPER", format!("{HELPERS}/ctdb-event"))
-            .env("CTDB_LOCK_HELPER", format!("{HELPERS}/ctdb_lock_helper"))
-            .env("CTDB_RECOVERY_HELPER", format!("{HELPERS}/ctdb_recovery_helper"))
-            .env("CTDB_TAKEOVER_HELPER", format!("{HELPERS}/ctdb_takeover_helper"))
-            .env("CTDB_CLUSTER_MUTEX_HELPER", format!("{HELPERS}/ctdb_mutex_fcntl_helper"))
-            .stdin(Stdio::null())
-            .status()
-            .unwrap_or_else(|e| panic!("start ctdbd: {e}"));
-        let daemon = Daemon { dir, ip };
-        assert!(status.success(), "ctdbd failed to start: {status}");
-        daemon.wait_until_ready();
-        daemon
-    }
-
-    /// Waits (at most 90 s) until the node is RUNNING, healthy and knows
-    /// its leader, so outputs stop changing.
-    fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let runstate = self.run(DEBIAN_CTDB, &["runstate"]);
-            let health = self.run(DEBIAN_CTDB, &["nodestatus"]);
-            let leader = self.run(DEBIAN_CTDB, &["-t", "2", "leader"]);
-            if runstate.stdout == "RUNNING\n" && health.code == 0 && leader.stdout == "0\n" {
-                return;
-            }
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(self.base().join("log.ctdb")).unwrap_or_default();
-                panic!("ctdbd not ready in time: {runstate:?} {health:?} {leader:?}\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    /// Runs a tool against this daemon. Debian's tool sends SIGTERM to its
-    /// whole process group when -T expires, so each run gets its own group.
-    fn run(&self, bin: &str, args: &[&str]) -> Run {
-        let out = Command::new(bin)
-            .args(args)
-            .env_remove("CTDB_TEST_MODE")
-            .env_remove("CTDB_TIMEOUT")
-            .env("CTDB_SOCKET", self.socket())
-            .env("CTDB_BASE", self.base())
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .process_group(0)
-            .output()
-            .unwrap_or_else(|e| panic!("run {bin}: {e}"));
-        Run {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code().unwrap_or(-1),
-        }
-    }
-
-    fn pid(&self) -> Option<String> {
-        std::fs::read_to_string(self.base().join("run/ctdbd.pid"))
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // Ask politely, then make sure: the daemon and its event daemon,
-        // by the pids they wrote (nothing else is touched).
-        let pid = self.pid();
-        let eventd = std::fs::read_to_string(self.base().join("run/eventd.pid")).ok();
-        if pid.is_some() {
-            let _ = Command::new(DEBIAN_CTDB)
-                .args(["-T", "20", "shutdown"])
-                .env("CTDB_SOCKET", self.socket())
-                .process_group(0)
-                .output();
-        }
-        for p in [pid, eventd].into_iter().flatten() {
-            let p = p.trim();
-            if !p.is_empty() && Path::new(&format!("/proc/{p}")).exists() {
-                let _ = Command::new("kill").args(["-9", p]).status();
-            }
-        }
-    }
+/// A Debian ctdbd on a loopback address of our own (127.0.0.0/8 is all
+/// local), once it is RUNNING, healthy and knows its leader, so outputs
+/// stop changing.
+fn start() -> Daemon {
+    let pid = std::process::id();
+    let ip = format!("127.{}.{}.1", 100 + pid % 100, (pid / 100) % 250);
+    Daemon::start("ctdb-cli-compare", ip, Duration::from_millis(500), |d| {
+        let runstate = d.run(DEBIAN_CTDB, &["runstate"]);
+        let health = d.run(DEBIAN_CTDB, &["nodestatus"]);
+        let leader = d.run(DEBIAN_CTDB, &["-t", "2", "leader"]);
+        let ready = runstate.stdout == "RUNNING\n" && health.code == 0 && leader.stdout == "0\n";
+        (ready, format!("{runstate:?} {health:?} {leader:?}"))
+    })
 }
 
 /// Both tools, same arguments: everything must match.
 #[track_caller]
-fn same(d: &Daemon, args: &[&str]) -> Run {
-    let ours = d.run(OURS, args);
-    let theirs = d.run(DEBIAN_CTDB, args);
-    assert_eq!(ours, theirs, "ctdb {}", args.join(" "));
-    ours
+fn same(d: &Daemon, args: &[&str]) -> common::Run {
+    common::same(&d.base(), args, None, "")
 }
 
 /// Both tools, same arguments; outputs compared after `normalize`.
@@ -218,7 +94,7 @@ fn our_tool_matches_debians() {
         eprintln!("skipping: Debian's ctdbd/ctdb (package ctdb) is not installed");
         return;
     }
-    let d = Daemon::start();
+    let d = start();
     let ip = d.ip.clone();
 
     // Node state and cluster state.

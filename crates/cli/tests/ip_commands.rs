@@ -12,16 +12,14 @@
 //! test command builds every binary first); the test is skipped, with a
 //! message, when they or Debian's tool are missing.
 
-use std::io::Write;
-use std::os::unix::process::CommandExt;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{local_binary, Cluster, DEBIAN_CTDB, OURS};
 use serde_json::Value;
 
-const OURS: &str = env!("CARGO_BIN_EXE_ctdb");
-const DEBIAN_CTDB: &str = "/usr/bin/ctdb";
 /// Node 0's address; node N has this plus N.
 const BASE: &str = "127.0.61.1";
 /// Public addresses every node may host.
@@ -33,35 +31,23 @@ const EXTRA: &str = "127.0.61.106";
 const NODES: [u32; 3] = [0, 1, 2];
 const SETTLE: Duration = Duration::from_secs(30);
 
-/// What one run printed.
-#[derive(Debug, PartialEq, Eq)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-/// A ctdb-rs cluster in a temporary directory, stopped on drop.
-struct Cluster {
-    dir: tempfile::TempDir,
-    local: PathBuf,
-}
-
 impl Cluster {
+    /// Three nodes with failover on, the public addresses on `lo`.
     fn start(local: PathBuf) -> Cluster {
-        let dir = tempfile::Builder::new().prefix("ctdb-cli-ip").tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let c = Cluster { dir, local };
-        c.local_cmd(&[
-            "setup",
-            "-n",
-            "3",
-            "--base-addr",
-            BASE,
-            "--option",
-            "cluster:leader timeout=2",
-            "--option",
-            "failover:disabled=false",
-        ]);
+        let c = Cluster::setup(
+            local,
+            "ctdb-cli-ip",
+            &[
+                "-n",
+                "3",
+                "--base-addr",
+                BASE,
+                "--option",
+                "cluster:leader timeout=2",
+                "--option",
+                "failover:disabled=false",
+            ],
+        );
         for n in NODES {
             let mut list: String = SHARED.iter().map(|a| format!("{a}/32 lo\n")).collect();
             if n == 2 {
@@ -71,80 +57,6 @@ impl Cluster {
         }
         c.local_cmd(&["start", "all"]);
         c
-    }
-
-    fn node_dir(&self, n: u32) -> PathBuf {
-        self.dir.path().join(format!("node.{n}"))
-    }
-
-    /// Runs `ctdb-local DIR ARGS…`, which must succeed.
-    fn local_cmd(&self, args: &[&str]) {
-        let out = Command::new(&self.local)
-            .arg(self.dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("ctdb-local: {e}"));
-        assert!(
-            out.status.success(),
-            "ctdb-local {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Runs a tool on node `n`'s socket with `input` on standard input.
-    /// Debian's tool signals its whole process group when `-T` expires, so
-    /// each run gets its own.
-    fn run_with(&self, bin: &str, n: u32, args: &[&str], input: &str) -> Run {
-        let mut child = Command::new(bin)
-            .args(args)
-            .env_remove("CTDB_TIMEOUT")
-            .env_remove("CTDB_TEST_MODE")
-            .env("CTDB_SOCKET", self.node_dir(n).join("run/ctdbd.socket"))
-            .env("CTDB_BASE", self.node_dir(n))
-            .env("TZ", "UTC")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("run {bin}: {e}"));
-        if let Some(mut stdin) = child.stdin.take() {
-            // A tool that does not read its input may close it early.
-            let _ = stdin.write_all(input.as_bytes());
-        }
-        let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait {bin}: {e}"));
-        Run {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code().unwrap_or(-1),
-        }
-    }
-
-    fn run(&self, bin: &str, n: u32, args: &[&str]) -> Run {
-        self.run_with(bin, n, args, "")
-    }
-
-    /// Both tools on node `n`: same bytes and exit code; returns ours.
-    #[track_caller]
-    fn same(&self, n: u32, args: &[&str]) -> Run {
-        self.same_with(n, args, "")
-    }
-
-    #[track_caller]
-    fn same_with(&self, n: u32, args: &[&str], input: &str) -> Run {
-        let ours = self.run_with(OURS, n, args, input);
-        let theirs = self.run_with(DEBIAN_CTDB, n, args, input);
-        assert_eq!(ours, theirs, "ctdb {args:?} on node {n}: ours vs Debian's");
-        ours
-    }
-
-    /// `bin` on node `n` must succeed without a word.
-    #[track_caller]
-    fn silent(&self, bin: &str, n: u32, args: &[&str]) {
-        let r = self.run(bin, n, args);
-        assert_eq!(r, Run { stdout: String::new(), stderr: String::new(), code: 0 }, "{bin} {args:?} on node {n}");
     }
 
     /// `ctdb --json ip all` as node `n` sees it: address → holder.
@@ -190,19 +102,6 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(250));
         }
     }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Best effort: a failure here must not hide the test's own panic.
-        let _ = Command::new(&self.local).arg(self.dir.path()).args(["stop", "all"]).stdin(Stdio::null()).output();
-    }
-}
-
-fn local_binary() -> Option<PathBuf> {
-    let dir = Path::new(OURS).parent()?;
-    let local = dir.join("ctdb-local");
-    (local.exists() && dir.join("ctdbd").exists()).then_some(local)
 }
 
 /// Every address held by some node.

@@ -10,68 +10,34 @@
 //! test is skipped, with a message, when they are missing. Debian's tool is
 //! optional: without it only ours runs.
 
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::{local_binary, Cluster, DEBIAN_CTDB, OURS};
 use serde_json::Value;
 
-const OURS: &str = env!("CARGO_BIN_EXE_ctdb");
-const DEBIAN_CTDB: &str = "/usr/bin/ctdb";
 /// Node 0's address; node N has this plus N.
 const BASE: &str = "127.0.23.1";
 /// Nodes in the cluster at the start; a fourth joins through reloadnodes.
 const NODES: u32 = 3;
 
-/// What one run printed.
-#[derive(Debug, PartialEq, Eq)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-/// A ctdb-rs cluster in a temporary directory, stopped on drop.
-struct Cluster {
-    dir: tempfile::TempDir,
-    local: PathBuf,
-    debian: bool,
-}
-
 impl Cluster {
     /// Sets up four nodes but starts three, whose nodes files list only
     /// three: the fourth is for `reloadnodes`.
     fn start(local: PathBuf) -> Cluster {
-        let dir = tempfile::Builder::new().prefix("ctdb-cli-nodes").tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let cluster = Cluster { dir, local, debian: Path::new(DEBIAN_CTDB).exists() };
-        cluster.local_cmd(&["setup", "-n", "4", "--base-addr", BASE, "--option", "cluster:leader timeout=2"]);
+        let cluster = Cluster::setup(
+            local,
+            "ctdb-cli-nodes",
+            &["-n", "4", "--base-addr", BASE, "--option", "cluster:leader timeout=2"],
+        );
         let three = cluster.nodes_text(NODES, None);
         for n in 0..NODES {
             cluster.write_nodes(n, &three);
             cluster.local_cmd(&["start", &n.to_string()]);
         }
         cluster
-    }
-
-    fn node_dir(&self, n: u32) -> PathBuf {
-        self.dir.path().join(format!("node.{n}"))
-    }
-
-    /// Runs `ctdb-local DIR ARGS…`, which must succeed.
-    fn local_cmd(&self, args: &[&str]) {
-        let out = Command::new(&self.local)
-            .arg(self.dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("ctdb-local: {e}"));
-        assert!(
-            out.status.success(),
-            "ctdb-local {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 
     /// Nodes-file text for `count` nodes; `deleted` becomes a `#` line.
@@ -85,52 +51,11 @@ impl Cluster {
         std::fs::write(self.node_dir(n).join("nodes"), text).unwrap_or_else(|e| panic!("nodes file: {e}"));
     }
 
-    /// Runs a tool on node `n`'s socket. Debian's tool signals its whole
-    /// process group when `-T` expires, so each run gets its own.
-    fn run(&self, bin: &str, n: u32, args: &[&str]) -> Run {
-        let out = Command::new(bin)
-            .args(args)
-            .env_remove("CTDB_TIMEOUT")
-            .env_remove("CTDB_TEST_MODE")
-            .env("CTDB_SOCKET", self.node_dir(n).join("run/ctdbd.socket"))
-            .env("CTDB_BASE", self.node_dir(n))
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .process_group(0)
-            .output()
-            .unwrap_or_else(|e| panic!("run {bin}: {e}"));
-        Run {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code().unwrap_or(-1),
-        }
-    }
-
-    /// Ours on node `n`; must succeed silently.
-    #[track_caller]
-    fn ours_ok(&self, n: u32, args: &[&str]) {
-        let r = self.run(OURS, n, args);
-        assert_eq!(r, Run { stdout: String::new(), stderr: String::new(), code: 0 }, "ctdb {args:?} on node {n}");
-    }
-
     /// Debian's tool (ours when it is not installed) on node `n`; must
     /// succeed silently.
     #[track_caller]
     fn debian_ok(&self, n: u32, args: &[&str]) {
-        let bin = if self.debian { DEBIAN_CTDB } else { OURS };
-        let r = self.run(bin, n, args);
-        assert_eq!(r, Run { stdout: String::new(), stderr: String::new(), code: 0 }, "{bin} {args:?} on node {n}");
-    }
-
-    /// Both tools on node `n`: same bytes and exit code; returns ours.
-    #[track_caller]
-    fn same(&self, n: u32, args: &[&str]) -> Run {
-        let ours = self.run(OURS, n, args);
-        if self.debian {
-            let theirs = self.run(DEBIAN_CTDB, n, args);
-            assert_eq!(ours, theirs, "ctdb {args:?} on node {n}: ours vs Debian's");
-        }
-        ours
+        self.silent(if self.debian { DEBIAN_CTDB } else { OURS }, n, args);
     }
 
     /// `ctdb --json status` on node `n` (`None` while it cannot answer).
@@ -204,13 +129,6 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Best effort: a failure here must not hide the test's own panic.
-        let _ = Command::new(&self.local).arg(self.dir.path()).args(["stop", "all"]).stdin(Stdio::null()).output();
-    }
-}
-
 /// Node `n`'s address.
 fn addr(n: u32) -> String {
     let base: std::net::Ipv4Addr = BASE.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST);
@@ -239,13 +157,6 @@ fn vnnmap(status: &Value) -> Vec<u64> {
     status["cluster"]["vnnmap"].as_array().map(|v| v.iter().filter_map(Value::as_u64).collect()).unwrap_or_default()
 }
 
-/// `ctdb-local` next to our `ctdb`, if it and `ctdbd` were built.
-fn local_binary() -> Option<PathBuf> {
-    let dir = Path::new(OURS).parent()?;
-    let local = dir.join("ctdb-local");
-    (local.exists() && dir.join("ctdbd").exists()).then_some(local)
-}
-
 const ALL: [u32; 3] = [0, 1, 2];
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -261,11 +172,11 @@ fn node_state_commands_change_the_cluster() {
 
     // getreclock: the shared lock file ctdb-local configures.
     let lock = c.same(0, &["getreclock"]);
-    assert_eq!(lock.stdout, format!("{}\n", c.dir.path().join("shared/cluster.lock").display()));
+    assert_eq!(lock.stdout, format!("{}\n", c.dir().join("shared/cluster.lock").display()));
     c.same(1, &["-n", "2", "getreclock"]);
 
     // disable / enable, each done by one tool and checked on every node.
-    c.ours_ok(0, &["-n", "1", "disable"]);
+    c.silent(OURS, 0, &["-n", "1", "disable"]);
     c.wait_for("node 1 disabled", &ALL, SETTLE, |s| state(s, 1) == "DISABLED");
     assert_eq!(c.same(0, &["-n", "1", "disable"]).stderr, "Node 1 is already disabled\n");
     c.debian_ok(2, &["-n", "1", "enable"]);
@@ -273,13 +184,13 @@ fn node_state_commands_change_the_cluster() {
     assert_eq!(c.same(1, &["enable"]).stderr, "Node 1 is not disabled\n");
 
     // stop / continue: a stopped node leaves the vnnmap.
-    c.ours_ok(1, &["-n", "2", "stop"]);
+    c.silent(OURS, 1, &["-n", "2", "stop"]);
     // An inactive node reports recovery mode for itself, so only the
     // others are asked to agree; the stopped node must see itself stopped.
     c.wait_for("node 2 stopped", &[0, 1], SETTLE, |s| state(s, 2) == "STOPPED|INACTIVE" && !vnnmap(s).contains(&2));
     c.wait_seen(2, "node 2 sees itself stopped", |s| state(s, 2) == "STOPPED|INACTIVE");
     assert_eq!(c.same(0, &["-n", "2", "stop"]).stderr, "Node 2 is already stopped\n");
-    c.ours_ok(0, &["-n", "2", "continue"]);
+    c.silent(OURS, 0, &["-n", "2", "continue"]);
     c.wait_for("node 2 continued", &ALL, SETTLE, |s| state(s, 2) == "OK" && vnnmap(s).contains(&2));
     assert_eq!(c.same(2, &["continue"]).stderr, "Node 2 is not stopped\n");
 
@@ -288,7 +199,7 @@ fn node_state_commands_change_the_cluster() {
     c.same(0, &["ban", "abc"]);
     c.same(0, &["ban"]);
     let banned_at = Instant::now();
-    c.ours_ok(0, &["-n", "1", "ban", "3"]);
+    c.silent(OURS, 0, &["-n", "1", "ban", "3"]);
     c.wait_for("node 1 banned", &[0, 2], SETTLE, |s| state(s, 1) == "BANNED|INACTIVE");
     c.wait_for("node 1's ban expired", &ALL, SETTLE, |s| state(s, 1) == "OK");
     let took = banned_at.elapsed();
@@ -300,7 +211,7 @@ fn node_state_commands_change_the_cluster() {
     // 3 s one.
     c.wait_seen(1, "node 1 sees itself banned", |s| state(s, 1) == "BANNED|INACTIVE");
     assert_eq!(c.same(2, &["-n", "1", "ban", "3"]).stderr, "Node 1 is already banned\n");
-    c.ours_ok(0, &["-n", "1", "unban"]);
+    c.silent(OURS, 0, &["-n", "1", "unban"]);
     c.wait_for("node 1 unbanned", &ALL, SETTLE, |s| state(s, 1) == "OK");
     assert_eq!(c.same(0, &["-n", "1", "unban"]).stderr, "Node 1 is not banned\n");
 
@@ -311,13 +222,13 @@ fn node_state_commands_change_the_cluster() {
     c.same(0, &["setleaderrole", "ON"]);
 
     // ipreallocate / sync: the leader answers.
-    c.ours_ok(1, &["ipreallocate"]);
-    c.ours_ok(2, &["sync"]);
+    c.silent(OURS, 1, &["ipreallocate"]);
+    c.silent(OURS, 2, &["sync"]);
     c.debian_ok(0, &["ipreallocate"]);
 
     // recover: a new generation, agreed by every node.
     let before = generation(&c.wait_for("settled", &ALL, SETTLE, |_| true));
-    c.ours_ok(1, &["recover"]);
+    c.silent(OURS, 1, &["recover"]);
     let after = c.wait_for("recovered", &ALL, SETTLE, |s| generation(s) != before);
     c.debian_ok(0, &["-n", "2", "recover"]);
     c.wait_for("recovered again", &ALL, SETTLE, |s| generation(s) != generation(&after));
@@ -326,7 +237,7 @@ fn node_state_commands_change_the_cluster() {
     let s = c.wait_for("settled", &ALL, SETTLE, |_| true);
     let Some(old) = leader(&s) else { unreachable!("wait_for checks the leader") };
     let old_pnn = old.to_string();
-    c.ours_ok(0, &["-n", &old_pnn, "setleaderrole", "off"]);
+    c.silent(OURS, 0, &["-n", &old_pnn, "setleaderrole", "off"]);
     let caps = c.same(0, &["-n", &old_pnn, "getcapabilities"]);
     assert_eq!(caps.stdout, "LEADER: NO\nLMASTER: YES\n");
     c.wait_for("leadership moved", &ALL, SETTLE, |s| leader(s).is_some_and(|l| l != old));
@@ -334,9 +245,9 @@ fn node_state_commands_change_the_cluster() {
     assert_eq!(c.same(0, &["-n", &old_pnn, "getcapabilities"]).stdout, "LEADER: YES\nLMASTER: YES\n");
 
     // setlmasterrole off: the node leaves the vnnmap; on: it comes back.
-    c.ours_ok(0, &["-n", "2", "setlmasterrole", "off"]);
+    c.silent(OURS, 0, &["-n", "2", "setlmasterrole", "off"]);
     c.wait_for("node 2 out of the vnnmap", &ALL, SETTLE, |s| vnnmap(s) == vec![0, 1]);
-    c.ours_ok(0, &["-n", "2", "setlmasterrole", "on"]);
+    c.silent(OURS, 0, &["-n", "2", "setlmasterrole", "on"]);
     c.debian_ok(0, &["recover"]);
     c.wait_for("node 2 back in the vnnmap", &ALL, SETTLE, |s| vnnmap(s).len() == 3);
 

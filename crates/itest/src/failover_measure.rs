@@ -5,11 +5,12 @@
 //!
 //! One measurement:
 //!
-//! 1. [`ready_bed`]: a bed with the test servers and every daemon started,
-//!    every node OK, the allocation consistent, every node naming the same
-//!    leader; the victim is the node holding the lowest address that is not
-//!    the leader (the recipe's `NSFO_VICTIM=follower`) or the leader itself
-//!    ([`Victim`]), `vip` the lowest address it holds.
+//! 1. [`ready_bed`]: a bed with the test servers and every daemon started
+//!    ([`start_ready`] for a bed made by the caller), every node OK, the
+//!    allocation consistent, every node naming the same leader; the victim
+//!    is the node holding the lowest address that is not the leader (the
+//!    recipe's `NSFO_VICTIM=follower`) or the leader itself ([`Victim`]),
+//!    `vip` the lowest address it holds.
 //! 2. [`tickled_connection`]: an idle client connection to `vip`, answered
 //!    by the victim and registered there with `ctdb addtickle` (as smbd
 //!    registers its clients with its own node); ready once every node lists
@@ -51,6 +52,14 @@ const EXIT_BOUND: Duration = Duration::from_secs(30);
 
 /// How often the waits here look at the caller's `stop`.
 const POLL: Duration = Duration::from_millis(200);
+
+/// Lines of each node's log in a diagnosis.
+const LOG_TAIL: usize = 40;
+
+/// A duration for output: seconds with three decimals (`1.234 s`).
+pub fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
 
 /// Which node a fault hits.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -112,7 +121,12 @@ impl Ready {
 
     /// Every node's view and the ends of their logs, for error messages.
     pub fn diagnosis(&self) -> String {
-        format!("{}{}", self.bed.describe(), self.bed.log_tails(30))
+        format!("{}{}", self.bed.describe(), self.bed.log_tails(LOG_TAIL))
+    }
+
+    /// For tests: panic with `what` and the [`Ready::diagnosis`].
+    pub fn fail(&self, what: &str) -> ! {
+        panic!("{what}\n{}", self.diagnosis())
     }
 }
 
@@ -135,12 +149,19 @@ fn wait_until(timeout: Duration, what: &str, stop: &dyn Fn() -> bool, mut cond: 
 }
 
 /// Make a bed from `cfg`, start the test servers and every daemon, and wait
-/// (up to `timeout`) until it is ready: every node OK in every node's view,
-/// the allocation consistent ([`Bed::consistent_allocation`]), every node
-/// naming the same leader, and a `who` hosting an address.
+/// (up to `timeout`) until it is ready ([`start_ready`]).
 pub fn ready_bed(cfg: BedConfig, who: Victim, timeout: Duration, stop: &dyn Fn() -> bool) -> Result<Ready> {
-    let mut bed = Bed::new(cfg)?;
+    let mut bed = Bed::new(cfg)
+        .context("cannot build the netns failover bed (needs root, `ip netns`, ethtool, iptables, Debian's ctdb)")?;
     bed.start_servers()?;
+    start_ready(bed, who, timeout, stop)
+}
+
+/// Start every daemon of `bed` and wait (up to `timeout`) until it is
+/// ready: every node OK in every node's view, the allocation consistent
+/// ([`Bed::consistent_allocation`]), every node naming the same leader, and
+/// a `who` hosting an address.
+pub fn start_ready(bed: Bed, who: Victim, timeout: Duration, stop: &dyn Fn() -> bool) -> Result<Ready> {
     let started = Instant::now();
     bed.start_all()?;
     let all: Vec<u32> = (0..bed.n()).collect();
@@ -160,7 +181,7 @@ pub fn ready_bed(cfg: BedConfig, who: Victim, timeout: Duration, stop: &dyn Fn()
         }
     });
     if let Err(e) = waited {
-        return Err(e.context(format!("bed {}\n{}{}", bed.id(), bed.describe(), bed.log_tails(30))));
+        return Err(e.context(format!("bed {}\n{}{}", bed.id(), bed.describe(), bed.log_tails(LOG_TAIL))));
     }
     let ready_after = started.elapsed();
     let (allocation, leader) = found.context("allocation vanished")?;
@@ -224,26 +245,30 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// How the idle connection ended, and when (`Reset after 0.412 s`).
+    pub fn idle(&self) -> String {
+        let after = self.idle_ended.map(|d| format!(" after {}", secs(d))).unwrap_or_default();
+        format!("{:?}{after}", self.idle_fate)
+    }
+
     /// One line for logs.
     pub fn summary(&self) -> String {
-        let s = |d: Duration| format!("{:.3} s", d.as_secs_f64());
         let mut out = format!(
-            "new connection answered by {} after {}; idle connection {:?}{}; {} attempts after the fault, \
+            "new connection answered by {} after {}; idle connection {}; {} attempts after the fault, \
              {} answered by the victim, {} failed",
             self.answered_by,
-            s(self.new_connection),
-            self.idle_fate,
-            self.idle_ended.map(|d| format!(" after {}", s(d))).unwrap_or_default(),
+            secs(self.new_connection),
+            self.idle(),
             self.attempts,
             self.answered_by_victim,
             self.failed
         );
         if let Some(t) = self.tool_returned {
-            out.push_str(&format!("; ctdb shutdown returned after {}", s(t)));
+            out.push_str(&format!("; ctdb shutdown returned after {}", secs(t)));
         }
         if self.fault == Fault::Shutdown {
             match self.daemon_exited {
-                Some(d) => out.push_str(&format!("; daemon exited after {}", s(d))),
+                Some(d) => out.push_str(&format!("; daemon exited after {}", secs(d))),
                 None => out.push_str("; daemon still running 30 s later"),
             }
         }

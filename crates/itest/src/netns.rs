@@ -54,7 +54,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::wait_for;
 
@@ -506,20 +506,6 @@ impl Bed {
             let text = String::from_utf8_lossy(&o.stdout);
             o.status.success() && text.split_whitespace().any(|w| w == client.to_string())
         })
-    }
-
-    /// Wait (up to `timeout`) until the nodes of `running` are all OK in
-    /// every one's view (`ctdb nodestatus all`) and the allocation is
-    /// consistent ([`Bed::consistent_allocation`]); that allocation.
-    pub fn wait_ready(&self, running: &[u32], timeout: Duration) -> Result<BTreeMap<Ipv4Addr, u32>> {
-        let ok = |i: u32| self.ctdb(i, &["nodestatus", "all"]).is_ok_and(|o| o.status.success());
-        let mut alloc = None;
-        wait_for(timeout, "every node OK and the allocation consistent", || {
-            alloc = self.consistent_allocation(running);
-            alloc.is_some() && running.iter().all(|&i| ok(i))
-        })
-        .map_err(|e| anyhow!("{e}\n{}", self.describe()))?;
-        alloc.context("allocation vanished")
     }
 
     /// The last `lines` lines of each node's log, for failure messages.

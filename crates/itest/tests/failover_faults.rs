@@ -2,15 +2,17 @@
 //! after `shared/testing/netns-failover.md` §5): three ctdb-rs nodes with
 //! **default** tunables and settings, a client on the public segment.
 //!
-//! For each fault the victim is a node that hosts a public address and is
-//! not the leader (the recipe's `NSFO_VICTIM=follower`). Before the fault
-//! the client opens one idle connection to the victim's address and
-//! registers it on the victim with `ctdb addtickle` (every node then lists
-//! it in `ctdb gettickles`), and starts a prober: a **new** connection to
-//! the address every 50 ms, each given 1 s, whose answers (`nodeI`) say
-//! which node holds the address. Printed: the time from the fault to the
-//! first new connection answered by another node, and the time until the
-//! idle connection is reset.
+//! Each fault is one measurement of `ctdb_itest::failover_measure`, the
+//! same code as `ctdb-bench`'s failover workload, made with no delay
+//! before the fault. The victim is a node that hosts a public address and
+//! is not the leader (the recipe's `NSFO_VICTIM=follower`), or the leader
+//! where a test says so. Before the fault the client opens one idle
+//! connection to the victim's address and registers it on the victim with
+//! `ctdb addtickle` (every node then lists it in `ctdb gettickles`), and
+//! starts a prober: a **new** connection to the address every 50 ms, each
+//! given 1 s, whose answers (`nodeI`) say which node holds the address.
+//! Printed: the time from the fault to the first new connection answered
+//! by another node, and the time until the idle connection is reset.
 //!
 //! * `kill -9` of the victim's daemon (its kernel stays up, its addresses
 //!   stay on its `eth1`): a new connection reaches another node within
@@ -27,27 +29,29 @@
 //!   (KeepaliveInterval 1, KeepaliveLimit 2): within Interval × (Limit + 1)
 //!   plus a second, showing they are still obeyed. With Samba's
 //!   default tunables written out (5 × 5 s) ctdb-rs behaves as its
-//!   defaults, because only changed tunables take over.
+//!   defaults, because only changed tunables take over. In every cut case
+//!   the idle connection is reset within 2 s of the new connection.
 //! * a loaded machine (every core busy for a minute) makes no node declare
 //!   another dead: no recovery, no address moves.
 //!
 //! The tests of this file take turns (one bed at a time), so the timings
 //! are not disturbed by another bed on the same machine.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ctdb_itest::netns::{watch_connection, watch_exit, Attempt, Bed, BedConfig, Fate, Prober, SERVER_PORT};
-use ctdb_itest::wait_for;
+use ctdb_itest::failover_measure::{measure, ready_bed, secs, tickled_connection, Fault, Measurement, Ready, Victim};
+use ctdb_itest::netns::{Bed, BedConfig, Fate};
 
 /// Issue 9's goal for a node that dies: a new connection within 2 s.
 const GOAL: Duration = Duration::from_secs(2);
 
-/// Prober pace and per-attempt time.
-const PROBE_EVERY: Duration = Duration::from_millis(50);
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a bed may take from start until ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(70);
+
+/// How long the tickle may take to reach every node.
+const TICKLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One bed at a time in this file.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -56,110 +60,51 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A running, healthy bed and the fault's victim.
-struct Setup {
-    bed: Bed,
-    leader: u32,
-    victim: u32,
-    vip: Ipv4Addr,
+/// The tests are never interrupted from outside.
+fn never() -> bool {
+    false
 }
 
-impl Setup {
-    fn banner(&self) -> String {
-        format!("node{}", self.victim)
-    }
-
-    /// Panic with `what`, every node's view and the ends of their logs.
-    fn fail(&self, what: &str) -> ! {
-        panic!("{what}\n{}{}", self.bed.describe(), self.bed.log_tails(40))
-    }
-}
-
-/// Which node a fault hits.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Victim {
-    /// The lowest non-leader node that hosts an address.
-    Follower,
-    /// The leader (it hosts addresses too).
-    Leader,
-}
-
-/// Three nodes started and healthy, each address on one interface, and
-/// the victim.
-fn setup(cfg: BedConfig, who: Victim) -> Setup {
-    let t = Instant::now();
-    let mut bed = Bed::new(cfg)
-        .expect("cannot build the netns failover bed (needs root, `ip netns`, ethtool, iptables, Debian's ctdb)");
-    bed.start_servers().unwrap();
-    bed.start_all().unwrap();
-    let all: Vec<u32> = (0..bed.n()).collect();
-    let alloc = bed.wait_ready(&all, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}\n{}", bed.log_tails(40)));
-    let mut leader = None;
-    wait_for(Duration::from_secs(10), "every node naming the same leader", || {
-        let seen: Vec<Option<u32>> = all.iter().map(|&i| bed.leader(i)).collect();
-        leader = seen[0].filter(|_| seen.iter().all(|l| *l == seen[0]));
-        leader.is_some()
-    })
-    .unwrap();
-    let leader = leader.unwrap();
-    let (vip, victim) = alloc
-        .iter()
-        .find(|(_, h)| (**h == leader) == (who == Victim::Leader))
-        .map(|(a, h)| (*a, *h))
-        .unwrap_or_else(|| panic!("no {who:?} hosts an address: {alloc:?}"));
+/// A ready bed of three nodes with `tunables` and the victim `who`
+/// (printed).
+fn setup(tunables: &[&str], who: Victim) -> Ready {
+    let cfg = BedConfig { tunables: tunables.iter().map(|t| t.to_string()).collect(), ..BedConfig::default() };
+    let r = ready_bed(cfg, who, READY_TIMEOUT, &never).unwrap_or_else(|e| panic!("{e:#}"));
     eprintln!(
-        "bed {} ready in {:?}: leader {leader}, victim {victim} ({vip}), allocation {alloc:?}",
-        bed.id(),
-        t.elapsed()
+        "bed {} ready after {}: leader {}, victim {} ({who:?}, {}), allocation {:?}",
+        r.bed.id(),
+        secs(r.ready_after),
+        r.leader,
+        r.victim,
+        r.vip,
+        r.allocation
     );
-    Setup { bed, leader, victim, vip }
+    r
 }
 
-/// An idle client connection to the victim's address, answered by the
-/// victim and registered there with `ctdb addtickle`; returned once every
-/// node lists it (`ctdb gettickles`).
-fn tickled_connection(s: &Setup) -> std::net::TcpStream {
-    let (conn, banner) = s.bed.client_open(s.vip, SERVER_PORT, Duration::from_secs(3)).unwrap();
-    assert_eq!(banner, s.banner(), "the idle connection reached {banner}, not the victim");
-    let client: SocketAddr = conn.local_addr().unwrap();
-    let server = format!("{}:{SERVER_PORT}", s.vip);
-    let o = s.bed.ctdb(s.victim, &["addtickle", &client.to_string(), &server]).unwrap();
-    assert!(o.status.success(), "ctdb addtickle: {o:?}");
-    wait_for(Duration::from_secs(10), "every node listing the tickle", || {
-        (0..s.bed.n()).all(|i| s.bed.knows_tickle(i, client, s.vip, SERVER_PORT))
-    })
-    .unwrap_or_else(|e| s.fail(&e.to_string()));
-    conn
+/// `fault` made to the victim of a [`setup`] bed, with the victim's
+/// tickled idle connection and the prober, no delay before it; the
+/// measurement printed. Fails unless another node answers for the address
+/// within `bound` of the fault.
+fn fault(tunables: &[&str], who: Victim, fault: Fault, bound: Duration) -> (Ready, Measurement) {
+    let r = setup(tunables, who);
+    let (idle, tickled) = tickled_connection(&r, TICKLE_TIMEOUT, &never).unwrap_or_else(|e| panic!("{e:#}"));
+    eprintln!("the idle connection to {} is listed by every node after {}", r.vip, secs(tickled));
+    let m = measure(&r, fault, idle, Duration::ZERO, bound, &never).unwrap_or_else(|e| panic!("{e:#}"));
+    eprintln!(
+        "{} (node {}, {who:?}, leader {}, tunables {tunables:?}, address {}): {}",
+        fault.describe(),
+        r.victim,
+        r.leader,
+        r.vip,
+        m.summary()
+    );
+    (r, m)
 }
 
-/// A prober on the victim's address that the victim has answered, so it
-/// works and the client's neighbour entry points at the victim.
-fn prober(s: &Setup, run_for: Duration) -> Prober {
-    let mut p = s.bed.start_prober(s.vip, SERVER_PORT, PROBE_EVERY, PROBE_TIMEOUT, run_for).unwrap();
-    let banner = s.banner();
-    if p.first(Instant::now() + Duration::from_secs(10), |a| a.answered_by(&banner)).is_none() {
-        s.fail(&format!("the victim never answered the prober: {:?}", p.attempts()));
-    }
-    p
-}
-
-/// The first new connection after `t0` answered by a node other than the
-/// victim, by `deadline`.
-fn first_elsewhere(s: &Setup, p: &mut Prober, t0: Instant, deadline: Instant) -> Option<Attempt> {
-    let banner = s.banner();
-    p.first(deadline, |a| a.end >= t0 && a.outcome.as_ref().is_ok_and(|b| *b != banner))
-}
-
-/// A summary of the attempts around the fault, for the output.
-fn summary(attempts: &[Attempt], t0: Instant, victim_banner: &str) -> String {
-    let after: Vec<&Attempt> = attempts.iter().filter(|a| a.start >= t0).collect();
-    let victim = after.iter().filter(|a| a.answered_by(victim_banner)).count();
-    let failed = after.iter().filter(|a| a.outcome.is_err()).count();
-    format!("{} attempts after the fault, {victim} answered by the victim, {failed} failed", after.len())
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+/// Whether the idle connection was reset within `bound` of the fault.
+fn reset_within(m: &Measurement, bound: Duration) -> bool {
+    m.idle_fate == Fate::Reset && m.idle_ended.is_some_and(|d| d <= bound)
 }
 
 /// kill -9 of a hosting node: a new connection reaches another node within
@@ -167,40 +112,12 @@ fn secs(d: Duration) -> String {
 #[test]
 fn kill_9_of_a_hosting_node() {
     let _serial = serial();
-    let s = setup(BedConfig::default(), Victim::Follower);
-    let idle = tickled_connection(&s);
-    let watch = watch_connection(idle, Duration::from_secs(15));
-    let mut p = prober(&s, Duration::from_secs(30));
-
-    let t0 = Instant::now();
-    s.bed.kill_node(s.victim).unwrap();
-    let first = first_elsewhere(&s, &mut p, t0, t0 + Duration::from_secs(15));
-    let (reset_at, fate) = watch.join().unwrap();
-    let attempts = p.finish();
-    let Some(first) = first else {
-        s.fail(&format!("no other node answered for {} within 15 s of kill -9", s.vip));
-    };
-    let took = first.end - t0;
-    let reset = reset_at.saturating_duration_since(t0);
-    eprintln!(
-        "kill -9 of node {} (leader {}): new connection to {} answered by {} after {}; tickled idle connection: {fate:?} after {}; {}",
-        s.victim,
-        s.leader,
-        s.vip,
-        first.outcome.as_deref().unwrap_or("?"),
-        secs(took),
-        secs(reset),
-        summary(&attempts, t0, &s.banner())
-    );
-    if took > GOAL {
-        s.fail(&format!("kill -9: new connection after {}, goal {}", secs(took), secs(GOAL)));
+    let (r, m) = fault(&[], Victim::Follower, Fault::Kill, Duration::from_secs(15));
+    if m.new_connection > GOAL {
+        r.fail(&format!("kill -9: new connection after {}, goal {}", secs(m.new_connection), secs(GOAL)));
     }
-    if fate != Fate::Reset || reset > GOAL {
-        s.fail(&format!(
-            "kill -9: tickled idle connection {fate:?} after {}, want a reset within {}",
-            secs(reset),
-            secs(GOAL)
-        ));
+    if !reset_within(&m, GOAL) {
+        r.fail(&format!("kill -9: tickled idle connection {}, want a reset within {}", m.idle(), secs(GOAL)));
     }
 }
 
@@ -210,55 +127,20 @@ fn kill_9_of_a_hosting_node() {
 #[test]
 fn shutdown_hands_over_before_exit() {
     let _serial = serial();
-    let s = setup(BedConfig::default(), Victim::Follower);
-    let idle = tickled_connection(&s);
-    let watch = watch_connection(idle, Duration::from_secs(15));
-    let pid = s.bed.pid(s.victim).expect("victim's pid");
-    let exit = watch_exit(pid, Duration::from_secs(30));
-    let mut p = prober(&s, Duration::from_secs(30));
-
-    let t0 = Instant::now();
-    let o = s.bed.ctdb(s.victim, &["shutdown"]).unwrap();
-    let tool = t0.elapsed();
-    assert!(o.status.success(), "ctdb shutdown: {o:?}");
-    let first = first_elsewhere(&s, &mut p, t0, t0 + Duration::from_secs(20));
-    let exited = exit.join().unwrap();
-    let (reset_at, fate) = watch.join().unwrap();
-    let attempts = p.finish();
-    let Some(first) = first else {
-        s.fail(&format!("no other node answered for {} within 20 s of ctdb shutdown", s.vip));
+    let (r, m) = fault(&[], Victim::Follower, Fault::Shutdown, Duration::from_secs(20));
+    let Some(exited) = m.daemon_exited else {
+        r.fail(&format!("node {}'s daemon still ran 30 s after ctdb shutdown", r.victim));
     };
-    let Some(exited) = exited else {
-        s.fail(&format!("node {}'s daemon (pid {pid}) still ran 30 s after ctdb shutdown", s.victim));
-    };
-    let took = first.end - t0;
-    eprintln!(
-        "ctdb shutdown of node {} (leader {}): tool returned after {}; new connection to {} answered by {} after {}; \
-         daemon exited after {}; tickled idle connection: {fate:?} after {}; {}",
-        s.victim,
-        s.leader,
-        secs(tool),
-        s.vip,
-        first.outcome.as_deref().unwrap_or("?"),
-        secs(took),
-        secs(exited - t0),
-        secs(reset_at.saturating_duration_since(t0)),
-        summary(&attempts, t0, &s.banner())
-    );
     let exit_bound = Duration::from_secs(10 + 5);
-    if exited - t0 > exit_bound {
-        s.fail(&format!(
-            "ctdb shutdown: the daemon exited after {}, more than {}",
-            secs(exited - t0),
-            secs(exit_bound)
-        ));
+    if exited > exit_bound {
+        r.fail(&format!("ctdb shutdown: the daemon exited after {}, more than {}", secs(exited), secs(exit_bound)));
     }
-    if first.end > exited {
-        s.fail(&format!(
+    if m.new_connection > exited {
+        r.fail(&format!(
             "ctdb shutdown: the daemon exited after {}, before another node answered for {} ({})",
-            secs(exited - t0),
-            s.vip,
-            secs(took)
+            secs(exited),
+            r.vip,
+            secs(m.new_connection)
         ));
     }
 }
@@ -270,45 +152,12 @@ fn shutdown_hands_over_before_exit() {
 /// to be at most `bound`, the reset to follow it within [`GOAL`].
 fn links_cut(tunables: &[&str], who: Victim, bound: Duration) {
     let _serial = serial();
-    let cfg = BedConfig { tunables: tunables.iter().map(|t| t.to_string()).collect(), ..BedConfig::default() };
-    let s = setup(cfg, who);
-    let idle = tickled_connection(&s);
-    let watch = watch_connection(idle, bound + Duration::from_secs(10));
-    let mut p = prober(&s, bound + Duration::from_secs(20));
-
-    let t0 = Instant::now();
-    s.bed.cut_node(s.victim).unwrap();
-    if who == Victim::Leader {
-        s.bed.fence_node(s.victim).unwrap_or_else(|e| s.fail(&e.to_string()));
+    let (r, m) = fault(tunables, who, Fault::CutLinks, bound + Duration::from_secs(10));
+    if m.new_connection > bound {
+        r.fail(&format!("links cut: new connection after {}, more than {}", secs(m.new_connection), secs(bound)));
     }
-    let first = first_elsewhere(&s, &mut p, t0, t0 + bound + Duration::from_secs(10));
-    let (reset_at, fate) = watch.join().unwrap();
-    let attempts = p.finish();
-    let Some(first) = first else {
-        s.fail(&format!(
-            "no other node answered for {} within {} of the cut",
-            s.vip,
-            secs(bound + Duration::from_secs(10))
-        ));
-    };
-    let took = first.end - t0;
-    let reset = reset_at.saturating_duration_since(t0);
-    eprintln!(
-        "links of node {} cut ({who:?}, leader {}, tunables {tunables:?}): new connection to {} answered by {} \
-         after {}; tickled idle connection: {fate:?} after {}; {}",
-        s.victim,
-        s.leader,
-        s.vip,
-        first.outcome.as_deref().unwrap_or("?"),
-        secs(took),
-        secs(reset),
-        summary(&attempts, t0, &s.banner())
-    );
-    if took > bound {
-        s.fail(&format!("links cut: new connection after {}, more than {}", secs(took), secs(bound)));
-    }
-    if fate != Fate::Reset || reset > took + GOAL {
-        s.fail(&format!("links cut: tickled idle connection {fate:?} after {}", secs(reset)));
+    if !reset_within(&m, m.new_connection + GOAL) {
+        r.fail(&format!("links cut: tickled idle connection {}", m.idle()));
     }
 }
 
@@ -360,7 +209,7 @@ fn generations(bed: &Bed) -> Option<Vec<String>> {
 #[test]
 fn a_loaded_machine_causes_no_failover() {
     let _serial = serial();
-    let s = setup(BedConfig::default(), Victim::Follower);
+    let s = setup(&[], Victim::Follower);
     let before = s.bed.consistent_allocation(&[0, 1, 2]).unwrap_or_else(|| s.fail("no consistent allocation"));
     let gen_before = generations(&s.bed).unwrap_or_else(|| s.fail("no generation in ctdb status"));
     let logs_before: Vec<usize> = (0..s.bed.n()).map(|i| s.bed.log(i).len()).collect();

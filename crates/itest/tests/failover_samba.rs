@@ -35,6 +35,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ctdb_itest::failover_measure::{secs, start_ready, Ready, Victim};
 use ctdb_itest::netns::{Bed, BedConfig};
 use ctdb_itest::netns_samba::{BedSamba, SmbSession, SMB_PORT};
 use ctdb_itest::{samba, wait_for};
@@ -57,10 +58,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
-}
-
 /// Panic with `what`, the nodes' views and the ends of the daemon and
 /// smbd logs.
 fn fail(s: &BedSamba<'_>, what: &str) -> ! {
@@ -68,8 +65,9 @@ fn fail(s: &BedSamba<'_>, what: &str) -> ! {
 }
 
 /// A healthy bed (or `None`, with the reason printed, when network
-/// namespaces cannot be made here); its allocation and leader.
-fn bed() -> Option<(Bed, std::collections::BTreeMap<Ipv4Addr, u32>, u32)> {
+/// namespaces cannot be made here), its leader, and the victim: the node
+/// holding the lowest address that is not the leader, and that address.
+fn bed() -> Option<Ready> {
     if !samba::smbd_installed() {
         println!("skipping: {} is not installed (the README's test command installs samba)", samba::SMBD);
         return None;
@@ -83,26 +81,15 @@ fn bed() -> Option<(Bed, std::collections::BTreeMap<Ipv4Addr, u32>, u32)> {
             return None;
         }
     };
-    let t = Instant::now();
-    bed.start_all().unwrap();
-    let all: Vec<u32> = (0..bed.n()).collect();
-    let alloc = bed.wait_ready(&all, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}\n{}", bed.log_tails(40)));
-    let mut leader = None;
-    wait_for(Duration::from_secs(10), "every node naming the same leader", || {
-        let seen: Vec<Option<u32>> = all.iter().map(|&i| bed.leader(i)).collect();
-        leader = seen[0].filter(|_| seen.iter().all(|l| *l == seen[0]));
-        leader.is_some()
-    })
-    .unwrap();
-    let leader = leader.unwrap();
-    eprintln!("bed {} ready in {}: leader {leader}, allocation {alloc:?}", bed.id(), secs(t.elapsed()));
-    Some((bed, alloc, leader))
-}
-
-/// The address to move: one hosted by a node other than the leader (the
-/// lowest such address), and its holder.
-fn victim(alloc: &std::collections::BTreeMap<Ipv4Addr, u32>, leader: u32) -> (Ipv4Addr, u32) {
-    alloc.iter().find(|(_, h)| **h != leader).map(|(a, h)| (*a, *h)).expect("a non-leader hosting an address")
+    let r = start_ready(bed, Victim::Follower, Duration::from_secs(70), &|| false).unwrap_or_else(|e| panic!("{e:#}"));
+    eprintln!(
+        "bed {} ready in {}: leader {}, allocation {:?}",
+        r.bed.id(),
+        secs(r.ready_after),
+        r.leader,
+        r.allocation
+    );
+    Some(r)
 }
 
 /// An smbclient session through `vip`, served by `holder`, that made the
@@ -271,9 +258,9 @@ enum Fault {
 fn scenario(fault: Fault) {
     let _serial = serial();
     let start = Instant::now();
-    let Some((bed, alloc, leader)) = bed() else { return };
-    let s = BedSamba::start(&bed).unwrap_or_else(|e| panic!("{e:#}\n{}", bed.log_tails(40)));
-    let (vip, victim) = victim(&alloc, leader);
+    let Some(r) = bed() else { return };
+    let s = BedSamba::start(&r.bed).unwrap_or_else(|e| r.fail(&format!("{e:#}")));
+    let (bed, vip, victim, leader) = (&r.bed, r.vip, r.victim, r.leader);
     let marker = format!("made-before-{fault:?}").to_lowercase();
     eprintln!("victim: node {victim} (leader {leader}), address {vip}");
     let mut sess = tracked_session(&s, vip, victim, &marker);
@@ -296,7 +283,7 @@ fn scenario(fault: Fault) {
     let (noticed, how) = session_notices(&s, &mut sess, t0);
     let holder = new_holder(&s, vip, victim, &survivors);
     let reconnected = reconnect(&s, vip, holder, &marker, t0);
-    let tickles = tickle_lines(&bed, holder, &sess, t0_wall);
+    let tickles = tickle_lines(bed, holder, &sess, t0_wall);
     eprintln!(
         "{fault:?} of node {victim} (tool returned after {}): client connection {} -> {}: left ESTAB {}, \
          reset (gone) after {}; the open smbclient noticed after {} ({how}); new holder node {holder}; \
