@@ -21,24 +21,22 @@ pub struct FailoverdService {
     core: Failoverd,
     shutdown_timeout: Duration,
     /// `$CTDB_BASE/public_addresses`, read again by `ctdb reloadips`.
-    public_addresses: Option<PathBuf>,
+    public_addresses: PathBuf,
 }
 
 impl FailoverdService {
     /// A service around `core`; at shutdown it waits up to
-    /// `shutdown_timeout` for its addresses to move. The daemon's paths
-    /// come from the environment, as masterd's do: `public_addresses`
-    /// for reloads, and test mode, in which the address check leaves alone
-    /// addresses it does not hold (every node of a local cluster shares
-    /// the host's interfaces).
-    pub fn new(mut core: Failoverd, shutdown_timeout: Duration) -> FailoverdService {
-        let paths = ctdb_config::Paths::from_env();
-        if let Err(e) = &paths {
-            warn!("failoverd: {e}; `ctdb reloadips` will fail");
-        }
-        let paths = paths.ok();
-        core.set_check_foreign_addresses(paths.as_ref().is_some_and(|p| !p.test_mode));
-        let public_addresses = paths.map(|p| p.public_addresses_file());
+    /// `shutdown_timeout` for its addresses to move. `public_addresses` is
+    /// the file `ctdb reloadips` reads again; in `test_mode` the address
+    /// check leaves alone addresses this node does not hold (every node of
+    /// a local cluster shares the host's interfaces).
+    pub fn new(
+        mut core: Failoverd,
+        shutdown_timeout: Duration,
+        public_addresses: PathBuf,
+        test_mode: bool,
+    ) -> FailoverdService {
+        core.set_check_foreign_addresses(!test_mode);
         FailoverdService { core, shutdown_timeout, public_addresses }
     }
 
@@ -52,28 +50,11 @@ impl FailoverdService {
             }
         }
         if self.core.reload_wanted() {
-            let file = self.read_public_addresses();
+            let file = load_public_addresses(&self.public_addresses);
             self.core.reloaded(now, file);
             // The reload may have released or added addresses.
             self.announce();
         }
-    }
-
-    /// `public_addresses` with the daemon's parser and checks (a missing
-    /// file means no addresses, as at start).
-    fn read_public_addresses(&self) -> Result<Vec<crate::Address>, String> {
-        let Some(path) = &self.public_addresses else { return Err("no CTDB_BASE".into()) };
-        let loaded = ctdb_config::PublicAddresses::load(path, ctdb_config::public_addresses::interface_exists)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        for w in &loaded.warnings {
-            warn!("{}: {w}", path.display());
-        }
-        Ok(loaded
-            .addresses
-            .entries
-            .iter()
-            .map(|a| crate::Address { addr: a.addr, mask_bits: a.mask_bits, ifaces: a.ifaces.clone() })
-            .collect())
     }
 
     /// Send the announcements the core has due.
@@ -125,4 +106,21 @@ impl Service for FailoverdService {
     fn run(self: Box<Self>, io: ServiceIo) -> BoxFuture<Result<(), ServiceError>> {
         Box::pin(ctdb_service::run_loop(self, io))
     }
+}
+
+/// The addresses of a `public_addresses` file, with the daemon's parser and
+/// checks (CTDB's rules; a missing file means no addresses), its warnings
+/// logged. Used at start and by `ctdb reloadips`.
+pub fn load_public_addresses(path: &std::path::Path) -> Result<Vec<crate::Address>, String> {
+    let loaded = ctdb_config::PublicAddresses::load(path, ctdb_config::public_addresses::interface_exists)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    for w in &loaded.warnings {
+        warn!("{}: {w}", path.display());
+    }
+    Ok(loaded
+        .addresses
+        .entries
+        .iter()
+        .map(|a| crate::Address { addr: a.addr, mask_bits: a.mask_bits, ifaces: a.ifaces.clone() })
+        .collect())
 }

@@ -315,20 +315,10 @@ fn failoverd_service(l: &Loaded) -> Result<Option<ctdb_failoverd::FailoverdServi
     if l.conf.failover.disabled {
         return Ok(None);
     }
-    let path = l.paths.base.join("public_addresses");
-    let loaded = ctdb_config::PublicAddresses::load(&path, ctdb_config::public_addresses::interface_exists)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    for w in &loaded.warnings {
-        warn!("{}: {w}", path.display());
-    }
-    let addresses: Vec<ctdb_failoverd::Address> = loaded
-        .addresses
-        .entries
-        .iter()
-        .map(|a| ctdb_failoverd::Address { addr: a.addr, mask_bits: a.mask_bits, ifaces: a.ifaces.clone() })
-        .collect();
+    let path = l.paths.public_addresses_file();
+    let addresses = ctdb_failoverd::shell::load_public_addresses(&path)?;
     info!("failoverd: {} public addresses from {}", addresses.len(), path.display());
     let core = ctdb_failoverd::Failoverd::new(ctdb_failoverd::FailoverdConfig { pnn: l.pnn, addresses });
     let timeout = std::time::Duration::from_secs(u64::from(l.conf.failover.shutdown_timeout));
-    Ok(Some(ctdb_failoverd::FailoverdService::new(core, timeout)))
+    Ok(Some(ctdb_failoverd::FailoverdService::new(core, timeout, path, l.paths.test_mode)))
 }
