@@ -313,8 +313,10 @@ impl<L: Link> Session<L> {
             // `-t 0`: in Samba's tool the expired timer always wins over a
             // reply (`Control PING failed to node 0, ret=110`), whereas a
             // zero tokio timeout still lets a fast reply through. So the
-            // request goes out (first poll) and is then given up.
-            poll_once(call).await.unwrap_or(Err(LinkError::Timeout))
+            // request goes out (first poll) and is then given up, even if
+            // the daemon was quick enough to answer within that poll.
+            let _ = poll_once(call).await;
+            Err(LinkError::Timeout)
         } else {
             call.await
         }
