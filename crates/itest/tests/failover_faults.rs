@@ -33,16 +33,21 @@
 //!   the idle connection is reset within 2 s of the new connection.
 //! * a loaded machine (every core busy for a minute) makes no node declare
 //!   another dead: no recovery, no address moves.
+//! * a cut node whose links come back lets go of the addresses it kept on
+//!   its `eth1` while the others served them: one holder per address within
+//!   5 s of the repair, then the node hosts its share again.
 //!
 //! The tests of this file take turns (one bed at a time), so the timings
 //! are not disturbed by another bed on the same machine.
 
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ctdb_itest::failover_measure::{measure, ready_bed, secs, tickled_connection, Fault, Measurement, Ready, Victim};
-use ctdb_itest::netns::{Bed, BedConfig, Fate};
+use ctdb_itest::netns::{Bed, BedConfig, Fate, PUBLIC_ADDRESSES};
+use ctdb_itest::wait_for;
 
 /// Issue 9's goal for a node that dies: a new connection within 2 s.
 const GOAL: Duration = Duration::from_secs(2);
@@ -277,4 +282,54 @@ fn a_loaded_machine_causes_no_failover() {
         s.fail(&format!("a recovery ran under load: generation {gen_before:?} -> {gen_after:?}"));
     }
     assert!(samples > 0, "no consistent allocation sample during the load");
+}
+
+/// Addresses per node in `alloc`, for `n` nodes.
+fn counts(alloc: &std::collections::BTreeMap<std::net::Ipv4Addr, u32>, n: u32) -> Vec<usize> {
+    (0..n).map(|p| alloc.values().filter(|h| **h == p).count()).collect()
+}
+
+/// A cut node keeps its addresses on its `eth1` (nobody can reach it to
+/// say otherwise) while the others take them over. When its links come
+/// back it must let go of them: within 5 s of the repair every address is
+/// on exactly one interface and every node names the same holders; then
+/// the node that came back hosts addresses again, balanced (LCP2).
+#[test]
+fn a_cut_node_rejoining_lets_go_of_what_the_others_took() {
+    let _serial = serial();
+    let r = setup(&[], Victim::Follower);
+    let (bed, v) = (&r.bed, r.victim);
+    let others: Vec<u32> = (0..bed.n()).filter(|&i| i != v).collect();
+    bed.cut_node(v).unwrap();
+    wait_for(Duration::from_secs(10), "the others hosting every address", || {
+        let mut on: Vec<Ipv4Addr> = others.iter().flat_map(|&i| bed.public_on(i).unwrap_or_default()).collect();
+        on.sort();
+        on == PUBLIC_ADDRESSES
+    })
+    .unwrap_or_else(|e| r.fail(&e.to_string()));
+    let kept = bed.public_on(v).unwrap_or_default();
+    if kept.is_empty() {
+        r.fail("the cut node dropped its addresses by itself: nothing for the repair to resolve");
+    }
+    let t0 = Instant::now();
+    bed.uncut_node(v).unwrap();
+    let all: Vec<u32> = (0..bed.n()).collect();
+    let single = wait_for(Duration::from_secs(5), "one holder per address after the repair", || {
+        bed.consistent_allocation(&all).is_some()
+    })
+    .unwrap_or_else(|e| r.fail(&e.to_string()));
+    let balanced = wait_for(Duration::from_secs(30), "the returned node hosting addresses, balanced", || {
+        bed.consistent_allocation(&all).is_some_and(|m| {
+            let c = counts(&m, bed.n());
+            c[v as usize] > 0 && c.iter().max().unwrap_or(&0) - c.iter().min().unwrap_or(&0) <= 1
+        })
+    })
+    .unwrap_or_else(|e| r.fail(&e.to_string()));
+    eprintln!(
+        "node {v} cut, kept {kept:?} on eth1; after the repair one holder per address after {}, node {v} hosting \
+         again, balanced, after {} ({:?} from the repair)",
+        secs(single),
+        secs(balanced),
+        t0.elapsed()
+    );
 }
