@@ -121,17 +121,7 @@ impl Failoverd {
                     // answers 0 as well).
                     return ok(Vec::new());
                 }
-                let add = c.opcode != Opcode::TCP_REMOVE;
-                // An smbd that went away (the gateway's NOREPLY removal)
-                // while or after this node released the address — the
-                // releaseip event kills its connections, RELEASE_IP ends
-                // its session — is forgotten here only: the new holder
-                // still has the connection and resets the client, as with
-                // CTDB, whose lists reach other nodes only with the
-                // holder's periodic tickle update.
-                let departed = c.flags & ctdb_legacy_proto::ctrl_flags::NOREPLY != 0;
-                let tell = add || !departed || self.hosting_steadily(server.ip());
-                self.track(add, client, server, tell);
+                self.track(c.opcode != Opcode::TCP_REMOVE, client, server, true);
                 ok(Vec::new())
             }
             Opcode::GET_TCP_TICKLE_LIST => {

@@ -515,6 +515,16 @@ impl Failoverd {
             FailoverMsg::Moved { addr } => self.moved(now, from, addr),
             FailoverMsg::Rebalance { pnn } => self.rebalance_node(now, pnn),
             FailoverMsg::Conn { add, client, server } => self.track(add, client, server, false),
+            // An smbd that went away while or after this node released the
+            // address (the releaseip event kills its connections,
+            // RELEASE_IP ends its session) is forgotten here only: the new
+            // holder still has the connection and resets the client, as
+            // with CTDB, whose lists reach other nodes only with the
+            // holder's periodic tickle update.
+            FailoverMsg::ClientGone { client, server } => {
+                let tell = self.hosting_steadily(server.ip());
+                self.track(false, client, server, tell);
+            }
             FailoverMsg::RunDone { run } => {
                 if self.assigned_in == Some(run) {
                     self.run_done = true;

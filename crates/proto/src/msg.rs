@@ -355,6 +355,17 @@ pub enum FailoverMsg {
         /// The public address and port.
         server: std::net::SocketAddr,
     },
+    /// gateway → its own failoverd: the smbd that reported this
+    /// connection (TCP_CLIENT) disconnected. Unlike `ctdb deltickle`'s
+    /// TCP_REMOVE, the other nodes hear of it only while this node hosts
+    /// the address steadily: during or after a release the next holder
+    /// must keep the connection, to reset its client.
+    ClientGone {
+        /// The client's address and port.
+        client: std::net::SocketAddr,
+        /// The public address and port.
+        server: std::net::SocketAddr,
+    },
     /// leader → every node of the run: every node has done its part.
     RunDone {
         /// The run.

@@ -163,7 +163,7 @@ fn a_whole_move_leaves_every_node_agreeing_and_ends_the_pause() {
 }
 
 /// smbd ends its connections to a released address (RELEASE_IP), and its
-/// departure removes them (TCP_REMOVE, NOREPLY, from the gateway): other
+/// departure removes them (ClientGone, from the gateway): other
 /// nodes are not told, so the new holder still resets the client. A
 /// removal while the address is hosted, or `ctdb deltickle`, is told.
 #[test]
@@ -180,27 +180,16 @@ fn a_departed_smbd_after_a_release_is_forgotten_only_here() {
     let told = |c: &mut Failoverd| {
         out(c).failover.iter().filter(|(_, m)| matches!(m, FailoverMsg::Conn { add: false, .. })).count()
     };
+    // What the gateway sends when the smbd that reported the connection
+    // disconnects.
     let noreply_remove = |c: &mut Failoverd, port: u16| {
+        let client = format!("192.168.9.9:{port}").parse().unwrap();
+        let server = "10.0.0.1:445".parse().unwrap();
         let pnn = c.cfg.pnn;
-        let frame = Frame::new(
-            LPacket::ReqControl(ReqControl {
-                opcode: Opcode::TCP_REMOVE,
-                srvid: 0,
-                client_id: 0,
-                flags: ctdb_legacy_proto::ctrl_flags::NOREPLY,
-                data: conn(port),
-            }),
-            pnn,
-            pnn,
-            0,
-        );
-        let p = ctdb_proto::Packet::new(
-            ctdb_proto::Endpoint::new(pnn, ctdb_proto::ServiceId::FAILOVERD),
-            ctdb_proto::Endpoint::new(pnn, ctdb_proto::ServiceId::GATEWAY),
-            0,
-            ctdb_proto::Body::Legacy(frame.encode(true)),
-        );
-        c.dispatch(now, p);
+        let to = ctdb_proto::Endpoint::new(pnn, ctdb_proto::ServiceId::FAILOVERD);
+        let from = ctdb_proto::Endpoint::new(pnn, ctdb_proto::ServiceId::GATEWAY);
+        let m = ctdb_proto::Msg::Failover(FailoverMsg::ClientGone { client, server });
+        c.dispatch(now, ctdb_proto::Packet::new(to, from, 0, ctdb_proto::Body::Msg(m)));
     };
     for port in [1000, 1001, 1002, 1003] {
         control(&mut c, now, 1, Opcode::TCP_CLIENT, conn(port));

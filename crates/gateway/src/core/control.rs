@@ -240,8 +240,10 @@ impl Gateway {
             if c.opcode == Opcode::TCP_CLIENT {
                 // Removed through failoverd when this client disconnects.
                 if let Origin::Client(id) = req.origin {
-                    if let Some(cl) = self.clients.get_mut(&id) {
-                        cl.tcp_conns.push(c.data.clone());
+                    if let (Some(cl), Ok(conn)) =
+                        (self.clients.get_mut(&id), ctdb_legacy_proto::Connection::from_bytes(&c.data))
+                    {
+                        cl.tcp_conns.push(conn);
                     }
                 }
             }

@@ -82,7 +82,7 @@ struct Client {
     srvids: Vec<u64>,
     /// TCP_CLIENT registrations (smbd's client connections), removed
     /// through failoverd when this client goes.
-    tcp_conns: Vec<Vec<u8>>,
+    tcp_conns: Vec<ctdb_legacy_proto::Connection>,
 }
 
 /// The gateway core of one node.
@@ -151,19 +151,15 @@ impl Gateway {
         let Some(cl) = self.clients.remove(&client) else { return };
         // The connections smbd told us about end with its process.
         for conn in cl.tcp_conns {
-            let c = ctdb_legacy_proto::ReqControl {
-                opcode: ctdb_legacy_proto::Opcode::TCP_REMOVE,
-                srvid: 0,
-                client_id: 0,
-                flags: ctdb_legacy_proto::ctrl_flags::NOREPLY,
-                data: conn,
-            };
-            let frame = Frame::new(LPacket::ReqControl(c), self.pnn, self.pnn, 0);
+            let canonical =
+                |a: &ctdb_legacy_proto::SockAddr| std::net::SocketAddr::new(a.ip().to_canonical(), a.port());
+            let msg =
+                ctdb_proto::FailoverMsg::ClientGone { client: canonical(&conn.src), server: canonical(&conn.dst) };
             let p = Packet::new(
                 Endpoint::new(self.pnn, ServiceId::FAILOVERD),
                 self.endpoint(),
                 0,
-                Body::Legacy(frame.encode(true)),
+                Body::Msg(Msg::Failover(msg)),
             );
             self.actions.push_back(Action::Send(p));
         }

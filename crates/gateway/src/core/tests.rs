@@ -365,7 +365,7 @@ fn takeover_run_asked_while_nobody_leads_is_answered_by_the_next_leader() {
 }
 
 /// smbd's TCP_CLIENT (NOREPLY) goes to failoverd; when that smbd goes,
-/// failoverd is told to forget the connection (TCP_REMOVE). Without
+/// failoverd is told to forget the connection (ClientGone). Without
 /// failoverd it is simply accepted.
 #[test]
 fn tcp_client_registrations_are_removed_when_the_client_goes() {
@@ -396,7 +396,14 @@ fn tcp_client_registrations_are_removed_when_the_client_goes() {
     assert_eq!(to_failoverd(&out), vec![Opcode::TCP_CLIENT]);
     assert!(out.iter().all(|a| !matches!(a, Action::ToClient { .. })), "no reply to NOREPLY");
     g.client_gone(1);
-    assert_eq!(to_failoverd(&drain(&mut g)), vec![Opcode::TCP_REMOVE]);
+    let gone: Vec<Msg> = to_failoverd_msgs(&drain(&mut g)).into_iter().map(|(_, m)| m).collect();
+    assert_eq!(
+        gone,
+        vec![Msg::Failover(ctdb_proto::FailoverMsg::ClientGone {
+            client: "198.51.100.200:50000".parse().unwrap(),
+            server: "198.51.100.101:445".parse().unwrap(),
+        })]
+    );
 
     let mut g = gateway(&[]);
     g.client_connected(1, 100);
